@@ -1,0 +1,1 @@
+"""cnn-grader: auto-graded Keras challenges for learning convolutional neural networks."""

@@ -1,0 +1,158 @@
+"""Everything that differs between Keras backends (TensorFlow, JAX, PyTorch), in one place.
+
+The rest of the grader is backend-neutral: it calls these functions. Backend libraries are
+imported only inside the functions, and only the one that Keras is actually using.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+DEVICES = ("auto", "cpu", "gpu")
+
+# Environment variables a child or the parent needs to honour a device choice. Set before
+# the backend is imported: none of the backends can hide a GPU afterwards.
+_CPU_ONLY_ENV = {"CUDA_VISIBLE_DEVICES": "-1", "JAX_PLATFORMS": "cpu"}
+_QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+# The grader and the submission share one GPU: JAX must not grab 75% of its memory up front,
+# nor TensorFlow all of it.
+_SHARED_GPU_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+@contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Silence what native code writes to stderr (TensorFlow's start-up lines) while importing.
+
+    TF 2.21 prints them before its log settings apply, so no environment variable helps.
+    What was written is replayed if the import fails.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_import_lock = threading.Lock()
+
+
+def import_keras() -> Any:
+    """Import Keras (and its backend) quietly. Safe to call from several threads at once."""
+    with _import_lock:  # a half-imported keras is in sys.modules too: wait for the whole
+        if "keras" not in sys.modules:
+            with quiet_native_logs():
+                import keras  # noqa: F401
+        return sys.modules["keras"]
+
+
+def backend_name() -> str:
+    """The backend Keras will use, without importing Keras."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def device_env(device: str) -> dict[str, str]:
+    env = {**_QUIET_ENV, **_SHARED_GPU_ENV}
+    if device == "cpu":
+        env.update(_CPU_ONLY_ENV)
+    return env
+
+
+def configure_process(device: str) -> None:
+    """Apply a device choice to this process (call before Keras is imported)."""
+    for key, value in device_env(device).items():
+        if key in _QUIET_ENV or key in _SHARED_GPU_ENV:
+            os.environ.setdefault(key, value)  # a host who wants the logs can still have them
+        else:
+            os.environ[key] = value
+
+
+def gpu_names() -> list[str]:
+    """The GPUs the active backend can see (imports the backend)."""
+    name = backend_name()
+    try:
+        if name == "tensorflow":
+            with quiet_native_logs():
+                import tensorflow as tf
+            return [d.name for d in tf.config.list_physical_devices("GPU")]
+        if name == "jax":
+            import jax
+
+            return [str(d) for d in jax.devices() if d.platform == "gpu"]
+        if name == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken GPU stack means: no GPU
+        return []
+    return []
+
+
+def describe_device() -> str:
+    gpus = gpu_names()
+    return f"gpu ({', '.join(gpus)})" if gpus else "cpu"
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also ask for deterministic kernels."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend_name() == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def prepare_for_cpu(model: Any) -> None:
+    """XLA makes these small conv nets 1.6-12x slower on CPU under TensorFlow: keep it off there."""
+    if backend_name() == "tensorflow" and not gpu_names():
+        model.jit_compile = False
+
+
+def training_inputs(x: Any, y: Any, *, batch_size: int, seed: int, shuffle: bool) -> dict[str, Any]:
+    """Keyword arguments for model.fit / evaluate feeding (x, y).
+
+    On TensorFlow, Keras wraps numpy arrays in a tf.data pipeline whose autotuner stalls for
+    seconds whenever an iterator ends (each epoch); a pipeline of our own with autotuning off
+    avoids that. The other backends take the arrays directly.
+    """
+    if backend_name() != "tensorflow":
+        return {"x": x, "y": y, "batch_size": batch_size, "shuffle": shuffle}
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.deterministic = True
+    # shuffle=False only tells Keras not to shuffle again: the dataset already does.
+    return {"x": dataset.with_options(options), "shuffle": False}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a result (only those already imported)."""
+    versions = {"python": sys.version.split()[0]}
+    for module in ("keras", "numpy", "tensorflow", "jax", "torch"):
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "unknown")
+    return versions

@@ -1,0 +1,75 @@
+"""All checks, run in one visible order. Each is a pure function of (spec, facts)."""
+
+from __future__ import annotations
+
+from grader.checks.architecture import SHARES, check_architecture, matched_variant
+from grader.checks.result import CheckResult, failed, not_reached, passed
+from grader.checks.submission import check_augmentation, check_callback, check_compile, check_preprocess
+from grader.checks.training import check_gap, check_tier, check_training, tier_id
+from grader.facts import SubmissionFacts
+from grader.spec import ChallengeSpec, Profile
+
+__all__ = ["CheckResult", "run_checks", "matched_variant"]
+
+# Which stage's failure stops which facts from existing.
+_BEFORE_MODEL = {"read", "import", "build_model"}
+
+
+def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *, trained: bool) -> list[CheckResult]:
+    """Every check for this challenge, in report order. Missing facts give 'not checked' rows."""
+    results = [_check_runs(facts)]
+    reason = f"{facts.failure.stage} failed" if facts.failure else "an earlier stage failed"
+
+    if facts.preprocess is not None:
+        results.append(check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess))
+    else:
+        results.append(not_reached("preprocess", "preprocess()", spec.preprocess_points, reason))
+
+    model = facts.model
+    arch = spec.architecture
+    if model is not None:
+        results += check_architecture(arch, spec.input_shape, model)
+        results.append(check_compile(spec.compile, spec.task, model))
+        if spec.augmentation:
+            results.append(check_augmentation(spec.augmentation, model))
+    else:
+        for key, title in (("input", "Input shape"), ("layers", "Layers and settings"),
+                           ("shapes", "Output shapes"), ("params", "Parameter counts")):
+            results.append(not_reached(f"architecture.{key}", title, arch.points * SHARES[key], reason))
+        results.append(not_reached("compile", "compile()", spec.compile.points, reason))
+        if spec.augmentation:
+            results.append(not_reached("augmentation", "Data augmentation", spec.augmentation.points, reason))
+
+    if spec.callback:
+        if facts.callbacks is not None:
+            results.append(check_callback(spec.callback, profile.target_accuracy, facts.callbacks,
+                                          facts.training if trained else None))
+        else:
+            results.append(not_reached("callback", "Stop-at-target callback", spec.callback.points, reason))
+
+    if not trained:
+        return results
+
+    if facts.training is not None and facts.failure is None:
+        results.append(check_training(profile, facts.training))
+    variant = matched_variant(arch, model, spec.input_shape) if model is not None else None
+    for index, tier in enumerate(profile.tiers, start=1):
+        if facts.metrics is not None:
+            results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant))
+        else:
+            results.append(not_reached(tier_id(index), f"Test accuracy ≥ {tier.min_accuracy:g}", tier.points,
+                                       reason, bonus=tier.stretch))
+    if profile.max_gap is not None:
+        if facts.metrics is not None:
+            results.append(check_gap(profile, facts.metrics))
+        else:
+            results.append(not_reached("gap", f"Overfitting gap ≤ {profile.max_gap:g}", profile.gap_points, reason))
+    return results
+
+
+def _check_runs(facts: SubmissionFacts) -> CheckResult:
+    title = "Submission runs"
+    if facts.failure is None:
+        return passed("submission", title, 0, "imported and ran without errors")
+    f = facts.failure
+    return failed("submission", title, 0, f.message, f.hint)

@@ -1,0 +1,123 @@
+"""Checks of what the learner's functions return: preprocess, compile, augmentation, callbacks.
+
+Pure functions of (spec, facts).
+"""
+
+from __future__ import annotations
+
+import re
+
+from grader.checks.architecture import shape_text
+from grader.checks.result import CheckResult, failed, passed
+from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
+from grader.spec import AugmentationSpec, CallbackSpec, CompileSpec
+
+# preprocess() may differ from images / 255 by float rounding, nothing more.
+PREPROCESS_TOLERANCE = 1e-3
+
+
+def check_preprocess(points: float, input_shape: tuple[int, ...], scale: float,
+                     facts: PreprocessFacts) -> CheckResult:
+    title = "preprocess()"
+    want = shape_text(input_shape)
+    got_shape = tuple(facts.shape[1:])
+    if got_shape != tuple(input_shape):
+        hint = f"reshape with images.reshape(-1, {', '.join(map(str, input_shape))})"
+        if got_shape == tuple(input_shape[:-1]):
+            hint = f"add the channels axis: images.reshape(-1, {', '.join(map(str, input_shape))})"
+        return failed("preprocess", title, points, f"returns images of shape {shape_text(got_shape)}, expected {want}", hint)
+    if not facts.dtype.startswith("float"):
+        return failed("preprocess", title, points, f"returns {facts.dtype} values, expected float32",
+                      f"convert and scale: images.astype('float32') / {scale:g}")
+    if facts.max > 1.0 + PREPROCESS_TOLERANCE or facts.min < -PREPROCESS_TOLERANCE:
+        return failed("preprocess", title, points,
+                      f"values range from {facts.min:g} to {facts.max:g}, expected 0 to 1",
+                      f"divide the pixel values by {scale:g}")
+    if facts.max_abs_diff is None or facts.max_abs_diff > PREPROCESS_TOLERANCE:
+        return failed("preprocess", title, points,
+                      f"values differ from images / {scale:g} by up to {facts.max_abs_diff:g}",
+                      f"only reshape and divide by {scale:g}: the grader evaluates your model on test images "
+                      f"prepared exactly that way")
+    return passed("preprocess", title, points, f"float images of shape {want}, scaled to [0, 1]")
+
+
+def loss_name(loss: str | None) -> str | None:
+    """'SparseCategoricalCrossentropy' and 'sparse_categorical_crossentropy' name the same loss."""
+    if loss is None:
+        return None
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", loss).lower().replace("cross_entropy", "crossentropy")
+
+
+def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResult:
+    title = "compile()"
+    if not model.compiled:
+        return failed("compile", title, spec.points, "the model is not compiled",
+                      "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) before returning it")
+    loss = loss_name(model.loss)
+    if loss not in spec.loss:
+        if task == "binary":
+            hint = "one sigmoid output and labels 0/1: use loss='binary_crossentropy'"
+        else:
+            hint = "integer labels and a softmax output: use loss='sparse_categorical_crossentropy'"
+        return failed("compile", title, spec.points, f"loss is {loss}, expected {' or '.join(spec.loss)}", hint)
+    optimizer = (model.optimizer or "").lower()
+    if spec.optimizer and optimizer not in spec.optimizer:
+        return failed("compile", title, spec.points, f"optimizer is {model.optimizer}, expected {spec.optimizer[0]}",
+                      f"use optimizer=keras.optimizers.{spec.optimizer[0].capitalize()}(...)")
+    if spec.learning_rate is not None and (
+        model.learning_rate is None or abs(model.learning_rate - spec.learning_rate) > 1e-3 * spec.learning_rate
+    ):
+        return failed("compile", title, spec.points,
+                      f"learning rate is {model.learning_rate:g}, expected {spec.learning_rate:g}",
+                      f"pass learning_rate={spec.learning_rate:g} to the optimizer")
+    return passed("compile", title, spec.points, f"{optimizer or 'optimizer'} with {loss}")
+
+
+def check_augmentation(spec: AugmentationSpec, model: ModelFacts) -> CheckResult:
+    found = sorted({layer.type for layer in model.layers if layer.type in spec.kinds})
+    title = "Data augmentation"
+    if len(found) >= spec.min_kinds:
+        return passed("augmentation", title, spec.points, f"augments with {', '.join(found)}")
+    missing = [k for k in spec.kinds if k not in found]
+    have = f"found {', '.join(found)}" if found else "found none"
+    return failed("augmentation", title, spec.points,
+                  f"expected at least {spec.min_kinds} kinds of augmentation layers, {have}",
+                  f"add layers such as {', '.join(missing[:3])} at the start of the model: they change each "
+                  f"training image a little, so the network cannot memorise them")
+
+
+def callback_probe_accuracies(target: float) -> tuple[float, ...]:
+    """Synthetic training accuracies the callbacks are shown: two below the target, two above."""
+    return tuple(round(a, 4) for a in (target - 0.2, target - 0.005, target + 0.005, min(1.0, target + 0.05)))
+
+
+def check_callback(spec: CallbackSpec, target: float, probe: CallbackProbe,
+                   training: TrainingFacts | None) -> CheckResult:
+    title = "Stop-at-target callback"
+    hint = (f"in on_epoch_end, set self.model.stop_training = True once logs['{spec.metric}'] >= "
+            f"target_accuracy, and return the callback from make_callbacks()")
+    if probe.error:
+        return failed("callback", title, spec.points, f"the callbacks failed when tested: {probe.error}", hint)
+    if probe.count == 0:
+        return failed("callback", title, spec.points, "make_callbacks() returned no callbacks", hint)
+    for accuracy, stopped in probe.responses:
+        if accuracy >= target and not stopped:
+            return failed("callback", title, spec.points,
+                          f"with training accuracy {accuracy:g} (target {target:g}) training did not stop", hint)
+        if accuracy < target and stopped:
+            return failed("callback", title, spec.points,
+                          f"training stopped at accuracy {accuracy:g}, below the target {target:g}",
+                          f"compare with the target: stop only when logs['{spec.metric}'] >= target_accuracy")
+    if training is None:
+        return passed("callback", title, spec.points, "stops exactly when the target is reached (tested directly)")
+    values = training.history.get(spec.metric, [])
+    for epoch, value in enumerate(values[:-1], start=1):
+        if value >= target:
+            return failed("callback", title, spec.points,
+                          f"epoch {epoch} reached {spec.metric} {value:.4f} >= {target:g}, but training went on",
+                          hint)
+    if values and values[-1] >= target and training.epochs_run < training.epochs_allowed:
+        return passed("callback", title, spec.points,
+                      f"stopped after epoch {training.epochs_run} at {spec.metric} {values[-1]:.4f} >= {target:g}")
+    return passed("callback", title, spec.points,
+                  f"tested directly; the target {target:g} was not reached in {training.epochs_run} epochs")

@@ -1,0 +1,35 @@
+"""Defaults that the CLI, the pipeline and the tests share, kept in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHALLENGES_DIR = REPO_ROOT / "challenges"
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+
+DEFAULT_PROFILE = "quick"
+DEFAULT_DEVICE = "auto"
+DEFAULT_SEED = 1234
+# Where `grade submit` writes its run folders when --out is not given.
+DEFAULT_RUNS_DIR = Path(os.environ.get("GRADER_RUNS_DIR", REPO_ROOT / "runs"))
+
+# How much of a submission's output is kept in the report: the first and last part.
+OUTPUT_HEAD_BYTES = 16_384
+OUTPUT_TAIL_BYTES = 16_384
+
+# `grade check` builds the model but trains nothing, so it gets a short budget.
+CHECK_TIME_BUDGET_S = 120
+
+# The parent's own evaluation batch size (large: inference only).
+EVAL_BATCH_SIZE = 512
+# The parent measures training accuracy on at most this many training examples.
+TRAIN_EVAL_LIMIT = 10_000
+
+RESULT_SCHEMA_VERSION = 1
+
+# Exit codes of `grade submit` / `grade check`.
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_NOT_GRADED = 2

@@ -1,0 +1,127 @@
+"""Observed facts about a submission: plain data, no Keras.
+
+The trusted parent process fills these in (from the saved model it re-loads, its own
+evaluation, and what the child reports); the checks in `grader.checks` read only these.
+Everything here converts to and from JSON-friendly dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    type: str  # the Keras class name, e.g. "Conv2D"
+    name: str
+    output: tuple[int | None, ...]  # without the batch dimension
+    params: int
+    config: dict[str, Any] = field(default_factory=dict)  # normalised: lists, activation names
+
+    def describe(self) -> str:
+        return f"{self.type}({_short_config(self.config)})" if self.config else self.type
+
+
+def _short_config(config: dict[str, Any]) -> str:
+    keys = ("filters", "units", "kernel_size", "pool_size", "rate", "activation", "padding", "strides")
+    parts = []
+    for key in keys:
+        if key in config and not (key == "activation" and config[key] == "linear"):
+            value = config[key]
+            parts.append(f"{key}={tuple(value) if isinstance(value, list) else value}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    input_shape: tuple[int | None, ...]
+    output_shape: tuple[int | None, ...]
+    layers: tuple[LayerFacts, ...]
+    total_params: int
+    compiled: bool
+    loss: str | None = None
+    optimizer: str | None = None
+    learning_rate: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelFacts":
+        layers = tuple(
+            LayerFacts(
+                type=l["type"], name=l["name"], output=tuple(l["output"]), params=l["params"], config=l["config"]
+            )
+            for l in data["layers"]
+        )
+        return cls(**{**data, "layers": layers, "input_shape": tuple(data["input_shape"]),
+                      "output_shape": tuple(data["output_shape"])})
+
+
+@dataclass(frozen=True)
+class PreprocessFacts:
+    """What the learner's preprocess() returned for a probe batch of training images."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    min: float
+    max: float
+    max_abs_diff: float | None  # against the canonical preprocessing; None if shapes differ
+
+
+@dataclass(frozen=True)
+class CallbackProbe:
+    """The learner's callbacks, exercised directly with synthetic epoch logs."""
+
+    count: int  # how many callbacks make_callbacks() returned
+    # (accuracy in the logs, did the callbacks ask training to stop?) per probe
+    responses: tuple[tuple[float, bool], ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a stage of running the submission did not finish."""
+
+    stage: str  # "read", "import", "preprocess", "build_model", "callbacks", "train", "save", "timeout", "crash"
+    message: str
+    hint: str = ""
+    detail: str = ""  # traceback or the tail of the output, for the report
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Accuracy measured by the parent on data the child did not label for it."""
+
+    test_accuracy: float
+    train_accuracy: float
+    validation_accuracy: float
+    test_loss: float | None = None
+
+    @property
+    def gap(self) -> float:
+        return self.train_accuracy - self.validation_accuracy
+
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    epochs_run: int
+    epochs_allowed: int
+    history: dict[str, list[float]]
+    seconds: float
+    nan_loss: bool = False
+
+
+@dataclass
+class SubmissionFacts:
+    """Everything the checks may look at. Missing pieces are None: a stage failed earlier."""
+
+    failure: Failure | None = None
+    model: ModelFacts | None = None
+    preprocess: PreprocessFacts | None = None
+    callbacks: CallbackProbe | None = None
+    training: TrainingFacts | None = None
+    metrics: Metrics | None = None
+    timed_out: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)

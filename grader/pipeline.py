@@ -1,0 +1,366 @@
+"""Grading, step by step, composed in one place.
+
+    load spec -> read submission -> load data -> run submission (child) -> inspect model
+    -> evaluate -> score -> result
+
+Each step is a small function. `grade()` is what `grade check` and `grade submit` call; it
+always returns a GradeResult: a submission that crashes, hangs or lies is graded (and fails),
+and only problems on the grader's side (unknown challenge, missing file or data) give a
+result with `error` set, the "not graded" verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from grader import backend, config
+from grader.checks import run_checks
+from grader.facts import (CallbackProbe, Failure, Metrics, ModelFacts, PreprocessFacts, SubmissionFacts,
+                          TrainingFacts)
+from grader.checks.submission import callback_probe_accuracies
+from grader.result import GradeResult
+from grader.sandbox import child as child_files
+from grader.sandbox.runner import ChildRun, read_progress, run_child
+from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
+
+PROBE_IMAGES = 32  # training images preprocess() is checked on
+
+
+class NotGraded(Exception):
+    """A problem on the grader's side of the table: the submission was not graded."""
+
+
+@dataclass
+class Events:
+    """What a front end may want to show while grading. The default shows nothing."""
+
+    on_stage: Callable[[str], None] = lambda stage: None
+    on_epoch: Callable[[dict[str, Any]], None] = lambda line: None
+
+
+@dataclass
+class Run:
+    """The state one grading carries from step to step."""
+
+    spec: ChallengeSpec
+    profile: Profile
+    submission: Path
+    workdir: Path
+    seed: int
+    device: str
+    data: Any = None
+    facts: SubmissionFacts = field(default_factory=SubmissionFacts)
+    child: ChildRun | None = None
+    evaluation: Any = None
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def resolve_spec(submission: Path, challenge: str | None, spec_path: Path | None) -> ChallengeSpec:
+    """The spec given, or the one named, or the one the file name implies (fashion.py -> fashion)."""
+    try:
+        if spec_path is not None:
+            return load_spec(spec_path)
+        name = challenge or submission.stem
+        if name not in challenge_names():
+            known = ", ".join(challenge_names())
+            raise NotGraded(
+                f"cannot tell which challenge {submission.name!r} is for: no challenge named {name!r}. "
+                f"Name the file after its challenge or pass --challenge NAME (one of: {known})"
+            )
+        return load_spec(name)
+    except SpecError as err:
+        raise NotGraded(str(err)) from None
+
+
+def read_submission(path: Path) -> tuple[str, str]:
+    """(source, sha256). A missing or unreadable file is the grader's 'not graded'."""
+    if not path.exists():
+        raise NotGraded(f"no such file: {path}")
+    if not path.is_file():
+        raise NotGraded(f"not a file: {path}")
+    if path.suffix != ".py":
+        raise NotGraded(f"{path.name} is not a Python file (.py)")
+    try:
+        raw = path.read_bytes()
+        return raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()
+    except UnicodeDecodeError:
+        raise NotGraded(f"{path} is not UTF-8 text") from None
+    except OSError as err:
+        raise NotGraded(f"cannot read {path}: {err.strerror}") from None
+
+
+def syntax_failure(source: str, path: Path) -> Failure | None:
+    """Compile without running: a syntax error is reported with its line, safely, in the parent."""
+    try:
+        compile(source, str(path), "exec")
+    except SyntaxError as err:
+        line = (err.text or "").strip()
+        return Failure("read", f"syntax error at line {err.lineno}: {err.msg}" + (f" ({line})" if line else ""),
+                       "fix the line shown (and the one before it: a missing bracket shows up one line later)")
+    return None
+
+
+def stratified_take(labels: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of the first `limit` examples, taking the classes in turn so the subset stays balanced."""
+    if limit is None or limit >= len(labels):
+        return np.arange(len(labels))
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for value in np.unique(labels):
+        where = np.flatnonzero(labels == value)
+        rank[where] = np.arange(len(where))
+    order = np.lexsort((labels, rank))  # rank first, then class: cat0, dog0, cat1, dog1, ...
+    return np.sort(order[:limit])
+
+
+def load_data(run: Run, data_dir: Path | None) -> None:
+    from grader.data import DataError, load_dataset
+
+    try:
+        run.data = load_dataset(run.spec.dataset, data_dir=data_dir)
+    except DataError as err:
+        raise NotGraded(str(err)) from None
+
+
+def subset(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
+    limits = {"train": run.profile.train_limit, "validation": run.profile.validation_limit,
+              "test": run.profile.test_limit}
+    data = run.data.split(split)
+    keep = stratified_take(data.labels, limits[split])
+    return data.images[keep], data.labels[keep]
+
+
+def write_child_inputs(run: Run, train: bool) -> None:
+    """The child gets a probe batch and, to train, the training and validation data. Never the test split."""
+    images, _ = subset(run, "train")
+    np.save(run.workdir / "probe_x.npy", images[:PROBE_IMAGES])
+    if train:
+        for split in ("train", "validation"):
+            x, y = subset(run, split)
+            np.save(run.workdir / f"{split}_x.npy", x)
+            np.save(run.workdir / f"{split}_y.npy", y)
+
+
+def child_job(run: Run, train: bool) -> dict[str, Any]:
+    return {
+        "mode": "train" if train else "check",
+        "submission": str(run.submission),
+        "seed": run.seed,
+        "input_shape": list(run.spec.input_shape),
+        "input_scale": run.spec.input_scale,
+        "target_accuracy": run.profile.target_accuracy,
+        "callback_probe": list(callback_probe_accuracies(run.profile.target_accuracy)) if run.spec.callback else None,
+        "epochs": run.profile.epochs,
+        "batch_size": run.profile.batch_size,
+    }
+
+
+def run_submission(run: Run, train: bool, events: Events) -> None:
+    budget = run.profile.time_budget_s if train else config.CHECK_TIME_BUDGET_S
+    run.child = run_child(child_job(run, train), workdir=run.workdir, timeout_s=budget, device=run.device,
+                          on_progress=events.on_epoch)
+    collect_child_facts(run, train, budget)
+
+
+def collect_child_facts(run: Run, train: bool, budget: float) -> None:
+    """Turn what the child recorded (or did not get to record) into facts."""
+    child, facts = run.child, run.facts
+    doc = child.result
+    if doc.get("preprocess"):
+        facts.preprocess = PreprocessFacts(**{**doc["preprocess"], "shape": tuple(doc["preprocess"]["shape"])})
+    if doc.get("callbacks"):
+        c = doc["callbacks"]
+        facts.callbacks = CallbackProbe(count=int(c["count"]), error=c.get("error"),
+                                        responses=tuple((float(a), bool(s)) for a, s in c.get("responses", [])))
+    facts.seconds.update(doc.get("stages", {}))
+    if doc.get("training"):
+        t = doc["training"]
+        facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=run.profile.epochs,
+                                       history=t["history"], seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]))
+    if doc.get("failure"):
+        f = doc["failure"]
+        facts.failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
+    elif child.timed_out:
+        facts.timed_out = True
+        done = read_progress(run.workdir)
+        so_far = f" after {len(done)} of {run.profile.epochs} epochs" if train else ""
+        facts.failure = Failure("timeout", f"stopped at the time budget of {budget:.0f} s{so_far}",
+                                "make training cheaper (fewer or smaller layers) or make sure nothing in your "
+                                "file waits or loops forever")
+    elif "seconds" not in doc:
+        last = next(reversed(doc.get("stages", {"start": 0})), "start")
+        facts.failure = Failure("crash", f"the submission's process ended early (exit code {child.returncode}) "
+                                         f"after the {last} stage",
+                                "remove os._exit()/os.kill() and anything that ends the process; the output "
+                                "below may show why", child.output[-2000:])
+    if facts.training is not None and facts.training.nan_loss and facts.failure is None:
+        facts.failure = Failure("train", f"the loss became NaN in epoch {facts.training.epochs_run}",
+                                "lower the learning rate, and check that preprocess() scales images to [0, 1]")
+
+
+def inspect_and_evaluate(run: Run, train: bool) -> None:
+    """Re-load the saved model safely and measure it ourselves."""
+    from grader.evaluate import evaluate
+    from grader.inspect_model import ModelLoadError, load_model, model_facts
+
+    trained = run.workdir / child_files.TRAINED_MODEL_FILE
+    path = trained if trained.exists() else run.workdir / child_files.BUILT_MODEL_FILE
+    if not path.exists():
+        return
+    started = time.perf_counter()
+    try:
+        model = load_model(path)
+    except ModelLoadError as err:
+        if run.facts.failure is None:
+            run.facts.failure = Failure("load", f"the saved model cannot be loaded safely: {err}",
+                                        load_hint(err.detail), err.detail)
+        return
+    run.facts.model = model_facts(model)
+    if train and path == trained and run.facts.failure is None:
+        splits = {name: subset(run, name) for name in ("test", "validation")}
+        x, y = subset(run, "train")
+        keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
+        splits["train"] = (x[keep], y[keep])
+        run.evaluation = evaluate(model, splits=splits, input_shape=run.spec.input_shape,
+                                  scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes)
+        run.facts.metrics = run.evaluation.metrics
+    run.facts.seconds["evaluate"] = round(time.perf_counter() - started, 3)
+
+
+# Layers Keras saves but cannot load again, found the hard way, with what to do instead.
+KNOWN_RELOAD_PROBLEMS = {
+    "RandomShear": "Keras 3.15 saves RandomShear(0.2) as the range [-0.2, 0.2] and then refuses that range when "
+                   "loading: use RandomZoom and RandomTranslation instead, or a range of non-negative numbers",
+}
+
+
+def load_hint(message: str) -> str:
+    for layer, hint in KNOWN_RELOAD_PROBLEMS.items():
+        if layer in message:
+            return hint
+    return "use only built-in Keras layers (no Lambda layers or custom classes)"
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
+          profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
+          seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
+          events: Events | None = None) -> GradeResult:
+    """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds."""
+    events = events or Events()
+    started = time.perf_counter()
+    path = Path(path).resolve()
+    result = GradeResult(challenge=challenge or path.stem, profile=profile, mode="submit" if train else "check",
+                         submission_path=str(path), submission_sha256="", seed=seed, backend=backend.backend_name(),
+                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    try:
+        if device not in backend.DEVICES:
+            raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
+        backend.configure_process(device)
+        events.on_stage("spec")
+        spec = resolve_spec(path, challenge, spec_path)
+        try:
+            chosen = spec.profile(profile)
+        except SpecError as err:
+            raise NotGraded(str(err)) from None
+        result.challenge = spec.name
+        source, result.submission_sha256 = read_submission(path)
+        if device == "gpu" and not backend.gpu_names():
+            raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
+        workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
+        result.run_dir = str(workdir)
+        run = Run(spec, chosen, path, workdir, seed, device)
+        events.on_stage("data")
+        load_data(run, data_dir)
+        result.class_names = list(run.data.class_names)
+        run.facts.failure = syntax_failure(source, path)
+        if run.facts.failure is None:
+            # Import Keras here while the child works: the parent needs it to evaluate afterwards.
+            threading.Thread(target=backend.import_keras, daemon=True).start()
+            write_child_inputs(run, train)
+            events.on_stage("train" if train else "build")
+            run_submission(run, train, events)
+            events.on_stage("evaluate")
+            inspect_and_evaluate(run, train)
+        events.on_stage("score")
+        result.checks = run_checks(spec, chosen, run.facts, trained=train)
+        fill_result(result, run, spec)
+        clean_run_dir(workdir)
+    except NotGraded as err:
+        result.error = str(err)
+    result.durations["total"] = round(time.perf_counter() - started, 3)
+    if result.run_dir:
+        result.write_json(Path(result.run_dir) / "result.json")
+    return result
+
+
+def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
+    if out_dir is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir = config.DEFAULT_RUNS_DIR / f"{challenge}-{stamp}-{sha256[:8]}"
+    out_dir = Path(out_dir).resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (child_files.RESULT_FILE, child_files.PROGRESS_FILE, child_files.BUILT_MODEL_FILE,
+                      child_files.TRAINED_MODEL_FILE):
+            (out_dir / stale).unlink(missing_ok=True)
+    except OSError as err:
+        raise NotGraded(f"cannot use {out_dir} as the output folder: {err.strerror}") from None
+    return out_dir
+
+
+def clean_run_dir(workdir: Path) -> None:
+    """Drop the data copies made for the child; keep models, logs and results."""
+    for name in ("probe_x", "train_x", "train_y", "validation_x", "validation_y"):
+        (workdir / f"{name}.npy").unlink(missing_ok=True)
+
+
+def _finite(values: list[Any]) -> list[float | None]:
+    return [v if isinstance(v, (int, float)) and math.isfinite(v) else None for v in values]
+
+
+def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
+    facts = run.facts
+    if run.child is not None:
+        result.device = run.child.result.get("device", "unknown")
+        result.versions = run.child.result.get("versions", backend.library_versions())
+        result.output = run.child.output
+        (run.workdir / "output.log").write_text(run.child.output)
+        result.durations["child"] = round(run.child.seconds, 3)
+    result.durations.update(facts.seconds)
+    if facts.failure is not None:
+        result.failure = {"stage": facts.failure.stage, "message": facts.failure.message,
+                          "hint": facts.failure.hint, "detail": facts.failure.detail}
+    if facts.training is not None:
+        result.history = {k: _finite(v) for k, v in facts.training.history.items()}
+    elif run.child is not None:
+        partial = read_progress(run.workdir)
+        keys = [k for k in (partial[0] if partial else {}) if k not in ("epoch", "epochs", "seconds")]
+        result.history = {k: _finite([line.get(k) for line in partial]) for k in keys}
+    if facts.metrics is not None:
+        m: Metrics = facts.metrics
+        result.metrics = {"test_accuracy": m.test_accuracy, "train_accuracy": m.train_accuracy,
+                          "validation_accuracy": m.validation_accuracy, "gap": m.gap}
+        result.confusion_matrix = run.evaluation.confusion
+    if facts.model is not None:
+        result.model_summary = summary(facts.model)
+    result.expected_summary = [
+        {"type": l.type, "output": list(l.output) if l.output else None, "params": l.params}
+        for l in spec.architecture.main.layers
+    ]
+
+
+def summary(model: ModelFacts) -> list[dict[str, Any]]:
+    return [{"name": l.name, "type": l.type, "output": list(l.output), "params": l.params} for l in model.layers]

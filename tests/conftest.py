@@ -1,0 +1,55 @@
+"""Test-wide setup: the real datasets, and caches that are private to the test session.
+
+Set before collection (so that even modules importing Keras at the top see it):
+- GRADER_DATA_DIR: ../shared/datasets beside the checkout, unless already set (CI sets it);
+- GRADER_CACHE_DIR: a fresh folder, so no test reads or writes the repository's own cache;
+- KERAS_HOME: a fresh folder, unless already set, so no test writes to ~/.keras.
+The session's folders are deleted when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "datasets"
+
+_session_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _session_dir
+    _session_dir = Path(tempfile.mkdtemp(prefix="grader-tests-"))
+    if not os.environ.get("GRADER_DATA_DIR") and SHARED_DATA.is_dir():
+        os.environ["GRADER_DATA_DIR"] = str(SHARED_DATA)
+    os.environ["GRADER_CACHE_DIR"] = str(_session_dir / "cache")
+    os.environ.setdefault("KERAS_HOME", str(_session_dir / "keras"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _session_dir is not None:
+        shutil.rmtree(_session_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The verified raw datasets (a folder laid out like ../shared/datasets)."""
+    path = Path(os.environ.get("GRADER_DATA_DIR", SHARED_DATA))
+    if not (path / "fashion_mnist").is_dir():
+        pytest.fail(f"the datasets are not at {path}: set GRADER_DATA_DIR to a folder laid out like ../shared/datasets")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_cache(data_dir: Path) -> Path:
+    """The session's cache (GRADER_CACHE_DIR) with every dataset converted: once per session, ~6 s."""
+    from grader.data import fetch
+
+    cache = Path(os.environ["GRADER_CACHE_DIR"])
+    fetch(data_dir=data_dir, cache_dir=cache, download=False, progress=False)
+    return cache

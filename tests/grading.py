@@ -1,0 +1,33 @@
+"""Helpers for tests that grade real submissions on small profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader import config
+
+TINY_PROFILE = """
+# Added by the tests: a profile small enough for a test on 2 CPU cores.
+[profiles.tiny]
+train_limit = {train_limit}
+validation_limit = {validation_limit}
+test_limit = {test_limit}
+epochs = {epochs}
+batch_size = 64
+time_budget_s = {time_budget_s}
+target_accuracy = {target_accuracy}
+max_gap = {max_gap}
+gap_points = 10
+tiers = [{{ min_accuracy = {min_accuracy}, points = 10 }}]
+"""
+
+
+def tiny_spec(tmp_path: Path, challenge: str, **overrides) -> Path:
+    """The challenge's own spec plus a [profiles.tiny] table; returns the new spec's path."""
+    values = dict(train_limit=512, validation_limit=256, test_limit=512, epochs=1, time_budget_s=180,
+                  target_accuracy=0.99, max_gap=0.5, min_accuracy=0.1)
+    values.update(overrides)
+    text = (config.CHALLENGES_DIR / f"{challenge}.toml").read_text() + TINY_PROFILE.format(**values)
+    path = tmp_path / f"{challenge}.toml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,176 @@
+"""Each architecture check on small, deliberately wrong Keras models: which check fails, and the hint.
+
+The models are real Keras models, read by the same `model_facts` the grader uses on a
+re-loaded submission; nothing is trained.
+"""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from grader.checks import run_checks
+from grader.checks.architecture import check_architecture, matched_variant
+from grader.checks.submission import check_augmentation, check_compile
+from grader.facts import SubmissionFacts
+from grader.inspect_model import model_facts
+from grader.spec import load_spec
+
+layers = keras.layers
+
+
+def fashion_model(filters2=64, reshape=True, last_activation="softmax", padding="valid", compiled=True):
+    shape = (28, 28, 1) if reshape else (28, 28)
+    stack = [keras.Input(shape)]
+    if not reshape:
+        stack.append(layers.Reshape((28, 28, 1)))
+    stack += [
+        layers.Conv2D(64, 3, activation="relu", padding=padding),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(filters2, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation=last_activation),
+    ]
+    model = keras.Sequential(stack)
+    if compiled:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def mnist_model(dropout=True, stages=1):
+    stack = [keras.Input((28, 28, 1))]
+    for i in range(stages):
+        stack += [layers.Conv2D(32 * (i + 1), 3, activation="relu"), layers.MaxPooling2D(2)]
+    if dropout:
+        stack.append(layers.Dropout(0.4))
+    stack += [layers.Flatten(), layers.Dense(128, activation="relu")]
+    if dropout:
+        stack.append(layers.Dropout(0.4))
+    stack.append(layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(stack)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def by_id(results):
+    return {r.id: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return load_spec("fashion")
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return load_spec("cnn")
+
+
+def test_correct_fashion_model_passes_every_architecture_check(fashion):
+    results = check_architecture(fashion.architecture, fashion.input_shape, model_facts(fashion_model()))
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    assert sum(r.points for r in results) == pytest.approx(fashion.architecture.points)
+
+
+def test_wrong_filter_count_is_named_with_its_parameter_count(fashion):
+    results = by_id(check_architecture(fashion.architecture, fashion.input_shape, model_facts(fashion_model(filters2=32))))
+    params = results["architecture.params"]
+    assert not params.passed
+    assert "Conv2D #2 has 18,464 parameters, expected 36,928" in params.message
+    assert params.hint == "did you use 32 filters instead of 64?"
+    assert not results["architecture.layers"].passed
+    assert "Conv2D #2 has 32 filters, expected 64" in results["architecture.layers"].message
+    assert results["architecture.input"].passed
+
+
+def test_missing_reshape_is_caught_at_the_input(fashion):
+    facts = model_facts(fashion_model(reshape=False))
+    results = by_id(check_architecture(fashion.architecture, fashion.input_shape, facts))
+    assert not results["architecture.input"].passed
+    assert results["architecture.input"].message == "expected input 28x28x1, got 28x28"
+    assert "did you reshape the images?" in results["architecture.input"].hint
+    # The Reshape layer inside the model is reported as an extra layer, not as every layer being wrong.
+    assert "unexpected Reshape" in results["architecture.layers"].message
+    assert results["architecture.params"].passed
+
+
+def test_sigmoid_instead_of_softmax(fashion):
+    results = by_id(check_architecture(fashion.architecture, fashion.input_shape,
+                                       model_facts(fashion_model(last_activation="sigmoid"))))
+    layers_check = results["architecture.layers"]
+    assert not layers_check.passed
+    assert layers_check.message.startswith("Dense #2 uses sigmoid, expected softmax")
+    assert "softmax" in layers_check.hint and "sum to 1" in layers_check.hint
+    assert results["architecture.params"].passed and results["architecture.shapes"].passed
+
+
+def test_same_padding_changes_shapes_and_says_why(fashion):
+    results = by_id(check_architecture(fashion.architecture, fashion.input_shape,
+                                       model_facts(fashion_model(padding="same"))))
+    shapes = results["architecture.shapes"]
+    assert not shapes.passed
+    assert shapes.message.startswith("Conv2D #1 outputs 28x28x64, expected 26x26x64")
+    assert "padding='valid'" in shapes.hint
+
+
+def test_missing_dropout_is_reported_as_missing(cnn):
+    results = by_id(check_architecture(cnn.architecture, cnn.input_shape, model_facts(mnist_model(dropout=False))))
+    layers_check = results["architecture.layers"]
+    assert not layers_check.passed
+    assert layers_check.message.startswith("missing Dropout")
+    assert layers_check.hint.startswith("add Dropout(rate=0.4) after the MaxPooling2D")
+    # Parameter counts do not depend on dropout: that check still passes.
+    assert results["architecture.params"].passed
+
+
+def test_stretch_variant_is_recognised(cnn):
+    facts = model_facts(mnist_model(stages=2))
+    results = check_architecture(cnn.architecture, cnn.input_shape, facts)
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    assert "stretch variant" in by_id(results)["architecture.layers"].message
+    assert matched_variant(cnn.architecture, facts, cnn.input_shape) == "stretch"
+    assert matched_variant(cnn.architecture, model_facts(mnist_model()), cnn.input_shape) == "main"
+
+
+def test_uncompiled_model_fails_compile_check(fashion):
+    result = check_compile(fashion.compile, fashion.task, model_facts(fashion_model(compiled=False)))
+    assert not result.passed
+    assert result.message == "the model is not compiled"
+    assert "model.compile(" in result.hint
+
+
+def test_wrong_loss_for_binary_task():
+    spec = load_spec("cats_dogs")
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="mse")
+    result = check_compile(spec.compile, spec.task, model_facts(model))
+    assert not result.passed and "binary_crossentropy" in result.hint
+
+
+def test_learning_rate_is_checked():
+    spec = load_spec("cats_dogs")
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy")
+    result = check_compile(spec.compile, spec.task, model_facts(model))
+    assert not result.passed and result.message == "learning rate is 0.001, expected 0.0001"
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss=keras.losses.BinaryCrossentropy())
+    assert check_compile(spec.compile, spec.task, model_facts(model)).passed
+
+
+def test_augmentation_needs_enough_kinds():
+    spec = load_spec("cats_dogs")
+    plain = keras.Sequential([keras.Input((8, 8, 3)), layers.RandomFlip("horizontal"), layers.Flatten()])
+    result = check_augmentation(spec.augmentation, model_facts(plain))
+    assert not result.passed and "found RandomFlip" in result.message
+    rich = keras.Sequential([keras.Input((8, 8, 3)), layers.RandomFlip("horizontal"), layers.RandomRotation(0.1),
+                             layers.RandomZoom(0.1), layers.Flatten()])
+    assert check_augmentation(spec.augmentation, model_facts(rich)).passed
+
+
+def test_check_mode_lists_no_training_checks(fashion):
+    facts = SubmissionFacts(model=model_facts(fashion_model()))
+    ids = [r.id for r in run_checks(fashion, fashion.profile("quick"), facts, trained=False)]
+    assert "gap" not in ids and not any(i.startswith("accuracy.") for i in ids)
+    assert ids[:2] == ["submission", "preprocess"]

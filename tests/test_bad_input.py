@@ -1,0 +1,175 @@
+"""Bad input never crashes the grader: each case gets a specific message and the right verdict.
+
+Broken submissions are made from a small correct one (submissions/fashion_ok.py) by one
+edit each, and graded for real: a child process, real data, a tiny training profile.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import main as cli
+from grader.pipeline import grade
+from tests.grading import tiny_spec
+
+BASE = Path(__file__).parent / "submissions" / "fashion_ok.py"
+
+
+def broken(tmp_path: Path, old: str, new: str, name: str = "fashion.py") -> Path:
+    source = BASE.read_text()
+    assert old in source, f"the base submission no longer contains {old!r}"
+    path = tmp_path / name
+    path.write_text(source.replace(old, new, 1))
+    return path
+
+
+def grade_tiny(tmp_path: Path, path: Path, train: bool = True, **spec_overrides):
+    spec = tiny_spec(tmp_path, "fashion", **spec_overrides)
+    return grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run", train=train)
+
+
+def check(result, id):
+    return next(c for c in result.checks if c.id == id)
+
+
+def test_missing_file_is_not_graded(tmp_path):
+    result = grade(path=tmp_path / "fashion.py", train=False)
+    assert result.verdict == "not_graded" and result.exit_code == 2
+    assert result.error == f"no such file: {tmp_path / 'fashion.py'}"
+
+
+def test_unknown_challenge_is_not_graded(tmp_path):
+    path = tmp_path / "mystery.py"
+    path.write_text(BASE.read_text())
+    result = grade(path=path, train=False)
+    assert result.exit_code == 2
+    assert "no challenge named 'mystery'" in result.error and "--challenge" in result.error
+
+
+def test_syntax_error_is_reported_with_its_line(tmp_path):
+    path = broken(tmp_path, "def build_model():", "def build_model(:")
+    result = grade_tiny(tmp_path, path)
+    assert result.verdict == "failed" and result.exit_code == 1
+    runs = check(result, "submission")
+    assert runs.message.startswith("syntax error at line 20")
+    assert check(result, "architecture.layers").message.startswith("not checked")
+
+
+def test_import_error_names_the_module(tmp_path):
+    path = broken(tmp_path, "import keras\n", "import keras\nimport not_a_real_module\n")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.failure["stage"] == "import"
+    assert "module 'not_a_real_module' is not available" in result.failure["message"]
+    assert "(line 4: import not_a_real_module)" in result.failure["message"]
+
+
+def test_exception_in_build_model_points_at_the_line(tmp_path):
+    path = broken(tmp_path, "    model = keras.Sequential([", "    raise ValueError('boom')\n    model = keras.Sequential([")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.failure["stage"] == "build_model"
+    assert result.failure["message"].startswith("build_model() raised ValueError: boom (line 21: raise ValueError('boom'))")
+    assert result.exit_code == 1
+
+
+def test_sys_exit_while_importing(tmp_path):
+    path = broken(tmp_path, "import keras\n", "import keras\nimport sys\nsys.exit(3)\n")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.failure["stage"] == "import"
+    assert "called sys.exit(3)" in result.failure["message"]
+    assert "remove sys.exit()" in result.failure["hint"]
+
+
+def test_os_exit_is_reported_as_an_early_end(tmp_path):
+    path = broken(tmp_path, "def make_callbacks(target_accuracy):\n",
+                  "def make_callbacks(target_accuracy):\n    import os\n    os._exit(7)\n")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.failure["stage"] == "crash"
+    assert "ended early (exit code 7)" in result.failure["message"]
+
+
+def test_huge_output_is_bounded_and_grading_goes_on(tmp_path):
+    path = broken(tmp_path, "import keras\n", "import keras\nfor _ in range(60):\n    print('x' * 1_000_000)\n")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.verdict == "passed", [c.message for c in result.checks if not c.passed]
+    assert "bytes of output skipped" in result.output
+    assert len(result.output) < 100_000
+
+
+def test_uncompiled_model(tmp_path):
+    path = broken(tmp_path, "    model.compile(", "    dict(")
+    result = grade_tiny(tmp_path, path)
+    assert check(result, "compile").message == "the model is not compiled"
+    assert result.failure["stage"] == "train"
+    assert "model.compile(" in result.failure["hint"]
+    assert result.exit_code == 1
+
+
+def test_wrong_output_shape_fails_training_cleanly(tmp_path):
+    path = broken(tmp_path, 'keras.layers.Dense(10, activation="softmax")', 'keras.layers.Dense(1, activation="sigmoid")')
+    result = grade_tiny(tmp_path, path)
+    assert result.exit_code == 1
+    layers_check = check(result, "architecture.layers")
+    assert "Dense #2 has 1 units, expected 10" in layers_check.message
+    assert result.failure is not None and result.failure["stage"] == "train"
+
+
+def test_wrong_input_shape(tmp_path):
+    path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28)), keras.layers.Reshape((28, 28, 1)),")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert check(result, "architecture.input").message == "expected input 28x28x1, got 28x28"
+
+
+def test_nan_loss_stops_training_and_says_so(tmp_path):
+    path = broken(tmp_path, 'optimizer="adam"', "optimizer=keras.optimizers.SGD(learning_rate=1e12)")
+    result = grade_tiny(tmp_path, path)
+    assert result.failure["stage"] == "train"
+    assert "the loss became NaN" in result.failure["message"]
+    assert "learning rate" in result.failure["hint"]
+    assert result.exit_code == 1
+
+
+def test_time_budget_kills_and_still_reports(tmp_path):
+    path = broken(tmp_path, "    def on_epoch_end(self, epoch, logs=None):\n",
+                  "    def on_train_begin(self, logs=None):\n        import time\n        time.sleep(600)\n\n"
+                  "    def on_epoch_end(self, epoch, logs=None):\n")
+    result = grade_tiny(tmp_path, path, time_budget_s=25)
+    assert result.failure["stage"] == "timeout"
+    assert result.failure["message"].startswith("stopped at the time budget of 25 s")
+    assert result.durations["child"] < 60
+    # The model was saved before training, so the architecture is still checked.
+    assert check(result, "architecture.params").passed
+    assert check(result, "accuracy.tier1").message.startswith("not checked")
+
+
+def test_cli_exit_codes_and_json(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["check", str(tmp_path / "fashion.py")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+    path = broken(tmp_path, "def build_model():", "def build_model(:")
+    out = runner.invoke(cli, ["check", str(path), "--json", "--out", str(tmp_path / "run")])
+    assert out.exit_code == 1
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "failed" and data["failure"]["stage"] == "read"
+
+
+def test_cli_help_does_not_import_keras_or_numpy():
+    import subprocess
+    import sys
+
+    code = "import sys, grader.cli; print(sorted({'keras', 'numpy', 'tensorflow'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_model_keras_cannot_reload_gets_a_specific_hint(tmp_path):
+    path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28, 1)), keras.layers.RandomShear(0.2),")
+    result = grade_tiny(tmp_path, path, train=False)
+    assert result.failure["stage"] == "load"
+    assert "cannot be loaded safely" in result.failure["message"]
+    assert "RandomShear" in result.failure["hint"]
+    assert result.exit_code == 1
