@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 
 from grader import config
+from grader.cli_leaderboard import leaderboard_submit_options
+from grader.cli_courses import gradescope_submit_options
 
 PROFILES_HELP = "quick: a subset and few epochs, sized for a laptop CPU; full: the whole dataset, for a GPU"
 
@@ -54,34 +56,51 @@ def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose)
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=config.DEFAULT_DEVICE,
               show_default=True, help="Where to train: a GPU when one is visible (auto), or force one.")
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True, help="Random seed for training.")
-def submit(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, profile, device, seed) -> None:
-    """Train PATH in isolation, evaluate it on held-out data, and score it.
+@leaderboard_submit_options
+@gradescope_submit_options
+def submit(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, profile, device, seed,
+           output_format, results_path, **leaderboard) -> None:
+    """Train PATH (.py or .ipynb) in isolation, evaluate it on held-out data, and score it.
 
-    Exit code: 0 passed, 1 graded but failed, 2 could not grade.
+    Exit code: 0 passed, 1 graded but failed, 2 could not grade (or, with --learner, not recorded).
     """
+    as_json = as_json or output_format == "json"
     _run_grading(path=path, challenge=challenge, spec_path=spec_path, out_dir=out_dir, as_json=as_json,
-                 data_dir=data_dir, verbose=verbose, train=True, profile=profile, device=device, seed=seed)
+                 data_dir=data_dir, verbose=verbose, train=True, profile=profile, device=device, seed=seed,
+                 leaderboard=leaderboard, output_format=output_format, results_path=results_path)
 
 
-def _run_grading(*, as_json: bool, verbose: bool, train: bool, **options) -> None:
+def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict | None = None,
+                 output_format: str = "report", results_path: Path | None = None, **options) -> None:
     from rich.console import Console
 
+    from grader.cli_leaderboard import finish_leaderboard_submission, start_leaderboard_submission
     from grader.pipeline import grade
     from grader.report.terminal import live_progress, render
+
+    # Leaderboard mode (--learner): the daily cap is checked before training, the result recorded after.
+    board_run = start_leaderboard_submission(leaderboard, options) if leaderboard else None
 
     console = Console(stderr=as_json)
     if not console.is_terminal:
         console = Console(stderr=as_json, width=120)  # logs and CI: wide enough for the tables
     if as_json or not console.is_terminal:
-        result = grade(train=train, **options)
+        result = grade(train=train, leaderboard=board_run, **options)
     else:
         with live_progress(console, epochs=0) as events:
-            result = grade(train=train, events=events, **options)
+            result = grade(train=train, events=events, leaderboard=board_run, **options)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         render(result, console, show_output=verbose)
-    sys.exit(result.exit_code)
+    if output_format == "gradescope":
+        from grader.cli_courses import write_gradescope_output
+
+        write_gradescope_output(result, results_path)
+    exit_code = result.exit_code
+    if board_run is not None:
+        exit_code = finish_leaderboard_submission(result, board_run, leaderboard)
+    sys.exit(exit_code)
 
 
 @main.command(name="challenges")
@@ -91,15 +110,25 @@ def list_challenges() -> None:
 
     for name in challenge_names():
         spec = load_spec(name)
-        click.echo(f"{name:<10} {spec.title}  (profiles: {', '.join(spec.profiles)})")
+        profiles = ", ".join(spec.profiles) or "none, nothing is trained"
+        click.echo(f"{name:<12} {spec.title}  (profiles: {profiles})")
 
 
 # Commands that live in their own modules.
 from grader.cli_data import data  # noqa: E402
 from grader.cli_release import release  # noqa: E402
+from grader.cli_visual import journey  # noqa: E402
+from grader.cli_leaderboard import leaderboard  # noqa: E402
+from grader.cli_courses import gradescope, nbgrader  # noqa: E402
+from grader.cli_kernel import kernel  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)
+main.add_command(journey)
+main.add_command(leaderboard)
+main.add_command(nbgrader)
+main.add_command(gradescope)
+main.add_command(kernel)
 
 if __name__ == "__main__":
     main()

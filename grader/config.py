@@ -27,7 +27,17 @@ EVAL_BATCH_SIZE = 512
 # The parent measures training accuracy on at most this many training examples.
 TRAIN_EVAL_LIMIT = 10_000
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
+
+# The leaderboard (`grade submit --learner`, `grade leaderboard`): the database (also $GRADER_DB),
+# where host-signed records go (they hold the private score: never give them to learners), and
+# graded submissions per learner, challenge and UTC day (None: no cap; also $GRADER_DAILY_CAP).
+DEFAULT_LEADERBOARD_DB = DEFAULT_RUNS_DIR / "leaderboard.sqlite"
+DEFAULT_SIGNED_DIR = DEFAULT_RUNS_DIR / "signed"
+DEFAULT_DAILY_CAP: int | None = None
+# A busy database is waited for this long per attempt (SQLite's busy timeout), then retried.
+LEADERBOARD_BUSY_TIMEOUT_S = 10.0
+LEADERBOARD_WRITE_ATTEMPTS = 6
 
 # Exit codes of `grade submit` / `grade check`.
 EXIT_PASSED = 0

@@ -38,6 +38,14 @@ class Evaluation:
     metrics: Metrics
     test_predictions: np.ndarray
     confusion: list[list[int]]
+    # Leaderboard mode only: accuracy on the private half of the test images. Every other test
+    # figure here is then of the public half; this one goes to the host's database, never to a report.
+    private_test_accuracy: float | None = None
+    # For the HTML report (its most confident mistakes, its journey): the test images the figures
+    # above are of, their labels and the model's raw outputs, in the order of test_predictions.
+    test_images: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    test_outputs: np.ndarray | None = None
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> list[list[int]]:
@@ -47,19 +55,33 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int
 
 
 def evaluate(model: Any, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], input_shape: tuple[int, ...],
-             scale: float, task: str, num_classes: int) -> Evaluation:
-    """Accuracy on 'test', 'train' and 'validation' (each a pair of raw images and labels)."""
+             scale: float, task: str, num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
+    """Accuracy on 'test', 'train' and 'validation' (each a pair of raw images and labels).
+
+    `public_mask` (leaderboard mode) marks the test images of the public half: see below.
+    """
     # One predict call for all splits: the backend compiles its predict step once, not per split.
     names = list(splits)
     x = canonical_inputs(np.concatenate([splits[n][0] for n in names]), input_shape, scale)
-    predicted_all, _ = predict_labels(model, x, task)
+    predicted_all, outputs_all = predict_labels(model, x, task)
     bounds = np.cumsum([0] + [len(splits[n][1]) for n in names])
     predicted = {n: predicted_all[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
-    test_predicted = predicted["test"]
+    test_predicted, test_labels = predicted["test"], splits["test"][1]
+    test_at = names.index("test")
+    test_images, test_outputs = splits["test"][0], outputs_all[bounds[test_at]:bounds[test_at + 1]]
+    private_test_accuracy = None
+    if public_mask is not None:
+        # The one place the private half is cut out: from here on every test figure (accuracy,
+        # predictions, confusion matrix) is of the public half, so nothing built from this
+        # Evaluation can reveal the private half, not even by subtracting the public from the whole.
+        private_test_accuracy = accuracy(test_predicted[~public_mask], test_labels[~public_mask])
+        test_predicted, test_labels = test_predicted[public_mask], test_labels[public_mask]
+        test_images, test_outputs = test_images[public_mask], test_outputs[public_mask]
     metrics = Metrics(
-        test_accuracy=accuracy(predicted["test"], splits["test"][1]),
+        test_accuracy=accuracy(test_predicted, test_labels),
         train_accuracy=accuracy(predicted["train"], splits["train"][1]),
         validation_accuracy=accuracy(predicted["validation"], splits["validation"][1]),
     )
     return Evaluation(metrics, test_predicted,
-                      confusion_matrix(test_predicted, splits["test"][1], max(num_classes, 2)))
+                      confusion_matrix(test_predicted, test_labels, max(num_classes, 2)), private_test_accuracy,
+                      test_images=test_images, test_labels=test_labels, test_outputs=test_outputs)

@@ -16,7 +16,8 @@ import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +27,9 @@ from grader import backend, config
 from grader.checks import run_checks
 from grader.facts import (CallbackProbe, Failure, Metrics, ModelFacts, PreprocessFacts, SubmissionFacts,
                           TrainingFacts)
+from grader.leaderboard.records import LeaderboardRun
 from grader.checks.submission import callback_probe_accuracies
+from grader.report import REPORT_FILE
 from grader.result import GradeResult
 from grader.sandbox import child as child_files
 from grader.sandbox.runner import ChildRun, read_progress, run_child
@@ -61,6 +64,8 @@ class Run:
     facts: SubmissionFacts = field(default_factory=SubmissionFacts)
     child: ChildRun | None = None
     evaluation: Any = None
+    trained_model: Any = None  # the re-loaded model that was evaluated: the HTML report draws from it
+    leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
 
 
 # --------------------------------------------------------------------------- steps
@@ -89,8 +94,10 @@ def read_submission(path: Path) -> tuple[str, str]:
         raise NotGraded(f"no such file: {path}")
     if not path.is_file():
         raise NotGraded(f"not a file: {path}")
+    if path.suffix == ".ipynb":
+        return read_notebook(path)
     if path.suffix != ".py":
-        raise NotGraded(f"{path.name} is not a Python file (.py)")
+        raise NotGraded(f"{path.name} is not a Python file (.py) or a notebook (.ipynb)")
     try:
         raw = path.read_bytes()
         return raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()
@@ -98,6 +105,19 @@ def read_submission(path: Path) -> tuple[str, str]:
         raise NotGraded(f"{path} is not UTF-8 text") from None
     except OSError as err:
         raise NotGraded(f"cannot read {path}: {err.strerror}") from None
+
+
+def read_notebook(path: Path) -> tuple[str, str]:
+    """(the code cells as Python source, sha256 of the notebook's bytes)."""
+    from grader.integrations.notebook import NotebookError, read_notebook_submission
+
+    try:
+        source, raw = read_notebook_submission(path)
+    except NotebookError as err:
+        raise NotGraded(str(err)) from None
+    except OSError as err:
+        raise NotGraded(f"cannot read {path}: {err.strerror}") from None
+    return source, hashlib.sha256(raw).hexdigest()
 
 
 def syntax_failure(source: str, path: Path) -> Failure | None:
@@ -231,9 +251,18 @@ def inspect_and_evaluate(run: Run, train: bool) -> None:
         x, y = subset(run, "train")
         keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
         splits["train"] = (x[keep], y[keep])
+        public_mask = None
+        if run.leaderboard is not None:
+            from grader.leaderboard.split import public_test_mask
+
+            public_mask = public_test_mask(splits["test"][1], run.spec.name)
+            run.leaderboard.public_images = int(public_mask.sum())
+            run.leaderboard.private_images = int((~public_mask).sum())
         run.evaluation = evaluate(model, splits=splits, input_shape=run.spec.input_shape,
-                                  scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes)
+                                  scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes,
+                                  public_mask=public_mask)
         run.facts.metrics = run.evaluation.metrics
+        run.trained_model = model
     run.facts.seconds["evaluate"] = round(time.perf_counter() - started, 3)
 
 
@@ -244,11 +273,41 @@ KNOWN_RELOAD_PROBLEMS = {
 }
 
 
+def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: bool) -> None:
+    """Leaderboard mode: the private half's accuracy and points, into run.leaderboard (host only).
+
+    The checks run again with the private accuracy in place of the public one; the learner's
+    result keeps the public checks.
+    """
+    board = run.leaderboard
+    board.private_accuracy = run.evaluation.private_test_accuracy if run.evaluation is not None else None
+    if board.private_accuracy is None or run.facts.metrics is None:
+        return  # no test accuracy: both halves earn the same points
+    private_facts = replace(run.facts, metrics=replace(run.facts.metrics, test_accuracy=board.private_accuracy))
+    board.private_score = round(sum(c.points for c in run_checks(spec, profile, private_facts, trained=train)), 2)
+
+
 def load_hint(message: str) -> str:
     for layer, hint in KNOWN_RELOAD_PROBLEMS.items():
         if layer in message:
             return hint
     return "use only built-in Keras layers (no Lambda layers or custom classes)"
+
+
+def write_report(run: Run, result: GradeResult) -> None:
+    """report.html beside result.json: the same facts with figures. It never changes or stops a grading."""
+    started = time.perf_counter()
+    try:
+        from grader.report.html import EvaluatedModel, write_report as write_html_report
+
+        evaluated = None
+        if run.trained_model is not None and run.evaluation is not None:
+            evaluated = EvaluatedModel(run.trained_model, run.evaluation, run.spec.input_shape, run.spec.input_scale)
+        write_html_report(run.workdir / REPORT_FILE, result, task=run.spec.task, max_gap=run.profile.max_gap,
+                          evaluated=evaluated)
+    except Exception as err:  # each figure already fails alone; this is the page itself (a full disk, say)
+        warnings.warn(f"could not write the HTML report: {type(err).__name__}: {err}", stacklevel=2)
+    result.durations["report"] = round(time.perf_counter() - started, 3)
 
 
 # --------------------------------------------------------------------------- the whole
@@ -257,20 +316,31 @@ def load_hint(message: str) -> str:
 def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
           profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
           seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
-          events: Events | None = None) -> GradeResult:
-    """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds."""
+          events: Events | None = None, leaderboard: LeaderboardRun | None = None) -> GradeResult:
+    """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds.
+
+    `leaderboard` (grade submit --learner): test figures are of the public half of the test set
+    only, and the private half's accuracy and points are left in `leaderboard` for the host.
+    """
     events = events or Events()
     started = time.perf_counter()
     path = Path(path).resolve()
     result = GradeResult(challenge=challenge or path.stem, profile=profile, mode="submit" if train else "check",
                          submission_path=str(path), submission_sha256="", seed=seed, backend=backend.backend_name(),
                          started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    if leaderboard is not None:
+        result.leaderboard = {"learner": leaderboard.learner, "test_half": "public"}
     try:
         if device not in backend.DEVICES:
             raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
         backend.configure_process(device)
         events.on_stage("spec")
         spec = resolve_spec(path, challenge, spec_path)
+        if spec.kind == "functions":  # NumPy functions checked against Keras layers: no data, nothing to train
+            from grader.functions_challenge import grade_functions
+
+            grade_functions(result, spec, path=path, out_dir=out_dir, events=events)
+            return finish(result, started)
         try:
             chosen = spec.profile(profile)
         except SpecError as err:
@@ -281,11 +351,17 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
         workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
         result.run_dir = str(workdir)
-        run = Run(spec, chosen, path, workdir, seed, device)
+        run = Run(spec, chosen, path, workdir, seed, device, leaderboard=leaderboard)
+        if path.suffix == ".ipynb":
+            # The child imports a .py file: the notebook's code cells, written into the run folder.
+            from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
+
+            run.submission = workdir / NOTEBOOK_SOURCE_FILE
+            run.submission.write_text(source, encoding="utf-8")
         events.on_stage("data")
         load_data(run, data_dir)
         result.class_names = list(run.data.class_names)
-        run.facts.failure = syntax_failure(source, path)
+        run.facts.failure = syntax_failure(source, run.submission)
         if run.facts.failure is None:
             # Import Keras here while the child works: the parent needs it to evaluate afterwards.
             threading.Thread(target=backend.import_keras, daemon=True).start()
@@ -296,10 +372,19 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             inspect_and_evaluate(run, train)
         events.on_stage("score")
         result.checks = run_checks(spec, chosen, run.facts, trained=train)
+        if leaderboard is not None:
+            score_private_half(run, spec, chosen, train)
         fill_result(result, run, spec)
         clean_run_dir(workdir)
+        if train:
+            write_report(run, result)
     except NotGraded as err:
         result.error = str(err)
+    return finish(result, started)
+
+
+def finish(result: GradeResult, started: float) -> GradeResult:
+    """The last step of every grading, whatever the challenge's kind: total time, result.json."""
     result.durations["total"] = round(time.perf_counter() - started, 3)
     if result.run_dir:
         result.write_json(Path(result.run_dir) / "result.json")
@@ -314,7 +399,7 @@ def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in (child_files.RESULT_FILE, child_files.PROGRESS_FILE, child_files.BUILT_MODEL_FILE,
-                      child_files.TRAINED_MODEL_FILE):
+                      child_files.TRAINED_MODEL_FILE, REPORT_FILE):
             (out_dir / stale).unlink(missing_ok=True)
     except OSError as err:
         raise NotGraded(f"cannot use {out_dir} as the output folder: {err.strerror}") from None

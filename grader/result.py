@@ -41,6 +41,9 @@ class GradeResult:
     output: str = ""  # the submission's own output, head and tail
     error: str | None = None  # set when the submission could not be graded at all
     run_dir: str | None = None
+    # Leaderboard mode (grade submit --learner): {"learner": ID, "test_half": "public"}. The test
+    # metrics and confusion matrix are then of the public half only; the private half never appears.
+    leaderboard: dict[str, str] | None = None
 
     @property
     def score(self) -> float:

@@ -117,6 +117,7 @@ class ChallengeSpec:
     callback: CallbackSpec | None = None
     augmentation: AugmentationSpec | None = None
     path: Path | None = None
+    kind: str = "model"  # the other kind, "functions", is a FunctionsSpec (grader/functions_spec.py)
 
     def profile(self, name: str) -> Profile:
         if name not in self.profiles:
@@ -269,6 +270,13 @@ def _parse_profile(name: str, t: _Table) -> Profile:
 def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
     top = _Table(raw, "")
     challenge = top.table("challenge", required=True)
+    kind = challenge.str("kind", "model")
+    if kind == "functions":  # NumPy functions checked against Keras layers: no model, data or training
+        from grader.functions_spec import parse_functions_spec
+
+        return parse_functions_spec(raw, path)  # type: ignore[return-value]
+    if kind != "model":
+        raise SpecError(f"[challenge] kind must be 'model' or 'functions', got {kind!r}")
     task = challenge.str("task", "multiclass")
     if task not in TASKS:
         raise SpecError(f"[challenge] task must be one of {TASKS}, got {task!r}")

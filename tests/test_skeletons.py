@@ -36,6 +36,13 @@ CALLS = {
         ("build_model()", 3),
         ("make_callbacks(0.9)", None),
     ],
+    "convolution": [
+        ("conv2d(np.ones((4, 5)), np.ones((3, 3)))", 1),
+        ("same_padding(6, 3, 2)", 2),
+        ("conv2d_channels(np.ones((4, 5, 3)), np.ones((3, 3, 3)))", 3),
+        ("max_pool2d(np.ones((4, 5)))", 4),
+        ("average_pool2d(np.ones((4, 5)))", 5),
+    ],
 }
 
 # Imports the skeleton by path, makes each call, prints one JSON line: what each call raised.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console, Group
@@ -11,6 +12,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from grader.report import REPORT_FILE
+from grader.report.rows import figures_text, layer_rows, points_text, verdict_text
 from grader.result import GradeResult
 
 STAGE_TEXT = {
@@ -18,13 +21,10 @@ STAGE_TEXT = {
     "data": "loading the data",
     "build": "building your model (in a separate process)",
     "train": "training your model (in a separate process)",
+    "functions": "calling your functions (in a separate process) and Keras' layers",
     "evaluate": "evaluating on held-out data",
     "score": "scoring",
 }
-
-
-def _shape(shape: Any) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape) if shape else "-"
 
 
 def checks_table(result: GradeResult) -> Table:
@@ -35,7 +35,7 @@ def checks_table(result: GradeResult) -> Table:
     table.add_column("What we found")
     for check in result.checks:
         mark = Text("✓", style="green") if check.passed else Text("✗", style="red")
-        points = f"{check.points:g}/{check.max_points:g}" + (" bonus" if check.bonus else "")
+        points = points_text(check)
         body = Text(check.message)
         if check.hint and not check.passed:
             body.append("\nhint: ", style="bold yellow").append(check.hint, style="yellow")
@@ -48,60 +48,21 @@ def summary_table(result: GradeResult) -> Table:
     table = Table(title="Your model vs the expected one", expand=True)
     for column in ("Your layer", "Output", "Params", "Expected layer", "Output", "Params"):
         table.add_column(column, justify="right" if column == "Params" else "left")
-    observed = [row for row in result.model_summary if row["type"] != "InputLayer"]
-    expected = result.expected_summary
-    shown = [row for row in observed if row["type"] in {e["type"] for e in expected}]
-    for index in range(max(len(shown), len(expected))):
-        got = shown[index] if index < len(shown) else None
-        want = expected[index] if index < len(expected) else None
-        cells = []
-        for key in ("type", "output", "params"):
-            g = _cell(got, key)
-            w = _cell(want, key)
-            differs = want is not None and (got is None or (want.get(key) is not None and g != w))
-            cells.append(Text(g, style="red" if differs else ""))
-        cells += [Text(_cell(want, k)) for k in ("type", "output", "params")]
+    for row in layer_rows(result):
+        cells = [Text(c.text, style="red" if c.differs else ("bold" if row.is_total and i == 0 else ""))
+                 for i, c in enumerate(row.yours)]
+        cells += [Text(c.text, style="bold" if row.is_total and i == 0 else "") for i, c in enumerate(row.expected)]
         table.add_row(*cells)
-    total = sum(row["params"] for row in observed)
-    want_total = sum(e["params"] or 0 for e in expected)
-    table.add_row(Text("total", style="bold"), "", Text(f"{total:,}", style="" if total == want_total else "red"),
-                  Text("total", style="bold"), "", f"{want_total:,}")
     return table
 
 
-def _cell(row: dict[str, Any] | None, key: str) -> str:
-    if row is None:
-        return "—"
-    value = row.get(key)
-    if value is None:
-        return "any"
-    if key == "output":
-        return _shape(value)
-    if key == "params":
-        return f"{value:,}"
-    return str(value)
-
-
 def figures(result: GradeResult) -> Text:
-    m = result.metrics
-    text = Text()
-    if m:
-        text.append(f"test accuracy {m['test_accuracy']:.4f}   training {m['train_accuracy']:.4f}   "
-                    f"validation {m['validation_accuracy']:.4f}   gap {m['gap']:+.4f}\n")
-    epochs = len(result.history.get("loss", []))
-    seconds = result.durations.get("train")
-    if epochs:
-        text.append(f"{epochs} epochs" + (f" in {seconds:.0f} s" if seconds else "") + f" on {result.device}, "
-                    f"backend {result.backend}, seed {result.seed}\n")
-    return text
+    return Text("".join(line + "\n" for line in figures_text(result)))
 
 
 def verdict_line(result: GradeResult) -> Text:
-    if result.error:
-        return Text(f"NOT GRADED: {result.error}", style="bold red")
     style = "bold green" if result.verdict == "passed" else "bold red"
-    return Text(f"{result.verdict.upper()}  {result.score:g} / {result.max_score:g} points  "
-                f"({result.challenge}, {result.mode}, profile {result.profile})", style=style)
+    return Text(verdict_text(result), style=style)
 
 
 def render(result: GradeResult, console: Console, *, show_output: bool = False) -> None:
@@ -116,12 +77,15 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
         parts.append(Panel(result.failure["detail"], title="traceback", border_style="red"))
     if result.output.strip() and show_output:
         parts.append(Panel(result.output[-3000:], title="your program's output (end)"))
-    figures_text = figures(result)
-    if figures_text:
-        parts.append(figures_text)
+    measured = figures(result)
+    if measured:
+        parts.append(measured)
     parts.append(verdict_line(result))
     if result.run_dir:
         parts.append(Text(f"details: {result.run_dir}/result.json", style="dim"))
+        report = Path(result.run_dir) / REPORT_FILE
+        if result.mode == "submit" and report.exists():
+            parts.append(Text(f"report:  {report}", style="dim"))
     console.print(Group(*parts))
 
 

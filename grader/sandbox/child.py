@@ -250,6 +250,10 @@ def make_progress_writer(path: Path, epochs: int) -> Any:
 
 def main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
+    if job["mode"] == "functions":  # plain NumPy functions, no Keras: grader/sandbox/functions_child.py
+        from grader.sandbox.functions_child import run_functions_job
+
+        return run_functions_job(job)
     workdir = Path(job["workdir"])
     submission = Path(job["submission"]).resolve()
     recorder = Recorder(workdir / RESULT_FILE)
