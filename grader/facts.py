@@ -117,7 +117,8 @@ class TrainingFacts:
 class SubmissionFacts:
     """Everything the checks may look at. Missing pieces are None: a stage failed earlier."""
 
-    failure: Failure | None = None
+    failure: Failure | None = None  # the first stage that failed: nothing after it was trained
+    stage_failures: dict[str, Failure] = field(default_factory=dict)  # every failed stage, by name
     model: ModelFacts | None = None
     preprocess: PreprocessFacts | None = None
     callbacks: CallbackProbe | None = None

@@ -207,6 +207,8 @@ def collect_child_facts(run: Run, train: bool, budget: float) -> None:
         t = doc["training"]
         facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=run.profile.epochs,
                                        history=t["history"], seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]))
+    for stage, f in doc.get("stage_failures", {}).items():
+        facts.stage_failures[stage] = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
     if doc.get("failure"):
         f = doc["failure"]
         facts.failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))

@@ -100,3 +100,21 @@ def test_every_challenge_and_every_todo_is_exercised():
         source = (CHALLENGES / f"{name}.py").read_text(encoding="utf-8")
         raised = [int(n) for n in re.findall(r'raise NotImplementedError\("TODO (\d+):', source)]
         assert raised == [todo for _, todo in calls if todo is not None], name
+
+
+@pytest.mark.parametrize("name", ["fashion", "cnn", "cats_dogs"])
+def test_grade_check_explains_every_failed_check_of_an_untouched_skeleton(name, tmp_path):
+    """Each check of an untouched skeleton fails with the TODO it waits for, not 'not checked'."""
+    from grader.pipeline import grade
+
+    result = grade(path=CHALLENGES / f"{name}.py", train=False, out_dir=tmp_path / "run")
+    assert result.verdict == "failed" and result.score == 0
+    scored = [c for c in result.checks if c.max_points > 0]
+    assert scored
+    for check in scored:
+        assert not check.passed
+        assert "TODO" in check.message and "is not done yet" in check.message, (check.id, check.message)
+        assert "NotImplementedError" in check.hint, (check.id, check.hint)
+    by_id = {c.id: c for c in result.checks}
+    assert "TODO 1" in by_id["preprocess"].message
+    assert "build_model()" in by_id["architecture.layers"].message

@@ -11,9 +11,6 @@ from grader.spec import ChallengeSpec, Profile
 
 __all__ = ["CheckResult", "run_checks", "matched_variant"]
 
-# Which stage's failure stops which facts from existing.
-_BEFORE_MODEL = {"read", "import", "build_model"}
-
 
 def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *, trained: bool) -> list[CheckResult]:
     """Every check for this challenge, in report order. Missing facts give 'not checked' rows."""
@@ -23,7 +20,7 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     if facts.preprocess is not None:
         results.append(check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess))
     else:
-        results.append(not_reached("preprocess", "preprocess()", spec.preprocess_points, reason))
+        results.append(_missing(facts, "preprocess", "preprocess", "preprocess()", spec.preprocess_points, reason))
 
     model = facts.model
     arch = spec.architecture
@@ -35,17 +32,20 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     else:
         for key, title in (("input", "Input shape"), ("layers", "Layers and settings"),
                            ("shapes", "Output shapes"), ("params", "Parameter counts")):
-            results.append(not_reached(f"architecture.{key}", title, arch.points * SHARES[key], reason))
-        results.append(not_reached("compile", "compile()", spec.compile.points, reason))
+            results.append(_missing(facts, "build_model", f"architecture.{key}", title, arch.points * SHARES[key],
+                                    reason))
+        results.append(_missing(facts, "build_model", "compile", "compile()", spec.compile.points, reason))
         if spec.augmentation:
-            results.append(not_reached("augmentation", "Data augmentation", spec.augmentation.points, reason))
+            results.append(_missing(facts, "build_model", "augmentation", "Data augmentation",
+                                    spec.augmentation.points, reason))
 
     if spec.callback:
         if facts.callbacks is not None:
             results.append(check_callback(spec.callback, profile.target_accuracy, facts.callbacks,
                                           facts.training if trained else None))
         else:
-            results.append(not_reached("callback", "Stop-at-target callback", spec.callback.points, reason))
+            results.append(_missing(facts, "callbacks", "callback", "Stop-at-target callback", spec.callback.points,
+                                    reason))
 
     if not trained:
         return results
@@ -65,6 +65,15 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
         else:
             results.append(not_reached("gap", f"Overfitting gap ≤ {profile.max_gap:g}", profile.gap_points, reason))
     return results
+
+
+def _missing(facts: SubmissionFacts, stage: str, id: str, title: str, points: float, reason: str) -> CheckResult:
+    """A check whose facts are missing: its own stage's error and hint when that stage failed
+    (a TODO not done yet), else 'not checked' because an earlier stage failed."""
+    failure = facts.stage_failures.get(stage)
+    if failure is not None:
+        return failed(id, title, points, failure.message, failure.hint)
+    return not_reached(id, title, points, reason)
 
 
 def _check_runs(facts: SubmissionFacts) -> CheckResult:

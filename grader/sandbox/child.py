@@ -20,8 +20,9 @@ import os
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 RESULT_FILE = "child_result.json"
 PROGRESS_FILE = "progress.jsonl"
@@ -40,11 +41,26 @@ class Recorder:
 
     def __init__(self, path: Path):
         self.path = path
-        self.doc: dict[str, Any] = {"stages": {}, "failure": None}
+        self.doc: dict[str, Any] = {"stages": {}, "failure": None, "stage_failures": {}}
+        self.first_failure: StageFailed | None = None
 
     def set(self, key: str, value: Any) -> None:
         self.doc[key] = value
         self.flush()
+
+    @contextmanager
+    def stage_may_fail(self, stage: str) -> Iterator[None]:
+        """Record a StageFailed of this stage and carry on; the first one becomes the run's failure."""
+        try:
+            yield
+        except StageFailed as failure:
+            record = {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
+                      "detail": failure.detail}
+            self.doc["stage_failures"][stage] = record
+            if self.doc["failure"] is None:
+                self.first_failure = failure
+                self.doc["failure"] = record
+            self.flush()
 
     def stage_done(self, stage: str, seconds: float) -> None:
         self.doc["stages"][stage] = round(seconds, 3)
@@ -59,18 +75,19 @@ class Recorder:
 # --------------------------------------------------------------------------- explaining errors
 
 
-def _learner_frame(exc: BaseException, submission: Path) -> str:
-    """'line 42: model.add(...)' for the deepest frame inside the submission file, if any."""
+def _learner_frame(exc: BaseException, submission: Path, with_code: bool = True) -> str:
+    """' (line 42: model.add(...))' for the deepest frame inside the submission file, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == submission]
     if not frames:
         return ""
     frame = frames[-1]
-    return f" (line {frame.lineno}: {(frame.line or '').strip()})"
+    return f" (line {frame.lineno}: {(frame.line or '').strip()})" if with_code else f" (line {frame.lineno})"
 
 
 def explain(stage: str, call: str, exc: BaseException, submission: Path) -> StageFailed:
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
-    where = _learner_frame(exc, submission)
+    # A TODO's own raise line only repeats the TODO's text: its line number is enough.
+    where = _learner_frame(exc, submission, with_code=not isinstance(exc, NotImplementedError))
     if isinstance(exc, NotImplementedError):
         todo = str(exc) or "a TODO"
         return StageFailed(stage, f"{call}: {todo} is not done yet{where}",
@@ -268,24 +285,36 @@ def main(job_path: str) -> int:
 
         import numpy as np
 
+        # preprocess, build_model and the callbacks do not depend on one another: each runs even
+        # when another failed, so an unfinished file gets an explanation for every TODO at once.
         t = time.perf_counter()
         probe = np.load(workdir / "probe_x.npy")
-        out = run_preprocess(module, probe, job["input_shape"], job["input_scale"], submission)
-        recorder.set("preprocess", preprocess_facts(out, probe, job["input_shape"], job["input_scale"]))
-        recorder.stage_done("preprocess", time.perf_counter() - t)
+        with recorder.stage_may_fail("preprocess"):
+            out = run_preprocess(module, probe, job["input_shape"], job["input_scale"], submission)
+            recorder.set("preprocess", preprocess_facts(out, probe, job["input_shape"], job["input_scale"]))
+            recorder.stage_done("preprocess", time.perf_counter() - t)
 
         backend.make_deterministic(job["seed"])
         recorder.set("device", backend.describe_device())
         t = time.perf_counter()
-        model = build(module, submission)
-        recorder.stage_done("build_model", time.perf_counter() - t)
+        model = None
+        with recorder.stage_may_fail("build_model"):
+            model = build(module, submission)
+            recorder.stage_done("build_model", time.perf_counter() - t)
         import keras
 
-        keras.saving.save_model(model, workdir / BUILT_MODEL_FILE)
+        if model is not None:
+            keras.saving.save_model(model, workdir / BUILT_MODEL_FILE)
 
         if job.get("callback_probe") is not None:
-            recorder.set("callbacks", probe_callbacks(module, model, job["target_accuracy"], job["callback_probe"], submission))
+            with recorder.stage_may_fail("callbacks"):
+                # Without the learner's model, a stand-in one still lets the callbacks be exercised.
+                target = model if model is not None else keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+                recorder.set("callbacks", probe_callbacks(module, target, job["target_accuracy"],
+                                                          job["callback_probe"], submission))
 
+        if recorder.doc["failure"] is not None:
+            raise recorder.first_failure
         if job["mode"] == "train":
             t = time.perf_counter()
             train(module, model, job, workdir, recorder, submission)
