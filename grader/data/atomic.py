@@ -65,9 +65,12 @@ def replace_dir(staging: Path, final: Path) -> None:
     try:
         os.rename(staging, final)
     except OSError:
+        if had_old and not final.exists():
+            os.rename(old, final)  # put the previous version back: a failure changes nothing
+            raise
         if not final.exists():
             raise
-        # Another process put its own (equally verified) copy in place first: keep that one.
+        # Another process put its own (equally complete) copy in place first: keep that one.
     if had_old:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -19,11 +19,11 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from grader.data.atomic import replace_dir
 from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.ranking import Board, Standing
 from grader.leaderboard.records import NAME
@@ -137,7 +137,7 @@ def publish_site(out: Path, boards: list[Board], *, final: bool, generated_at: s
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read the site
         render_site(staging, boards, final=final, generated_at=generated_at, grader_version=grader_version)
-        _swap_in(staging, out)
+        replace_dir(staging, out)
     except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in reversed(created):
@@ -149,19 +149,3 @@ def publish_site(out: Path, boards: list[Board], *, final: bool, generated_at: s
             raise LeaderboardError(f"cannot write the site to {out}: {err}; {out} was left as it was") from None
         raise
     return out
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Two renames; if the second fails, the first is undone."""
-    previous = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-    had_previous = out.exists()
-    if had_previous:
-        os.rename(out, previous)
-    try:
-        os.rename(staging, out)
-    except BaseException:
-        if had_previous:
-            os.rename(previous, out)
-        raise
-    if had_previous:
-        shutil.rmtree(previous, ignore_errors=True)

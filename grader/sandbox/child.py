@@ -265,6 +265,22 @@ def make_progress_writer(path: Path, epochs: int) -> Any:
     return ProgressWriter()
 
 
+def run_stages(recorder: Recorder, stages: Callable[[], None]) -> int:
+    """Run a child's stages; whatever happens, record why they stopped, how long they took, and the versions."""
+    started = time.perf_counter()
+    try:
+        stages()
+    except StageFailed as failure:
+        recorder.set("failure", {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
+                                 "detail": failure.detail})
+    except BaseException as exc:  # a bug of ours or an escape we did not foresee: still report it
+        recorder.set("failure", {"stage": "crash", "message": f"{type(exc).__name__}: {exc}", "hint": "",
+                                 "detail": traceback.format_exc()[-4000:]})
+    recorder.set("seconds", round(time.perf_counter() - started, 3))
+    recorder.set("versions", _versions())
+    return 0
+
+
 def main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     if job["mode"] == "functions":  # plain NumPy functions, no Keras: grader/sandbox/functions_child.py
@@ -274,8 +290,8 @@ def main(job_path: str) -> int:
     workdir = Path(job["workdir"])
     submission = Path(job["submission"]).resolve()
     recorder = Recorder(workdir / RESULT_FILE)
-    started = time.perf_counter()
-    try:
+
+    def stages() -> None:
         from grader import backend
 
         backend.import_keras()  # before the submission, so its `import keras` prints nothing
@@ -319,15 +335,8 @@ def main(job_path: str) -> int:
             t = time.perf_counter()
             train(module, model, job, workdir, recorder, submission)
             recorder.stage_done("train", time.perf_counter() - t)
-    except StageFailed as failure:
-        recorder.set("failure", {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                                 "detail": failure.detail})
-    except BaseException as exc:  # a bug of ours or an escape we did not foresee: still report it
-        recorder.set("failure", {"stage": "crash", "message": f"{type(exc).__name__}: {exc}", "hint": "",
-                                 "detail": traceback.format_exc()[-4000:]})
-    recorder.set("seconds", round(time.perf_counter() - started, 3))
-    recorder.set("versions", _versions())
-    return 0
+
+    return run_stages(recorder, stages)
 
 
 def _versions() -> dict[str, str]:

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.child import RESULT_FILE, Recorder, StageFailed, explain, guarded
+from grader.sandbox.child import RESULT_FILE, Recorder, explain, guarded, run_stages
 
 # More values than any expected output has: a runaway result is refused rather than written.
 MAX_OUTPUT_VALUES = 1_000_000
@@ -113,8 +113,8 @@ def run_functions_job(job: dict[str, Any]) -> int:
     submission = Path(job["submission"]).resolve()
     recorder = Recorder(workdir / RESULT_FILE)
     recorder.doc["calls"] = {}
-    started = time.perf_counter()
-    try:
+
+    def stages() -> None:
         t = time.perf_counter()
         module = guarded("import", "importing the file", submission, lambda: import_module(submission))
         recorder.stage_done("import", time.perf_counter() - t)
@@ -139,18 +139,6 @@ def run_functions_job(job: dict[str, Any]) -> int:
             recorder.doc["calls"][call["id"]] = outcome
             recorder.flush()
         recorder.stage_done("functions", time.perf_counter() - t)
-    except StageFailed as failure:
-        recorder.set("failure", {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                                 "detail": failure.detail})
-    except BaseException as exc:  # a bug of ours or an escape we did not foresee: still report it
-        recorder.set("failure", {"stage": "crash", "message": f"{type(exc).__name__}: {exc}", "hint": "",
-                                 "detail": traceback.format_exc()[-4000:]})
-    recorder.set("seconds", round(time.perf_counter() - started, 3))
-    recorder.set("versions", _versions())
-    return 0
 
+    return run_stages(recorder, stages)
 
-def _versions() -> dict[str, str]:
-    from grader import backend
-
-    return backend.library_versions()
