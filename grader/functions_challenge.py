@@ -30,7 +30,7 @@ from grader.sandbox.calls import CallsRun, Returned, call_functions
 def grade_functions(result: GradeResult, spec: FunctionsSpec, *, path: Path, out_dir: Path | None,
                     events: Any) -> None:
     """Fill `result` in. Raises the pipeline's NotGraded for problems on the grader's side."""
-    from grader.pipeline import make_run_dir, read_submission, syntax_failure
+    from grader.pipeline import child_source_file, make_run_dir, read_submission, syntax_failure
 
     result.challenge = spec.name
     result.seed = spec.seed  # the cases come from the spec's seed: every learner gets the same ones
@@ -39,13 +39,7 @@ def grade_functions(result: GradeResult, spec: FunctionsSpec, *, path: Path, out
     workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
     result.run_dir = str(workdir)
 
-    submission = path
-    if path.suffix == ".ipynb":
-        # The child imports a .py file: the notebook's code cells, written into the run folder.
-        from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
-
-        submission = workdir / NOTEBOOK_SOURCE_FILE
-        submission.write_text(source, encoding="utf-8")
+    submission = child_source_file(path, source, workdir)
 
     suite = suite_module(spec.suite)
     cases = {check.name: suite.make_cases(check.name, check.cases, spec.seed) for check in spec.checks}

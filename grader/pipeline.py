@@ -296,17 +296,33 @@ def load_hint(message: str) -> str:
     return "use only built-in Keras layers (no Lambda layers or custom classes)"
 
 
-def write_report(run: Run, result: GradeResult) -> None:
-    """report.html beside result.json: the same facts with figures. It never changes or stops a grading."""
+def child_source_file(path: Path, source: str, workdir: Path) -> Path:
+    """The .py file the child imports: the submission itself, or a notebook's code cells written
+    into the run folder."""
+    if path.suffix != ".ipynb":
+        return path
+    from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
+
+    target = workdir / NOTEBOOK_SOURCE_FILE
+    target.write_text(source, encoding="utf-8")
+    return target
+
+
+def write_report(result: GradeResult, run: Run | None = None) -> None:
+    """report.html beside result.json: the same facts with figures. It never changes or stops a grading.
+
+    Without a `run` (a challenge that trains nothing) the page holds the checks only."""
     started = time.perf_counter()
     try:
         from grader.report.html import EvaluatedModel, write_report as write_html_report
 
-        evaluated = None
-        if run.trained_model is not None and run.evaluation is not None:
-            evaluated = EvaluatedModel(run.trained_model, run.evaluation, run.spec.input_shape, run.spec.input_scale)
-        write_html_report(run.workdir / REPORT_FILE, result, task=run.spec.task, max_gap=run.profile.max_gap,
-                          evaluated=evaluated)
+        evaluated, options = None, {}
+        if run is not None:
+            options = {"task": run.spec.task, "max_gap": run.profile.max_gap}
+            if run.trained_model is not None and run.evaluation is not None:
+                evaluated = EvaluatedModel(run.trained_model, run.evaluation, run.spec.input_shape,
+                                           run.spec.input_scale)
+        write_html_report(Path(result.run_dir) / REPORT_FILE, result, evaluated=evaluated, **options)
     except Exception as err:  # each figure already fails alone; this is the page itself (a full disk, say)
         warnings.warn(f"could not write the HTML report: {type(err).__name__}: {err}", stacklevel=2)
     result.durations["report"] = round(time.perf_counter() - started, 3)
@@ -342,6 +358,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             from grader.functions_challenge import grade_functions
 
             grade_functions(result, spec, path=path, out_dir=out_dir, events=events)
+            if train and result.run_dir:
+                write_report(result)
             return finish(result, started)
         try:
             chosen = spec.profile(profile)
@@ -354,12 +372,7 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
         result.run_dir = str(workdir)
         run = Run(spec, chosen, path, workdir, seed, device, leaderboard=leaderboard)
-        if path.suffix == ".ipynb":
-            # The child imports a .py file: the notebook's code cells, written into the run folder.
-            from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
-
-            run.submission = workdir / NOTEBOOK_SOURCE_FILE
-            run.submission.write_text(source, encoding="utf-8")
+        run.submission = child_source_file(path, source, workdir)
         events.on_stage("data")
         load_data(run, data_dir)
         result.class_names = list(run.data.class_names)
@@ -379,7 +392,7 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         fill_result(result, run, spec)
         clean_run_dir(workdir)
         if train:
-            write_report(run, result)
+            write_report(result, run)
     except NotGraded as err:
         result.error = str(err)
     return finish(result, started)

@@ -111,6 +111,13 @@ def test_reference_solution_scores_full_points_in_check_and_submit(tmp_path):
         assert written["mode"] == mode and written["seed"] == SPEC.seed and written["model_summary"] == []
         # The learner's inputs and outputs are not left behind.
         assert not list(Path(result.run_dir).rglob("*.npy"))
+        # submit also writes the HTML report: the checks table, no figures (nothing was trained).
+        report = Path(result.run_dir) / "report.html"
+        assert report.exists() == train
+        if train:
+            page = report.read_text()
+            assert "all 20 random cases match keras.layers.Conv2D(padding=&#39;same&#39;)" in page
+            assert "Learning curves" not in page
 
 
 def test_the_command_line_grades_it_with_its_exit_codes(tmp_path):

@@ -194,7 +194,7 @@ def test_writing_the_report_never_stops_grading(graded, tmp_path, monkeypatch):
     run = pipeline.Run(spec, spec.profile("quick"), Path("fashion.py"), tmp_path, 1, "cpu")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pipeline.write_report(run, graded)
+        pipeline.write_report(graded, run)
     assert any("could not write the HTML report" in str(w.message) for w in caught)
     assert not (tmp_path / REPORT_FILE).exists()
 
