@@ -31,3 +31,17 @@ def tiny_spec(tmp_path: Path, challenge: str, **overrides) -> Path:
     path = tmp_path / f"{challenge}.toml"
     path.write_text(text)
     return path
+
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+
+def fashion_submission(tmp_path: Path, old: str = "", new: str = "") -> Path:
+    """tmp_path/fashion.py: the small correct submission, with `old` replaced by `new` once."""
+    source = (SUBMISSIONS / "fashion_ok.py").read_text()
+    if old:
+        assert old in source, f"the base submission no longer contains {old!r}"
+        source = source.replace(old, new, 1)
+    path = tmp_path / "fashion.py"
+    path.write_text(source)
+    return path

@@ -11,7 +11,7 @@ import pytest
 
 from grader import config
 from grader.pipeline import grade
-from tests.grading import tiny_spec
+from tests.grading import fashion_submission, tiny_spec
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 SCHEMA = json.loads((config.REPO_ROOT / "docs" / "result.schema.json").read_text())
@@ -21,16 +21,6 @@ def check(result, id):
     return next(c for c in result.checks if c.id == id)
 
 
-def fashion_copy(tmp_path: Path, old: str = "", new: str = "") -> Path:
-    source = (SUBMISSIONS / "fashion_ok.py").read_text()
-    if old:
-        assert old in source
-        source = source.replace(old, new, 1)
-    path = tmp_path / "fashion.py"
-    path.write_text(source)
-    return path
-
-
 @pytest.fixture(scope="module")
 def graded_twice(tmp_path_factory):
     """The same submission graded twice, each in its own folder."""
@@ -38,7 +28,7 @@ def graded_twice(tmp_path_factory):
     for attempt in ("first", "second"):
         tmp = tmp_path_factory.mktemp(attempt)
         spec = tiny_spec(tmp, "fashion", train_limit=1024, epochs=2)
-        results.append(grade(path=fashion_copy(tmp), spec_path=spec, profile="tiny", out_dir=tmp / "run"))
+        results.append(grade(path=fashion_submission(tmp), spec_path=spec, profile="tiny", out_dir=tmp / "run"))
     return results
 
 
@@ -52,7 +42,7 @@ def test_result_json_follows_the_schema(graded_twice, tmp_path):
     assert sum(map(sum, written["confusion_matrix"])) == 512  # the tiny profile's test images
     assert written["versions"]["keras"] and written["device"] == "cpu"
     # Check-only and not-graded results follow the same schema.
-    checked = grade(path=fashion_copy(tmp_path), train=False, out_dir=tmp_path / "check")
+    checked = grade(path=fashion_submission(tmp_path), train=False, out_dir=tmp_path / "check")
     jsonschema.validate(checked.to_dict(), SCHEMA)
     missing = grade(path=tmp_path / "nothing" / "fashion.py", train=False)
     jsonschema.validate(missing.to_dict(), SCHEMA)
@@ -91,7 +81,7 @@ def test_overfitting_model_fails_the_gap_check(tmp_path):
 
 def test_callback_stops_training_once_the_target_is_reached(tmp_path):
     spec = tiny_spec(tmp_path, "fashion", train_limit=2048, epochs=6, target_accuracy=0.7)
-    result = grade(path=fashion_copy(tmp_path), spec_path=spec, profile="tiny", out_dir=tmp_path / "run")
+    result = grade(path=fashion_submission(tmp_path), spec_path=spec, profile="tiny", out_dir=tmp_path / "run")
     callback = check(result, "callback")
     epochs = len(result.history["accuracy"])
     assert callback.passed and epochs < 6
@@ -104,7 +94,7 @@ def test_callback_stops_training_once_the_target_is_reached(tmp_path):
     ("True", "below the target"),
 ])
 def test_broken_callbacks_are_caught_directly(tmp_path, condition, message):
-    path = fashion_copy(tmp_path, 'logs["accuracy"] >= self.target', condition)
+    path = fashion_submission(tmp_path, 'logs["accuracy"] >= self.target', condition)
     result = grade(path=path, train=False, out_dir=tmp_path / "run")
     callback = check(result, "callback")
     assert not callback.passed and message in callback.message

@@ -22,9 +22,8 @@ from grader.cli import main
 from grader.pipeline import grade
 from grader.report import REPORT_FILE
 from grader.result import GradeResult
-from tests.grading import tiny_spec
+from tests.grading import fashion_submission, tiny_spec
 
-SUBMISSIONS = Path(__file__).parent / "submissions"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome")
                  if (found := shutil.which(name))), None)
@@ -36,22 +35,12 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium 
 PARTS = ("checks", "model-summary", "learning-curves", "confusion-matrix", "mistakes", "journey")
 
 
-def submission(tmp_path: Path, old: str = "", new: str = "") -> Path:
-    source = (SUBMISSIONS / "fashion_ok.py").read_text()
-    if old:
-        assert old in source
-        source = source.replace(old, new, 1)
-    path = tmp_path / "fashion.py"
-    path.write_text(source)
-    return path
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """One real (tiny) grading of a correct Fashion-MNIST submission; its run folder has report.html."""
     tmp = tmp_path_factory.mktemp("report")
     spec = tiny_spec(tmp, "fashion", train_limit=512, epochs=2)
-    result = grade(path=submission(tmp), spec_path=spec, profile="tiny", out_dir=tmp / "run")
+    result = grade(path=fashion_submission(tmp), spec_path=spec, profile="tiny", out_dir=tmp / "run")
     assert result.verdict == "passed", [c for c in result.checks if not c.passed]
     print(f"\nreport written in {result.durations['report']:.2f} s: {result.run_dir}/{REPORT_FILE}")
     return result
@@ -153,7 +142,7 @@ def test_learner_text_is_never_html(tmp_path):
 def test_a_crashed_submission_still_gets_a_report(tmp_path):
     """A submission that fails to build: the report shows the failure and says why figures are missing."""
     spec = tiny_spec(tmp_path, "fashion", train_limit=128, epochs=1)
-    broken = submission(tmp_path, "def build_model():\n", "def build_model():\n    raise ValueError('no model today')\n")
+    broken = fashion_submission(tmp_path, "def build_model():\n", "def build_model():\n    raise ValueError('no model today')\n")
     result = grade(path=broken, spec_path=spec, profile="tiny", out_dir=tmp_path / "run")
     assert result.verdict == "failed"
     html = (tmp_path / "run" / REPORT_FILE).read_text()

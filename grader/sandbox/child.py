@@ -124,12 +124,18 @@ def guarded(stage: str, call: str, submission: Path, fn: Callable[[], Any]) -> A
 # --------------------------------------------------------------------------- stages
 
 
-def import_submission(path: Path) -> Any:
+def load_module(path: Path) -> Any:
+    """Run the learner's file as the module `submission`, its folder importable (for helpers beside it)."""
     sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("submission", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules["submission"] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def import_submission(path: Path) -> Any:
+    module = load_module(path)
     missing = [name for name in ("preprocess", "build_model", "make_callbacks") if not callable(getattr(module, name, None))]
     if missing:
         raise StageFailed("import", f"the file does not define {', '.join(missing)}()",

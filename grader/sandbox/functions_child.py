@@ -13,16 +13,14 @@ it with its own reference.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
-import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.child import RESULT_FILE, Recorder, explain, guarded, run_stages
+from grader.sandbox.child import RESULT_FILE, Recorder, explain, guarded, load_module, run_stages
 
 # More values than any expected output has: a runaway result is refused rather than written.
 MAX_OUTPUT_VALUES = 1_000_000
@@ -46,15 +44,6 @@ def _set_alarm(seconds: float) -> None:
     budget for the whole run applies."""
     if hasattr(signal, "setitimer"):
         signal.setitimer(signal.ITIMER_REAL, seconds)
-
-
-def import_module(path: Path) -> Any:
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("submission", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["submission"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def describe_error(call: str, function: str, exc: BaseException, submission: Path) -> dict[str, str]:
@@ -116,7 +105,7 @@ def run_functions_job(job: dict[str, Any]) -> int:
 
     def stages() -> None:
         t = time.perf_counter()
-        module = guarded("import", "importing the file", submission, lambda: import_module(submission))
+        module = guarded("import", "importing the file", submission, lambda: load_module(submission))
         recorder.stage_done("import", time.perf_counter() - t)
         if hasattr(signal, "SIGALRM"):
             signal.signal(signal.SIGALRM, _on_alarm)
