@@ -43,3 +43,9 @@ LEADERBOARD_WRITE_ATTEMPTS = 6
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_NOT_GRADED = 2
+
+# The trusted trainer's address-space limit on CPU (a model far too large fails there).
+TRAINER_MEMORY_MB = 16_384
+
+# Host-side input caps: a submission file larger than this is refused before anything runs.
+MAX_SUBMISSION_BYTES = 1_000_000

@@ -25,12 +25,13 @@ from grader.facts import Failure
 from grader.functions_spec import FunctionsSpec, suite_module
 from grader.result import GradeResult
 from grader.sandbox.calls import CallsRun, Returned, call_functions
+from grader.text import clean, learner_output
 
 
 def grade_functions(result: GradeResult, spec: FunctionsSpec, *, path: Path, out_dir: Path | None,
-                    events: Any) -> None:
+                    events: Any, isolation: Any = None) -> None:
     """Fill `result` in. Raises the pipeline's NotGraded for problems on the grader's side."""
-    from grader.pipeline import child_source_file, make_run_dir, read_submission, syntax_failure
+    from grader.pipeline import make_run_dir, read_submission, syntax_failure
 
     result.challenge = spec.name
     result.seed = spec.seed  # the cases come from the spec's seed: every learner gets the same ones
@@ -39,19 +40,17 @@ def grade_functions(result: GradeResult, spec: FunctionsSpec, *, path: Path, out
     workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
     result.run_dir = str(workdir)
 
-    submission = child_source_file(path, source, workdir)
-
     suite = suite_module(spec.suite)
     cases = {check.name: suite.make_cases(check.name, check.cases, spec.seed) for check in spec.checks}
-    failure = syntax_failure(source, submission)
+    failure = syntax_failure(source, path)
     run: CallsRun | None = None
     events.on_stage("functions")
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
         if failure is None:
             calls = [case.call for one_check in cases.values() for case in one_check]
-            child = pool.submit(call_functions, submission, calls, workdir=workdir,
-                                time_budget_s=spec.time_budget_s, call_time_limit_s=spec.call_time_limit_s)
+            child = pool.submit(call_functions, source, calls, time_budget_s=spec.time_budget_s,
+                                call_time_limit_s=spec.call_time_limit_s, isolation=isolation)
         # Meanwhile, Keras' answers: the parent's own, from the inputs it made.
         keras = backend.import_keras()
         answers = {check: [suite.expected(case, keras) for case in one_check] for check, one_check in cases.items()}
@@ -121,16 +120,14 @@ def _fill_run_details(result: GradeResult, run: CallsRun | None, failure: Failur
     versions = dict(backend.library_versions())
     if run is not None:
         child = run.child
-        child_versions = child.result.get("versions")
-        if isinstance(child_versions, dict):
-            versions.update({str(k): str(v) for k, v in child_versions.items()})
-        result.output = child.output
-        (workdir / "output.log").write_text(child.output)
+        result.isolation = child.isolation
+        result.output = learner_output(child.output)
+        (workdir / "output.log").write_text(result.output)
         result.durations["child"] = round(child.seconds, 3)
         stages = child.result.get("stages")
         if isinstance(stages, dict):
-            result.durations.update({str(k): float(v) for k, v in stages.items()
-                                     if isinstance(v, (int, float)) and v >= 0})
+            result.durations.update({clean(k, 40): float(v) for k, v in stages.items()
+                                     if isinstance(v, (int, float)) and 0 <= v < 1e9})
     result.versions = versions
     if failure is not None:
         result.failure = {"stage": failure.stage, "message": failure.message, "hint": failure.hint,

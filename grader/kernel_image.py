@@ -176,9 +176,11 @@ def convolve_channels(channels: list[Any], kernel: Any, implementation: Path | N
     text = f"conv2d(image {size}, kernel {kernel.shape[0]}x{kernel.shape[1]}, stride=1, padding='same')"
     calls = [Call(f"channel{index}", "conv2d", (channel, kernel), {"stride": 1, "padding": "same"}, text)
              for index, channel in enumerate(channels)]
-    with tempfile.TemporaryDirectory(prefix="grade-kernel-") as workdir:
-        run = call_functions(implementation.resolve(), calls, workdir=Path(workdir), time_budget_s=time_limit_s,
-                             call_time_limit_s=time_limit_s)
+    try:
+        source = implementation.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ImplementationError(f"cannot read {implementation}: {err}", "give a UTF-8 Python file") from None
+    run = call_functions(source, calls, time_budget_s=time_limit_s, call_time_limit_s=time_limit_s)
     results = []
     for call in calls:
         returned = run.returned.get(call.id)

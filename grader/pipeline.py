@@ -1,7 +1,12 @@
 """Grading, step by step, composed in one place.
 
-    load spec -> read submission -> load data -> run submission (child) -> inspect model
-    -> evaluate -> score -> result
+    load spec -> read submission -> load data -> describe (sandboxed child) -> train (trusted)
+    -> evaluate -> score -> result -> report
+
+The learner's code runs only in the describe step, in a sandbox (grader/sandbox/isolation.py)
+that never sees the test split, the run folder, the grader's secrets or its files. The model
+that earns points is rebuilt from its validated config and trained by the trusted trainer
+(grader/training/), which runs no learner code.
 
 Each step is a small function. `grade()` is what `grade check` and `grade submit` call; it
 always returns a GradeResult: a submission that crashes, hangs or lies is graded (and fails),
@@ -14,6 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
+import shutil
+import stat
 import threading
 import time
 import warnings
@@ -23,19 +31,23 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader import backend, config
+from grader import backend, config, describe
 from grader.checks import run_checks
-from grader.facts import (CallbackProbe, Failure, Metrics, ModelFacts, PreprocessFacts, SubmissionFacts,
-                          TrainingFacts)
+from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
 from grader.leaderboard.records import LeaderboardRun
-from grader.checks.submission import callback_probe_accuracies
 from grader.report import REPORT_FILE
 from grader.result import GradeResult
-from grader.sandbox import child as child_files
-from grader.sandbox.runner import ChildRun, read_progress, run_child
+from grader.sandbox import isolation as iso
+from grader.sandbox.box import Box
+from grader.sandbox.runner import ChildRun, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
+from grader.text import clean, learner_output
+from grader.training import step as training_step
+from grader.training.runner import TrainerOutcome, TrainerProcess
 
-PROBE_IMAGES = 32  # training images preprocess() is checked on
+TRAINED_MODEL_FILE = "model.keras"  # in the run folder: trained by the trusted trainer
+# What a run folder of ours may hold: --out may point at one of these again, or at an empty folder.
+RUN_FOLDER_FILES = {"result.json", REPORT_FILE, "output.log", TRAINED_MODEL_FILE, "results.json"}
 
 
 class NotGraded(Exception):
@@ -60,9 +72,11 @@ class Run:
     workdir: Path
     seed: int
     device: str
+    isolation: iso.Isolation = iso.Isolation("none")
     data: Any = None
     facts: SubmissionFacts = field(default_factory=SubmissionFacts)
     child: ChildRun | None = None
+    trainer: TrainerOutcome | None = None
     evaluation: Any = None
     trained_model: Any = None  # the re-loaded model that was evaluated: the HTML report draws from it
     leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
@@ -90,10 +104,15 @@ def resolve_spec(submission: Path, challenge: str | None, spec_path: Path | None
 
 def read_submission(path: Path) -> tuple[str, str]:
     """(source, sha256). A missing or unreadable file is the grader's 'not graded'."""
+    if path.is_symlink():
+        raise NotGraded(f"{path} is a symbolic link: submit the file itself")
     if not path.exists():
         raise NotGraded(f"no such file: {path}")
     if not path.is_file():
         raise NotGraded(f"not a file: {path}")
+    if path.stat().st_size > config.MAX_SUBMISSION_BYTES:
+        raise NotGraded(f"{path.name} is {path.stat().st_size:,} bytes, more than the {config.MAX_SUBMISSION_BYTES:,} "
+                        f"allowed: keep data and outputs out of the file (clear a notebook's outputs)")
     if path.suffix == ".ipynb":
         return read_notebook(path)
     if path.suffix != ".py":
@@ -160,111 +179,101 @@ def subset(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
     return data.images[keep], data.labels[keep]
 
 
-def write_child_inputs(run: Run, train: bool) -> None:
-    """The child gets a probe batch and, to train, the training and validation data. Never the test split."""
+def child_images(run: Run, train: bool) -> dict[str, np.ndarray]:
+    """The images the child may see: a probe batch and, to train, the training and validation
+    images. Never the test split, never a label."""
     images, _ = subset(run, "train")
-    np.save(run.workdir / "probe_x.npy", images[:PROBE_IMAGES])
+    chosen = {"probe": images[:describe.PROBE_IMAGES]}
     if train:
-        for split in ("train", "validation"):
-            x, y = subset(run, split)
-            np.save(run.workdir / f"{split}_x.npy", x)
-            np.save(run.workdir / f"{split}_y.npy", y)
+        chosen["train"] = images
+        chosen["validation"] = subset(run, "validation")[0]
+    return chosen
 
 
-def child_job(run: Run, train: bool) -> dict[str, Any]:
-    return {
-        "mode": "train" if train else "check",
-        "submission": str(run.submission),
-        "seed": run.seed,
-        "input_shape": list(run.spec.input_shape),
-        "input_scale": run.spec.input_scale,
-        "target_accuracy": run.profile.target_accuracy,
-        "callback_probe": list(callback_probe_accuracies(run.profile.target_accuracy)) if run.spec.callback else None,
-        "epochs": run.profile.epochs,
-        "batch_size": run.profile.batch_size,
-    }
+def describe_and_train(run: Run, source: str, train: bool, events: Events) -> None:
+    """The sandboxed describe step, then the trusted trainer on what it validated."""
+    trainer = TrainerProcess.start(run.device)  # imports Keras while the child works
+    try:
+        described = describe_submission(run, source, train)
+        if described.model is None:
+            return
+        will_train = train and run.facts.failure is None and described.preprocessed is not None
+        folder = training_step.JobFolder()
+        try:
+            arrays = None
+            if will_train:
+                arrays = {"train_x": described.preprocessed["train"], "train_y": subset(run, "train")[1],
+                          "validation_x": described.preprocessed["validation"],
+                          "validation_y": subset(run, "validation")[1]}
+            callback = run.spec.callback
+            folder.write(description=described.model, mode="train" if will_train else "build", seed=run.seed,
+                         epochs=run.profile.epochs, batch_size=run.profile.batch_size,
+                         stop_metric=callback.metric if callback else "accuracy",
+                         stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
+                         if callback else None, arrays=arrays)
+            del arrays, described
+            if will_train:
+                events.on_stage("train")
+            deadline = run.profile.time_budget_s if will_train else config.CHECK_TIME_BUDGET_S
+            run.trainer = trainer.run(folder.path, deadline_s=deadline, on_progress=events.on_epoch)
+            training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
+                                  train=will_train)
+            if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
+                shutil.copyfile(folder.trained_model, run.workdir / TRAINED_MODEL_FILE)
+        finally:
+            folder.remove()
+    finally:
+        trainer.close()
 
 
-def run_submission(run: Run, train: bool, events: Events) -> None:
-    budget = run.profile.time_budget_s if train else config.CHECK_TIME_BUDGET_S
-    run.child = run_child(child_job(run, train), workdir=run.workdir, timeout_s=budget, device=run.device,
-                          on_progress=events.on_epoch)
-    collect_child_facts(run, train, budget)
-
-
-def collect_child_facts(run: Run, train: bool, budget: float) -> None:
-    """Turn what the child recorded (or did not get to record) into facts."""
-    child, facts = run.child, run.facts
-    doc = child.result
-    if doc.get("preprocess"):
-        facts.preprocess = PreprocessFacts(**{**doc["preprocess"], "shape": tuple(doc["preprocess"]["shape"])})
-    if doc.get("callbacks"):
-        c = doc["callbacks"]
-        facts.callbacks = CallbackProbe(count=int(c["count"]), error=c.get("error"),
-                                        responses=tuple((float(a), bool(s)) for a, s in c.get("responses", [])))
-    facts.seconds.update(doc.get("stages", {}))
-    if doc.get("training"):
-        t = doc["training"]
-        facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=run.profile.epochs,
-                                       history=t["history"], seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]))
-    for stage, f in doc.get("stage_failures", {}).items():
-        facts.stage_failures[stage] = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
-    if doc.get("failure"):
-        f = doc["failure"]
-        facts.failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
-    elif child.timed_out:
-        facts.timed_out = True
-        done = read_progress(run.workdir)
-        so_far = f" after {len(done)} of {run.profile.epochs} epochs" if train else ""
-        facts.failure = Failure("timeout", f"stopped at the time budget of {budget:.0f} s{so_far}",
-                                "make training cheaper (fewer or smaller layers) or make sure nothing in your "
-                                "file waits or loops forever")
-    elif "seconds" not in doc:
-        last = next(reversed(doc.get("stages", {"start": 0})), "start")
-        facts.failure = Failure("crash", f"the submission's process ended early (exit code {child.returncode}) "
-                                         f"after the {last} stage",
-                                "remove os._exit()/os.kill() and anything that ends the process; the output "
-                                "below may show why", child.output[-2000:])
-    if facts.training is not None and facts.training.nan_loss and facts.failure is None:
-        facts.failure = Failure("train", f"the loss became NaN in epoch {facts.training.epochs_run}",
-                                "lower the learning rate, and check that preprocess() scales images to [0, 1]")
+def describe_submission(run: Run, source: str, train: bool) -> describe.Described:
+    images = child_images(run, train)
+    box = Box()
+    try:
+        describe.prepare_box(box, source, images)
+        _, inputs = iso.box_paths(run.isolation, box.work, box.inputs)
+        job = describe.job(mode="train" if train else "check", submission=f"{inputs}/{describe.SUBMISSION_NAME}",
+                           seed=run.seed, input_shape=run.spec.input_shape, scale=run.spec.input_scale,
+                           target_accuracy=run.profile.target_accuracy, callback=run.spec.callback is not None)
+        budget = run.profile.describe_budget_s
+        run.child = run_child(job, box=box, timeout_s=budget, isolation=run.isolation, limits=run.profile.sandbox)
+        return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
+                                scale=run.spec.input_scale, budget_s=budget, train=train)
+    finally:
+        box.remove()
 
 
 def inspect_and_evaluate(run: Run, train: bool) -> None:
-    """Re-load the saved model safely and measure it ourselves."""
+    """Load the model the trusted trainer trained and measure it ourselves."""
     from grader.evaluate import evaluate
-    from grader.inspect_model import ModelLoadError, load_model, model_facts
+    from grader.inspect_model import ModelLoadError, load_model
 
-    trained = run.workdir / child_files.TRAINED_MODEL_FILE
-    path = trained if trained.exists() else run.workdir / child_files.BUILT_MODEL_FILE
-    if not path.exists():
+    path = run.workdir / TRAINED_MODEL_FILE
+    if not (train and path.is_file() and run.facts.failure is None):
         return
     started = time.perf_counter()
     try:
         model = load_model(path)
     except ModelLoadError as err:
-        if run.facts.failure is None:
-            run.facts.failure = Failure("load", f"the saved model cannot be loaded safely: {err}",
-                                        load_hint(err.detail), err.detail)
+        run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {err}",
+                                    load_hint(err.detail), err.detail)
         return
-    run.facts.model = model_facts(model)
-    if train and path == trained and run.facts.failure is None:
-        splits = {name: subset(run, name) for name in ("test", "validation")}
-        x, y = subset(run, "train")
-        keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
-        splits["train"] = (x[keep], y[keep])
-        public_mask = None
-        if run.leaderboard is not None:
-            from grader.leaderboard.split import public_test_mask
+    splits = {name: subset(run, name) for name in ("test", "validation")}
+    x, y = subset(run, "train")
+    keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
+    splits["train"] = (x[keep], y[keep])
+    public_mask = None
+    if run.leaderboard is not None:
+        from grader.leaderboard.split import public_test_mask
 
-            public_mask = public_test_mask(splits["test"][1], run.spec.name)
-            run.leaderboard.public_images = int(public_mask.sum())
-            run.leaderboard.private_images = int((~public_mask).sum())
-        run.evaluation = evaluate(model, splits=splits, input_shape=run.spec.input_shape,
-                                  scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes,
-                                  public_mask=public_mask)
-        run.facts.metrics = run.evaluation.metrics
-        run.trained_model = model
+        public_mask = public_test_mask(splits["test"][1], run.spec.name)
+        run.leaderboard.public_images = int(public_mask.sum())
+        run.leaderboard.private_images = int((~public_mask).sum())
+    run.evaluation = evaluate(model, splits=splits, input_shape=run.spec.input_shape,
+                              scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes,
+                              public_mask=public_mask)
+    run.facts.metrics = run.evaluation.metrics
+    run.trained_model = model
     run.facts.seconds["evaluate"] = round(time.perf_counter() - started, 3)
 
 
@@ -296,18 +305,6 @@ def load_hint(message: str) -> str:
     return "use only built-in Keras layers (no Lambda layers or custom classes)"
 
 
-def child_source_file(path: Path, source: str, workdir: Path) -> Path:
-    """The .py file the child imports: the submission itself, or a notebook's code cells written
-    into the run folder."""
-    if path.suffix != ".ipynb":
-        return path
-    from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
-
-    target = workdir / NOTEBOOK_SOURCE_FILE
-    target.write_text(source, encoding="utf-8")
-    return target
-
-
 def write_report(result: GradeResult, run: Run | None = None) -> None:
     """report.html beside result.json: the same facts with figures. It never changes or stops a grading.
 
@@ -334,11 +331,14 @@ def write_report(result: GradeResult, run: Run | None = None) -> None:
 def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
           profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
           seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
-          events: Events | None = None, leaderboard: LeaderboardRun | None = None) -> GradeResult:
+          events: Events | None = None, leaderboard: LeaderboardRun | None = None,
+          isolation: str | None = None, require_isolation: str | None = None) -> GradeResult:
     """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds.
 
     `leaderboard` (grade submit --learner): test figures are of the public half of the test set
     only, and the private half's accuracy and points are left in `leaderboard` for the host.
+    `isolation`: auto (None), namespaces, uid or none (grader/sandbox/isolation.py);
+    `require_isolation` names a mode that refuses to run unisolated ("--sign", "Gradescope").
     """
     events = events or Events()
     started = time.perf_counter()
@@ -352,12 +352,14 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         if device not in backend.DEVICES:
             raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
         backend.configure_process(device)
+        chosen_isolation = choose_isolation(isolation, require_isolation or ("the leaderboard" if leaderboard else None))
+        result.isolation = chosen_isolation.level
         events.on_stage("spec")
         spec = resolve_spec(path, challenge, spec_path)
         if spec.kind == "functions":  # NumPy functions checked against Keras layers: no data, nothing to train
             from grader.functions_challenge import grade_functions
 
-            grade_functions(result, spec, path=path, out_dir=out_dir, events=events)
+            grade_functions(result, spec, path=path, out_dir=out_dir, events=events, isolation=chosen_isolation)
             if train and result.run_dir:
                 write_report(result)
             return finish(result, started)
@@ -371,18 +373,16 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
         workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
         result.run_dir = str(workdir)
-        run = Run(spec, chosen, path, workdir, seed, device, leaderboard=leaderboard)
-        run.submission = child_source_file(path, source, workdir)
+        run = Run(spec, chosen, path, workdir, seed, device, isolation=chosen_isolation, leaderboard=leaderboard)
         events.on_stage("data")
         load_data(run, data_dir)
         result.class_names = list(run.data.class_names)
-        run.facts.failure = syntax_failure(source, run.submission)
+        run.facts.failure = syntax_failure(source, path)
         if run.facts.failure is None:
-            # Import Keras here while the child works: the parent needs it to evaluate afterwards.
-            threading.Thread(target=backend.import_keras, daemon=True).start()
-            write_child_inputs(run, train)
-            events.on_stage("train" if train else "build")
-            run_submission(run, train, events)
+            if train:  # import Keras while the child works: the parent evaluates afterwards
+                threading.Thread(target=backend.import_keras, daemon=True).start()
+            events.on_stage("build")
+            describe_and_train(run, source, train, events)
             events.on_stage("evaluate")
             inspect_and_evaluate(run, train)
         events.on_stage("score")
@@ -390,7 +390,6 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         if leaderboard is not None:
             score_private_half(run, spec, chosen, train)
         fill_result(result, run, spec)
-        clean_run_dir(workdir)
         if train:
             write_report(result, run)
     except NotGraded as err:
@@ -406,25 +405,42 @@ def finish(result: GradeResult, started: float) -> GradeResult:
     return result
 
 
+def choose_isolation(requested: str | None, required_by: str | None) -> iso.Isolation:
+    try:
+        chosen = iso.choose(requested)
+        if required_by:
+            iso.require_isolated(chosen, required_by)
+    except iso.IsolationError as err:
+        raise NotGraded(str(err)) from None
+    return chosen
+
+
 def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
+    """The run folder: new, empty, or one of ours from before (its files are replaced).
+
+    Only the parent ever writes here: no sandbox sees it."""
     if out_dir is None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = config.DEFAULT_RUNS_DIR / f"{challenge}-{stamp}-{sha256[:8]}"
-    out_dir = Path(out_dir).resolve()
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise NotGraded(f"--out {out_dir} is a symbolic link: give a real folder")
+    out_dir = out_dir.resolve()
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise NotGraded(f"--out {out_dir} exists and is not a folder")
+        foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in RUN_FOLDER_FILES
+                         or not stat.S_ISREG(entry.lstat().st_mode))
+        if foreign:
+            raise NotGraded(f"--out {out_dir} holds {foreign[0]!r}, which is not from a grader run: give an empty "
+                            f"folder, a new one, or a previous run folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (child_files.RESULT_FILE, child_files.PROGRESS_FILE, child_files.BUILT_MODEL_FILE,
-                      child_files.TRAINED_MODEL_FILE, REPORT_FILE):
+        for stale in RUN_FOLDER_FILES:
             (out_dir / stale).unlink(missing_ok=True)
     except OSError as err:
         raise NotGraded(f"cannot use {out_dir} as the output folder: {err.strerror}") from None
     return out_dir
-
-
-def clean_run_dir(workdir: Path) -> None:
-    """Drop the data copies made for the child; keep models, logs and results."""
-    for name in ("probe_x", "train_x", "train_y", "validation_x", "validation_y"):
-        (workdir / f"{name}.npy").unlink(missing_ok=True)
 
 
 def _finite(values: list[Any]) -> list[float | None]:
@@ -433,20 +449,24 @@ def _finite(values: list[Any]) -> list[float | None]:
 
 def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
     facts = run.facts
+    result.versions = backend.library_versions()
+    if run.trainer is not None and run.trainer.training is not None:
+        result.device = clean(run.trainer.training.get("device", "unknown"), 200)
+        result.versions = {clean(k, 40): clean(v, 40) for k, v in run.trainer.training.get("versions", {}).items()}
     if run.child is not None:
-        result.device = run.child.result.get("device", "unknown")
-        result.versions = run.child.result.get("versions", backend.library_versions())
-        result.output = run.child.output
-        (run.workdir / "output.log").write_text(run.child.output)
+        result.output = learner_output(run.child.output)
+        (run.workdir / "output.log").write_text(result.output)
         result.durations["child"] = round(run.child.seconds, 3)
+    if run.trainer is not None:
+        result.durations["trainer"] = round(run.trainer.seconds, 3)
     result.durations.update(facts.seconds)
     if facts.failure is not None:
         result.failure = {"stage": facts.failure.stage, "message": facts.failure.message,
                           "hint": facts.failure.hint, "detail": facts.failure.detail}
     if facts.training is not None:
         result.history = {k: _finite(v) for k, v in facts.training.history.items()}
-    elif run.child is not None:
-        partial = read_progress(run.workdir)
+    elif run.trainer is not None:
+        partial = run.trainer.progress
         keys = [k for k in (partial[0] if partial else {}) if k not in ("epoch", "epochs", "seconds")]
         result.history = {k: _finite([line.get(k) for line in partial]) for k in keys}
     if facts.metrics is not None:

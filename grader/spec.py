@@ -18,6 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from grader import config
+from grader.sandbox.limits import DEFAULT_LIMITS, Limits
 
 TASKS = ("multiclass", "binary")
 
@@ -79,6 +80,8 @@ class Profile:
     max_gap: float | None = None
     gap_points: float = 0.0
     accuracy_tolerance: float = 0.0
+    describe_budget_s: float = 120.0  # wall time of the sandboxed describe step (import, preprocess, build)
+    sandbox: Limits = DEFAULT_LIMITS  # resource limits of the sandboxed child (grader/sandbox/limits.py)
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,14 @@ def _parse_layers(items: Any, where: str) -> tuple[LayerSpec, ...]:
     return tuple(layers)
 
 
+def _parse_limits(t: _Table) -> Limits:
+    table = t._get("sandbox", {}, (dict,), "a table")
+    try:
+        return Limits.from_table(table, f"[{t.where}.sandbox]")
+    except ValueError as err:
+        raise SpecError(str(err)) from None
+
+
 def _parse_profile(name: str, t: _Table) -> Profile:
     tiers = []
     for index, item in enumerate(t._get("tiers", [], (list,), "a list of tables"), start=1):
@@ -261,6 +272,8 @@ def _parse_profile(name: str, t: _Table) -> Profile:
         max_gap=t.num("max_gap"),
         gap_points=t.num("gap_points", 0.0),
         accuracy_tolerance=t.num("accuracy_tolerance", 0.0),
+        describe_budget_s=t.num("describe_budget_s", 120.0),
+        sandbox=_parse_limits(t),
     )
     if profile.epochs < 1 or profile.batch_size < 1 or profile.time_budget_s <= 0:
         raise SpecError(f"[{t.where}] epochs, batch_size and time_budget_s must be positive")

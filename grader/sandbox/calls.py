@@ -1,16 +1,18 @@
 """The parent's side of calling a learner's functions: arrays in, arrays out, through a child.
 
-    returned = call_functions(submission, calls, workdir=..., time_budget_s=..., call_time_limit_s=...)
+    returned = call_functions(source, calls, time_budget_s=..., call_time_limit_s=...)
 
-The parent writes each call's arguments as .npy files into `workdir/calls/`, the child
-(grader/sandbox/functions_child.py) imports the learner's file, makes the calls and saves
-what they return, and the parent reads the results back with allow_pickle=False (no object
-arrays, so nothing in them can run code here). Only numbers cross the boundary.
+The parent writes each call's arguments as .npy files into the sandbox's inputs, the child
+(grader/sandbox/functions_child.py, isolated like every child) imports the learner's file,
+makes the calls and saves what they return in its work folder, and the parent reads the
+results back bounded, never through a link, with allow_pickle=False (no object arrays, so
+nothing in them can run code here). Only numbers cross the boundary.
 """
 
 from __future__ import annotations
 
-import shutil
+import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,14 @@ from typing import Any
 import numpy as np
 
 from grader.facts import Failure
+from grader.sandbox.box import Box, BoxFileError, read_bounded
+from grader.sandbox.isolation import Isolation, box_paths, choose
+from grader.sandbox.limits import DEFAULT_LIMITS, Limits
 from grader.sandbox.runner import ChildRun, run_child
+from grader.text import clean
 
 CALLS_DIR = "calls"
+MAX_RETURNED_BYTES = 64 * 1024 * 1024  # one returned array, read back bounded
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,47 +54,55 @@ class CallsRun:
     failure: Failure | None  # the whole run failed: import error, crash, time budget
 
 
-def call_functions(submission: Path, calls: list[Call], *, workdir: Path, time_budget_s: float,
-                   call_time_limit_s: float, keep_files: bool = False) -> CallsRun:
-    """Make the calls in a child process; never raises for the learner's sake."""
-    folder = workdir / CALLS_DIR
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    job_calls = []
-    for call in calls:
-        inputs = []
-        for index, arg in enumerate(call.args):
-            name = f"{CALLS_DIR}/{call.id}.in{index}.npy"
-            np.save(workdir / name, np.asarray(arg, dtype=np.float64), allow_pickle=False)
-            inputs.append(name)
-        job_calls.append({"id": call.id, "function": call.function, "inputs": inputs, "options": call.options,
-                          "text": call.text or f"{call.function}()", "group": call.group or call.function,
-                          "output": f"{CALLS_DIR}/{call.id}.out.npy"})
-    job = {"mode": "functions", "submission": str(submission), "calls": job_calls,
-           "call_time_limit_s": call_time_limit_s}
-    child = run_child(job, workdir=workdir, timeout_s=time_budget_s, device="cpu")
-    recorded = child.result.get("calls") if isinstance(child.result.get("calls"), dict) else {}
-    returned = {}
-    for call, job_call in zip(calls, job_calls):
-        outcome = recorded.get(call.id)
-        if isinstance(outcome, dict):
-            returned[call.id] = _read_back(outcome, workdir / job_call["output"], job_call["text"])
-    if not keep_files:
-        shutil.rmtree(folder, ignore_errors=True)
-    return CallsRun(returned, child, _run_failure(child, time_budget_s))
+def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call_time_limit_s: float,
+                   isolation: Isolation | None = None, limits: Limits = DEFAULT_LIMITS) -> CallsRun:
+    """Make the calls in a sandboxed child; never raises for the learner's sake.
+
+    `source` is the learner's file (its text): the child imports a copy of it from its inputs.
+    """
+    isolation = isolation or choose()
+    box = Box()
+    try:
+        (box.work / CALLS_DIR).mkdir(mode=0o777)
+        os.chmod(box.work / CALLS_DIR, 0o777)
+        _, inputs = box_paths(isolation, box.work, box.inputs)
+        box.add_input("submission.py", source)
+        job_calls = []
+        for call in calls:
+            names = []
+            for index, arg in enumerate(call.args):
+                name = f"{call.id}.in{index}.npy"
+                box.add_array(name, np.asarray(arg, dtype=np.float64))
+                names.append(f"{inputs}/{name}")
+            job_calls.append({"id": call.id, "function": call.function, "inputs": names, "options": call.options,
+                              "text": call.text or f"{call.function}()", "group": call.group or call.function,
+                              "output": f"{CALLS_DIR}/{call.id}.out.npy"})
+        job = {"mode": "functions", "submission": f"{inputs}/submission.py", "calls": job_calls,
+               "call_time_limit_s": call_time_limit_s}
+        child = run_child(job, box=box, timeout_s=time_budget_s, isolation=isolation, limits=limits)
+        recorded = child.result.get("calls") if isinstance(child.result.get("calls"), dict) else {}
+        returned = {}
+        for call, job_call in zip(calls, job_calls):
+            outcome = recorded.get(call.id)
+            if isinstance(outcome, dict):
+                returned[call.id] = _read_back(outcome, box.work / CALLS_DIR, f"{call.id}.out.npy",
+                                               job_call["text"])
+        return CallsRun(returned, child, _run_failure(child, time_budget_s))
+    finally:
+        box.remove()
 
 
-def _read_back(outcome: dict[str, Any], output: Path, text: str) -> Returned:
+def _read_back(outcome: dict[str, Any], folder: Path, name: str, text: str) -> Returned:
     def said(key: str) -> str:
         value = outcome.get(key, "")
-        return value if isinstance(value, str) else ""
+        return clean(value, 1000) if isinstance(value, str) else ""
 
     if outcome.get("status") != "ok":
         return Returned(None, said("message") or f"{text} failed", said("hint"))
     try:
-        value = np.load(output, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        return Returned(None, f"what {text} returned could not be read back ({err})",
+        value = np.load(io.BytesIO(read_bounded(folder, name, MAX_RETURNED_BYTES)), allow_pickle=False)
+    except (BoxFileError, OSError, ValueError, EOFError) as err:
+        return Returned(None, f"what {text} returned could not be read back ({clean(err, 300)})",
                         "return a NumPy array of numbers")
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         return Returned(None, f"{text} returned no array of numbers", "return a NumPy array of numbers")
@@ -99,10 +114,11 @@ def _run_failure(child: ChildRun, time_budget_s: float) -> Failure | None:
     if isinstance(doc.get("failure"), dict):
         f = doc["failure"]
         stage = "import" if f.get("stage") == "import" else "crash"  # the only two the child records
-        return Failure(stage, str(f.get("message", "")), str(f.get("hint", "")), str(f.get("detail", "")))
+        return Failure(stage, clean(f.get("message", ""), 2000), clean(f.get("hint", ""), 1000),
+                       clean(f.get("detail", ""), 4000))
     if child.timed_out:
         return Failure("timeout", f"stopped at the time budget of {time_budget_s:g} s",
-                       "make sure nothing in your file waits or loops forever", child.output[-2000:])
+                       "make sure nothing in your file waits or loops forever", clean(child.output[-2000:]))
     if "seconds" not in doc:
         return Failure("crash", f"the submission's process ended early (exit code {child.returncode})",
                        "remove os._exit()/os.kill() and anything that ends the process; the output "

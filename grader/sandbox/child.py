@@ -1,14 +1,19 @@
-"""The child process: the only place where a submission's code runs.
+"""The child process: the only place where a submission's code runs, always in the sandbox.
 
-    python -m grader.sandbox.child JOB.json
+    python -m grader.sandbox.child /inputs/job.json
 
-It imports the submission, runs its functions stage by stage, and writes what happened to
-`child_result.json` in its working folder after every stage, so a crash or a kill still
-leaves the stages that finished. It writes the built model (`model_built.keras`) and, after
-training, the trained one (`model.keras`). It is given training and validation data only.
+It only *describes* the submission; it trains nothing. It imports the file and records,
+stage by stage, in `child_result.json` in its work folder (after every stage, so a crash or
+a kill still leaves the stages that finished):
 
-Nothing here is trusted by the parent except as the learner's own claims: the parent
-re-loads the saved model, re-derives the architecture and measures accuracy itself.
+- what preprocess() returned, as .npy files: for the probe images and, to train, for the
+  training and validation images (it never has the test split);
+- build_model()'s model as Keras' own serialised config, and its compile config;
+- for each synthetic epoch log of the callback probe, whether the callbacks asked to stop.
+
+Nothing here is trusted: the parent validates the config against an allow-list and the
+trusted trainer (grader/training/trainer.py) rebuilds, initialises and trains the model
+itself, with no learner code in its process.
 """
 
 from __future__ import annotations
@@ -25,9 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 RESULT_FILE = "child_result.json"
-PROGRESS_FILE = "progress.jsonl"
-BUILT_MODEL_FILE = "model_built.keras"
-TRAINED_MODEL_FILE = "model.keras"
+# preprocess() output files, by the split of the images they were made from.
+PREPROCESSED_FILES = {"probe": "probe_out.npy", "train": "train_out.npy", "validation": "validation_out.npy"}
 
 
 class StageFailed(Exception):
@@ -158,23 +162,6 @@ def run_preprocess(module: Any, images: Any, input_shape: list[int], scale: floa
     return out
 
 
-def preprocess_facts(out: Any, images: Any, input_shape: list[int], scale: float) -> dict[str, Any]:
-    import numpy as np
-
-    canonical = images.astype("float32").reshape((-1, *input_shape)) / scale
-    numeric = np.issubdtype(out.dtype, np.number)
-    diff = None
-    if numeric and out.shape == canonical.shape:
-        diff = float(np.max(np.abs(out.astype("float64") - canonical)))
-    return {
-        "shape": list(out.shape),
-        "dtype": str(out.dtype),
-        "min": float(out.min()) if numeric else math.nan,
-        "max": float(out.max()) if numeric else math.nan,
-        "max_abs_diff": diff,
-    }
-
-
 def build(module: Any, submission: Path) -> Any:
     import keras
 
@@ -208,67 +195,31 @@ def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[flo
     return {"count": len(callbacks), "responses": responses, "error": None}
 
 
-def train(module: Any, model: Any, job: dict[str, Any], workdir: Path, recorder: Recorder, submission: Path) -> None:
+def describe_model(model: Any) -> dict[str, Any]:
+    """The model as data: Keras' serialised config and compile config (validated by the parent)."""
     import keras
+
+    described: dict[str, Any] = {"config": keras.saving.serialize_keras_object(model), "compile": None}
+    if model.compiled and getattr(model, "optimizer", None) is not None:
+        described["compile"] = model.get_compile_config()
+    # Round-trip through JSON here: anything that is not plain data fails in the child, not later.
+    return json.loads(json.dumps(described, default=_not_data))
+
+
+def _not_data(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
+def save_preprocessed(module: Any, split: str, images: Any, job: dict[str, Any], workdir: Path,
+                      submission: Path) -> Any:
     import numpy as np
 
-    from grader import backend
-
-    if not model.compiled:
-        raise StageFailed("train", "the model is not compiled",
-                          "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()")
-    data = {name: (np.load(workdir / f"{name}_x.npy"), np.load(workdir / f"{name}_y.npy"))
-            for name in ("train", "validation")}
-    shape, scale = job["input_shape"], job["input_scale"]
-    x_train = run_preprocess(module, data["train"][0], shape, scale, submission)
-    x_val = run_preprocess(module, data["validation"][0], shape, scale, submission)
-    callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(job["target_accuracy"]))
-    progress = make_progress_writer(workdir / PROGRESS_FILE, job["epochs"])
-    backend.prepare_for_cpu(model)
-    feed = backend.training_inputs(x_train, data["train"][1], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
-    val_feed = backend.training_inputs(x_val, data["validation"][1], batch_size=job["batch_size"], seed=job["seed"], shuffle=False)
-    validation = val_feed["x"] if "y" not in val_feed else (val_feed["x"], val_feed["y"])
-    started = time.perf_counter()
-    history = guarded("train", "model.fit()", submission, lambda: model.fit(
-        **feed, epochs=job["epochs"], validation_data=validation, verbose=0,
-        callbacks=[*list(callbacks or []), progress],
-    ))
-    seconds = time.perf_counter() - started
-    recorder.set("training", {
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-        "epochs_run": len(history.history.get("loss", [])),
-        "seconds": round(seconds, 3),
-        "nan_loss": progress.nan_loss,
-    })
-    keras.saving.save_model(model, workdir / TRAINED_MODEL_FILE)
-
-
-def make_progress_writer(path: Path, epochs: int) -> Any:
-    """A Keras callback that appends one JSON line per epoch and stops on a NaN loss.
-
-    Defined in a function because keras is imported late, only once it is needed.
-    """
-    import keras
-
-    class ProgressWriter(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.nan_loss = False
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.nan_loss = True
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            line = {"epoch": epoch + 1, "epochs": epochs, "seconds": round(time.perf_counter() - self.started, 3),
-                    **{k: float(v) for k, v in (logs or {}).items()}}
-            with open(path, "a") as handle:
-                handle.write(json.dumps(line) + "\n")
-
-    return ProgressWriter()
+    out = run_preprocess(module, images, job["input_shape"], job["input_scale"], submission)
+    if not np.issubdtype(out.dtype, np.number) or out.dtype.kind == "c":
+        raise StageFailed("preprocess", f"preprocess() returned {out.dtype} values, not numbers",
+                          _hint_for("preprocess"))
+    np.save(workdir / PREPROCESSED_FILES[split], out, allow_pickle=False)
+    return out
 
 
 def run_stages(recorder: Recorder, stages: Callable[[], None]) -> int:
@@ -309,24 +260,26 @@ def main(job_path: str) -> int:
 
         # preprocess, build_model and the callbacks do not depend on one another: each runs even
         # when another failed, so an unfinished file gets an explanation for every TODO at once.
+        inputs = Path(job_path).parent
         t = time.perf_counter()
-        probe = np.load(workdir / "probe_x.npy")
+        splits = ("probe", "train", "validation") if job["mode"] == "train" else ("probe",)
         with recorder.stage_may_fail("preprocess"):
-            out = run_preprocess(module, probe, job["input_shape"], job["input_scale"], submission)
-            recorder.set("preprocess", preprocess_facts(out, probe, job["input_shape"], job["input_scale"]))
+            for split in splits:
+                images = np.load(inputs / f"{split}_images.npy", allow_pickle=False)
+                save_preprocessed(module, split, images, job, workdir, submission)
+                del images
+            recorder.set("preprocessed", {split: PREPROCESSED_FILES[split] for split in splits})
             recorder.stage_done("preprocess", time.perf_counter() - t)
 
         backend.make_deterministic(job["seed"])
-        recorder.set("device", backend.describe_device())
         t = time.perf_counter()
         model = None
         with recorder.stage_may_fail("build_model"):
             model = build(module, submission)
+            recorder.set("model", guarded("build_model", "describing the model", submission,
+                                          lambda: describe_model(model)))
             recorder.stage_done("build_model", time.perf_counter() - t)
         import keras
-
-        if model is not None:
-            keras.saving.save_model(model, workdir / BUILT_MODEL_FILE)
 
         if job.get("callback_probe") is not None:
             with recorder.stage_may_fail("callbacks"):
@@ -337,10 +290,6 @@ def main(job_path: str) -> int:
 
         if recorder.doc["failure"] is not None:
             raise recorder.first_failure
-        if job["mode"] == "train":
-            t = time.perf_counter()
-            train(module, model, job, workdir, recorder, submission)
-            recorder.stage_done("train", time.perf_counter() - t)
 
     return run_stages(recorder, stages)
 

@@ -1,16 +1,14 @@
-"""The parent's side of the sandbox: start the child, bound its output and its time, collect.
+"""The parent's side of the sandbox: start the child, bound its output, time and disk, collect.
 
-The child runs in its own process group (so a kill takes its threads and subprocesses
-too), with the run folder as working directory, stdin closed, and an environment without
-the grader's data locations. Its output is read continuously and only the first and last
-parts are kept, so a submission that prints gigabytes neither fills memory nor blocks.
+The child runs isolated (grader/sandbox/isolation.py) with the box's work folder as its
+only writable place (grader/sandbox/box.py). Its output is read continuously and only the
+first and last parts are kept, so a submission that prints gigabytes neither fills memory
+nor blocks. What it wrote is read back bounded and never through a link.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,10 +18,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import backend, config
-from grader.sandbox.child import PROGRESS_FILE, RESULT_FILE
+from grader.sandbox import isolation as iso
+from grader.sandbox.box import Box, BoxFileError, read_json
+from grader.sandbox.child import RESULT_FILE
+from grader.sandbox.limits import MB, Limits
 
-# Variables the child must not see: they point at the data, held-out split included.
-_HIDDEN_ENV = ("GRADER_DATA_DIR", "GRADER_CACHE_DIR", "GRADER_RUNS_DIR")
+# The child's result document holds the model's config: generous, but bounded.
+MAX_RESULT_BYTES = 8 * MB
 
 
 @dataclass
@@ -35,6 +36,9 @@ class ChildRun:
     output_tail: str
     output_bytes: int
     result: dict[str, Any]  # what the child recorded (possibly partial, possibly empty)
+    isolation: str = "none"
+    exceeded: str = ""  # a limit the parent enforced by killing the child ("disk"), if any
+    unreadable: str = ""  # why the child's result document could not be read, if it could not
 
     @property
     def output(self) -> str:
@@ -71,66 +75,54 @@ class BoundedOutput:
         return self.head.decode(errors="replace"), self.tail.decode(errors="replace")
 
 
-def child_environment(device: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
-    env.update(backend.device_env(device))
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONHASHSEED"] = "0"
-    # The child imports the grader from wherever this process found it.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    return env
+def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso.Isolation,
+              limits: Limits) -> ChildRun:
+    """Run one child job to completion, timeout, limit or crash; never raises for the submission's sake.
 
-
-def run_child(job: dict[str, Any], *, workdir: Path, timeout_s: float, device: str,
-              on_progress: Callable[[dict[str, Any]], None] | None = None) -> ChildRun:
-    """Run one child job to completion, timeout or crash; never raises for the submission's sake."""
-    job_path = workdir / "job.json"
-    job_path.write_text(json.dumps({**job, "workdir": str(workdir)}, indent=1))
+    The whole sandbox is gone when this returns: no process of the child survives it.
+    """
+    work, _ = iso.box_paths(isolation, box.work, box.inputs)
+    job_path = box.add_input("job.json", json.dumps({**job, "workdir": work}, indent=1))
+    _, inputs = iso.box_paths(isolation, box.work, box.inputs)
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "grader.sandbox.child", str(job_path)],
-        cwd=workdir, env=child_environment(device), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
+    child = iso.start([sys.executable, "-m", "grader.sandbox.child", f"{inputs}/{job_path.name}"],
+                      isolation=isolation, work=box.work, inputs=box.inputs,
+                      extra_env=backend.device_env("cpu"), limits=limits,
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = child.process
     output = BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES)
-    progress = ProgressTail(workdir / PROGRESS_FILE, on_progress)
-    timed_out = False
-    while process.poll() is None:
-        if time.perf_counter() - started > timeout_s:
-            timed_out = True
-            _kill_group(process)
-            break
-        progress.poll()
-        time.sleep(0.2)
-    process.wait()
-    _kill_group(process)  # anything the child left running in its group
-    progress.poll()
+    timed_out, exceeded, last_disk_check = False, "", 0.0
+    try:
+        while process.poll() is None:
+            now = time.perf_counter()
+            if now - started > timeout_s:
+                timed_out = True
+                break
+            if now - last_disk_check > 0.5:
+                last_disk_check = now
+                used, entries = box.usage()
+                if used > limits.disk_mb * MB or entries >= 10_000:
+                    exceeded = "disk"
+                    break
+            time.sleep(0.1)
+    finally:
+        child.close()  # kills whatever is left in the sandbox, then releases it
     head, tail = output.text()
+    unreadable = ""
+    try:
+        result = read_json(box.work, RESULT_FILE, MAX_RESULT_BYTES)
+    except BoxFileError as err:
+        result, unreadable = {}, str(err)
     return ChildRun(
         returncode=process.returncode, timed_out=timed_out, seconds=time.perf_counter() - started,
-        output_head=head, output_tail=tail, output_bytes=output.total,
-        result=_read_json(workdir / RESULT_FILE),
+        output_head=head, output_tail=tail, output_bytes=output.total, result=result,
+        isolation=isolation.level, exceeded=exceeded, unreadable=unreadable,
     )
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 class ProgressTail:
-    """Follows the child's progress file and hands each new epoch line to a callback."""
+    """Follows the trusted trainer's progress file and hands each new epoch line to a callback."""
 
     def __init__(self, path: Path, on_progress: Callable[[dict[str, Any]], None] | None):
         self.path, self.on_progress, self.offset = path, on_progress, 0
@@ -150,10 +142,9 @@ class ProgressTail:
                     continue
 
 
-def read_progress(workdir: Path) -> list[dict[str, Any]]:
-    """Every complete epoch line the child wrote (the history of a run that was killed)."""
+def read_progress(path: Path) -> list[dict[str, Any]]:
+    """Every complete epoch line the trainer wrote (the history of a run that was stopped)."""
     lines = []
-    path = workdir / PROGRESS_FILE
     if path.exists():
         for line in path.read_text().splitlines():
             try:

@@ -1,0 +1,177 @@
+"""The describe step: the sandboxed child runs the learner's functions; the parent keeps facts.
+
+    box = prepare_box(...)          inputs: the submission, probe/training/validation images
+    child = run_child(...)          grader/sandbox/child.py, isolated
+    collect(...)                    facts computed here, from raw answers only
+
+Nothing the child says about itself earns a point: the parent compares preprocess()'s output
+with the canonical preprocessing itself, reads the callbacks' raw stop/no-stop answers, and
+validates the model's config as data. The child never gets the test split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader.checks.submission import callback_probe_accuracies
+from grader.facts import CallbackProbe, Failure, PreprocessFacts, SubmissionFacts
+from grader.sandbox.box import Box, BoxFileError, read_array
+from grader.sandbox.child import PREPROCESSED_FILES
+from grader.sandbox.runner import ChildRun
+from grader.text import clean
+from grader.training.modelconfig import ConfigRejected, ModelDescription, validate
+
+PROBE_IMAGES = 32  # training images preprocess() is checked on
+SUBMISSION_NAME = "submission.py"
+
+
+@dataclass
+class Described:
+    """What the describe step leaves for training: validated, or None where a stage failed."""
+
+    model: ModelDescription | None = None
+    preprocessed: dict[str, np.ndarray] | None = None  # "train"/"validation" -> the learner's arrays
+
+
+def prepare_box(box: Box, source: str, images: dict[str, np.ndarray]) -> None:
+    box.add_input(SUBMISSION_NAME, source)
+    for split, array in images.items():
+        box.add_array(f"{split}_images.npy", array)
+
+
+def job(*, mode: str, submission: str, seed: int, input_shape: tuple[int, ...], scale: float,
+        target_accuracy: float, callback: bool) -> dict[str, Any]:
+    return {"mode": mode, "submission": submission, "seed": seed, "input_shape": list(input_shape),
+            "input_scale": scale, "target_accuracy": target_accuracy,
+            "callback_probe": list(callback_probe_accuracies(target_accuracy)) if callback else None}
+
+
+def preprocess_facts(out: np.ndarray, images: np.ndarray, input_shape: tuple[int, ...],
+                     scale: float) -> PreprocessFacts:
+    """preprocess()'s output for the probe images against images / scale, reshaped."""
+    canonical = images.astype("float32").reshape((-1, *input_shape)) / scale
+    finite = bool(np.all(np.isfinite(out)))
+    diff = None
+    if finite and out.shape == canonical.shape:
+        diff = float(np.max(np.abs(out.astype("float64") - canonical)))
+    return PreprocessFacts(shape=tuple(int(n) for n in out.shape), dtype=str(out.dtype),
+                           min=float(out.min()) if finite else math.nan,
+                           max=float(out.max()) if finite else math.nan, max_abs_diff=diff)
+
+
+def _max_bytes(rows: int, input_shape: tuple[int, ...]) -> int:
+    """As much as float64 images of the input shape take, and a little for the header."""
+    return rows * int(np.prod(input_shape)) * 8 + 4096
+
+
+def _failure(doc: dict[str, Any], key: str = "failure") -> Failure | None:
+    f = doc.get(key)
+    if not isinstance(f, dict):
+        return None
+    return Failure(clean(f.get("stage"), 40) or "crash", clean(f.get("message"), 2000), clean(f.get("hint"), 1000),
+                   clean(f.get("detail"), 4000))
+
+
+def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[str, np.ndarray],
+            input_shape: tuple[int, ...], scale: float, budget_s: float, train: bool) -> Described:
+    """Facts from the child's raw answers; what to train on, validated."""
+    doc = child.result
+    described = Described()
+    stages = doc.get("stages")
+    if isinstance(stages, dict):
+        facts.seconds.update({clean(k, 40): float(v) for k, v in stages.items()
+                              if isinstance(v, (int, float)) and math.isfinite(v)})
+    failures = doc.get("stage_failures")
+    for stage, _ in (failures.items() if isinstance(failures, dict) else []):
+        if (failure := _failure(failures, stage)) is not None:
+            facts.stage_failures[clean(stage, 40)] = failure
+    facts.failure = _failure(doc)
+
+    # preprocess(): the parent reads the arrays and measures them itself.
+    if isinstance(doc.get("preprocessed"), dict) and "preprocess" not in facts.stage_failures:
+        try:
+            arrays = {split: read_array(box.work, PREPROCESSED_FILES[split], rows=len(images[split]),
+                                        max_bytes=_max_bytes(len(images[split]), input_shape))
+                      for split in (("probe", "train", "validation") if train else ("probe",))}
+            facts.preprocess = preprocess_facts(arrays["probe"], images["probe"], input_shape, scale)
+            if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+                raise BoxFileError("preprocess() returned NaN or infinite values")
+            if train:
+                described.preprocessed = {"train": arrays["train"], "validation": arrays["validation"]}
+        except BoxFileError as err:
+            _stage_failed(facts, Failure("preprocess", f"preprocess() output unusable: {clean(err, 300)}",
+                                         "return one float32 array row per image, the images reshaped and scaled"))
+
+    # Callbacks: only the raw (accuracy shown, did it stop) answers, for the accuracies we chose.
+    callbacks = doc.get("callbacks")
+    if isinstance(callbacks, dict):
+        facts.callbacks = _callback_probe(callbacks)
+
+    # The model: data to validate, never code.
+    if isinstance(doc.get("model"), dict) and "build_model" not in facts.stage_failures:
+        try:
+            described.model = validate(doc["model"])
+        except ConfigRejected as err:
+            _stage_failed(facts, Failure("build_model", clean(err.message, 600), err.hint))
+
+    if facts.failure is None:
+        facts.failure = _run_failure(child, doc, budget_s)
+    return described
+
+
+def _stage_failed(facts: SubmissionFacts, failure: Failure) -> None:
+    facts.stage_failures[failure.stage] = failure
+    if facts.failure is None:
+        facts.failure = failure
+
+
+def _callback_probe(doc: dict[str, Any]) -> CallbackProbe:
+    count = doc.get("count")
+    responses = []
+    for item in doc.get("responses", []) if isinstance(doc.get("responses"), list) else []:
+        if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (int, float))
+                and isinstance(item[1], bool)):
+            responses.append((float(item[0]), item[1]))
+    error = doc.get("error")
+    return CallbackProbe(count=count if isinstance(count, int) and count >= 0 else 0, responses=tuple(responses),
+                         error=clean(error, 600) if error else None)
+
+
+def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failure | None:
+    if child.exceeded == "disk":
+        return Failure("crash", "the submission wrote more to disk than allowed and was stopped",
+                       "do not write files: the grader needs only what your functions return")
+    if child.timed_out:
+        return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s before the model was built",
+                       "make sure nothing in your file waits or loops forever, at import or in your functions")
+    if "seconds" not in doc:
+        last = next(reversed(doc["stages"]), "start") if isinstance(doc.get("stages"), dict) and doc["stages"] \
+            else "start"
+        return Failure("crash", f"the submission's process ended early (exit code {child.returncode}) after the "
+                                f"{clean(last, 40)} stage",
+                       "remove os._exit()/os.kill() and anything that ends the process, and keep memory use "
+                       "modest; the output below may show why", clean(child.output[-2000:], 2000))
+    return None
+
+
+def stop_threshold(target: float, probe: CallbackProbe | None) -> float | None:
+    """Where the trusted trainer stops early, emulating what the learner's callback did when probed.
+
+    A callback that passed the probe stops at the target; one that stopped lower stops there
+    (one that stopped even at the lowest probe stops after the first epoch); one that never
+    stopped, failed or does not exist does not stop training early.
+    """
+    if probe is None or probe.error or not probe.responses:
+        return None
+    stopped = [accuracy for accuracy, stop in probe.responses if stop]
+    if not stopped:
+        return None
+    lowest = min(accuracy for accuracy, _ in probe.responses)
+    passes = all(stop == (accuracy >= target) for accuracy, stop in probe.responses)
+    if passes:
+        return target
+    return 0.0 if min(stopped) <= lowest else min(stopped)

@@ -1,0 +1,140 @@
+"""The sandbox's folders on the host, and reading back what the child left there as hostile input.
+
+    <tmp>/grader-box-XXXX/        private to this run (0711: others may pass, not list)
+        inputs/                   what the parent gives the child, read-only to it
+        work/                     the child's only writable place
+
+Nothing here is the run folder: the parent writes result.json, the report and the model only
+into the run folder, which the child never sees. Every read from `work/` opens the file with
+O_NOFOLLOW and O_NONBLOCK (a symlink or a FIFO planted there is refused, not followed or
+waited on), checks that it is a regular file and reads at most a given number of bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class BoxFileError(Exception):
+    """A file the child left is missing, not a regular file, too big or malformed."""
+
+
+class Box:
+    def __init__(self, prefix: str = "grader-box-"):
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        os.chmod(self.root, 0o711)
+        self.inputs = self.root / "inputs"
+        self.work = self.root / "work"
+        self.inputs.mkdir(mode=0o755)
+        self.work.mkdir(mode=0o777)
+        os.chmod(self.work, 0o777)
+
+    def add_input(self, name: str, data: bytes | str) -> Path:
+        path = self.inputs / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.chmod(path, 0o644)
+        return path
+
+    def add_array(self, name: str, array: np.ndarray) -> Path:
+        path = self.inputs / name
+        np.save(path, array, allow_pickle=False)
+        os.chmod(path, 0o644)
+        return path
+
+    def usage(self, max_entries: int = 10_000) -> tuple[int, int]:
+        """(bytes, entries) in work/, counted without following links; stops counting at max_entries."""
+        total, entries = 0, 0
+        stack = [str(self.work)]
+        while stack and entries < max_entries:
+            try:
+                with os.scandir(stack.pop()) as scan:
+                    for entry in scan:
+                        entries += 1
+                        try:
+                            info = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        total += info.st_blocks * 512
+                        if stat.S_ISDIR(info.st_mode):
+                            stack.append(entry.path)
+            except OSError:
+                continue
+        return total, entries
+
+    def remove(self) -> None:
+        """Delete the box, whatever the child left in it (read-only folders included)."""
+        def unlock(function: Any, path: str, _exc: Any) -> None:
+            try:
+                os.chmod(os.path.dirname(path), 0o700)
+                os.chmod(path, 0o700)
+            except OSError:
+                pass
+            try:
+                function(path)
+            except OSError:
+                pass
+
+        shutil.rmtree(self.root, onerror=unlock)
+
+
+def read_bounded(folder: Path, name: str, max_bytes: int) -> bytes:
+    """The bytes of folder/name: a regular file of at most max_bytes, never through a link."""
+    if "/" in name or name in ("", ".", ".."):
+        raise BoxFileError(f"bad file name {name!r}")
+    try:
+        fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise BoxFileError(f"{name} is missing") from None
+    except OSError as err:
+        raise BoxFileError(f"{name} cannot be opened ({err.strerror}): a link or something else planted there")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BoxFileError(f"{name} is not a regular file")
+        if info.st_size > max_bytes:
+            raise BoxFileError(f"{name} is {info.st_size:,} bytes, more than the {max_bytes:,} allowed")
+        chunks, left = [], max_bytes + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise BoxFileError(f"{name} grew past the {max_bytes:,} bytes allowed")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_json(folder: Path, name: str, max_bytes: int) -> dict[str, Any]:
+    """A JSON object from the box; any problem is a BoxFileError."""
+    try:
+        doc = json.loads(read_bounded(folder, name, max_bytes))
+    except ValueError as err:
+        raise BoxFileError(f"{name} is not valid JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise BoxFileError(f"{name} is not a JSON object")
+    return doc
+
+
+def read_array(folder: Path, name: str, *, rows: int, max_bytes: int) -> np.ndarray:
+    """A numeric .npy array of `rows` rows from the box: no pickles, no objects, bounded size."""
+    import io
+
+    data = read_bounded(folder, name, max_bytes)
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise BoxFileError(f"{name} is not a NumPy array ({err})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        raise BoxFileError(f"{name} does not hold numbers")
+    if array.ndim == 0 or array.shape[0] != rows:
+        raise BoxFileError(f"{name} has shape {array.shape}, {rows} rows expected")
+    return array

@@ -1,0 +1,418 @@
+"""How a process that runs learner code is isolated from the host, in one place.
+
+Three levels, best first (docs/security.md has what each one stops):
+
+- "namespaces": bubblewrap. New user, PID, network, IPC, UTS and mount namespaces, no
+  capabilities, uid 65534 inside, an empty root with only the Python runtime, its
+  site-packages and the grader package mounted read-only, a private /tmp and HOME in memory,
+  its own work folder (the only writable place) and its inputs (read-only), a fresh /proc
+  that shows only the sandbox, no network but its own loopback, --die-with-parent and a new
+  session. When its first process ends the kernel kills every other one in the PID namespace.
+- "uid": for hosts where user namespaces are blocked (Docker's default seccomp profile, so
+  Gradescope): as root, the child runs as a dedicated unprivileged uid that owns only its
+  work folder; file permissions hide the rest. Lost: the network, /proc of the host, and
+  whatever files the host left readable by everyone (the check below refuses data folders
+  that others can read).
+- "none": no isolation. Allowed for a learner's own feedback run only; leaderboard, --sign
+  and Gradescope modes refuse it.
+
+Every level gets the same rlimits (grader/sandbox/limits.py), an environment built from an
+allow-list (never the grader's secrets or data locations), and a new session.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.sandbox.limits import MB, Limits
+
+LEVELS = ("namespaces", "uid", "none")
+ISOLATION_ENV = "GRADER_ISOLATION"  # auto (default), namespaces, uid or none
+
+# Paths inside the sandbox.
+BOX_WORK = "/sandbox/work"  # the child's work folder: the only writable place
+BOX_INPUTS = "/sandbox/inputs"  # what the parent gives it: job, submission, images
+BOX_HOME = "/home/learner"
+SANDBOX_UID = 65534  # "nobody", inside the user namespace
+
+# The uid fallback: unprivileged uids for children, one per concurrent run (held by a lock file).
+FALLBACK_UID_BASE = 64000
+FALLBACK_UID_COUNT = 512
+FALLBACK_LOCK_DIR = Path("/run/grader-uids") if os.path.isdir("/run") else Path("/tmp/grader-uids")
+
+# The environment a child gets: these names pass through from the parent where set...
+PASS_THROUGH_ENV = ("KERAS_BACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                    "LANG", "LC_ALL", "TZ")
+# ...and nothing else of it: no GRADER_* variable (secrets, data, database), no HOME, no PATH of the host.
+
+# /etc files a Python runtime needs (dynamic linker, time zone, users); nothing else of /etc.
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
+              "hosts", "alternatives", "ssl/certs", "mime.types")
+_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+
+
+class IsolationError(Exception):
+    """The isolation asked for is not available here (with what to do instead)."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    level: str  # one of LEVELS
+    reason: str = ""  # why this level (and not a better one)
+
+    @property
+    def isolated(self) -> bool:
+        return self.level != "none"
+
+    def notice(self) -> str:
+        """A one-line notice for output when the level is below 'namespaces'."""
+        if self.level == "namespaces":
+            return ""
+        if self.level == "uid":
+            return ("isolation: uid fallback (no user namespaces here): the submission ran as an unprivileged "
+                    "user, but with the host's network and process list visible")
+        return ("isolation: none (" + (self.reason or "bubblewrap unavailable") + "): this result is for "
+                "feedback only and cannot be recorded, signed or uploaded")
+
+
+# --------------------------------------------------------------------------- choosing a level
+
+
+def runtime_paths() -> list[Path]:
+    """Folders the child needs read-only: the Python runtime, the environment, the grader package."""
+    import grader
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix), Path(grader.__file__).resolve().parent}
+    # A venv's python is a link into the base runtime: mount the real files, wherever they are.
+    paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    return sorted(p.resolve() for p in paths if p.exists())
+
+
+def _bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_works() -> tuple[bool, str]:
+    path = _bwrap()
+    if path is None:
+        return False, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    try:
+        probe = subprocess.run(
+            [path, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(SANDBOX_UID),
+             "--cap-drop", "ALL", *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "true"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return False, f"bwrap could not start: {err}"
+    if probe.returncode != 0:
+        why = probe.stderr.decode(errors="replace").strip().splitlines()
+        return False, f"bwrap cannot create namespaces here ({why[-1] if why else probe.returncode}): " \
+                      f"user namespaces are blocked, as under Docker's default seccomp profile"
+    return True, ""
+
+
+def choose(requested: str | None = None) -> Isolation:
+    """The isolation level: the one requested (or $GRADER_ISOLATION), else the best available."""
+    requested = (requested or os.environ.get(ISOLATION_ENV) or "auto").strip().lower()
+    if requested not in (*LEVELS, "auto"):
+        raise IsolationError(f"unknown isolation {requested!r}: use auto, {', '.join(LEVELS)}")
+    if requested == "none":
+        return Isolation("none", "asked for")
+    works, why = _bwrap_works()
+    if requested == "namespaces":
+        if not works:
+            raise IsolationError(f"--isolation namespaces: {why}")
+        return Isolation("namespaces")
+    if requested == "auto" and works:
+        return Isolation("namespaces")
+    if os.geteuid() == 0:
+        return Isolation("uid", why)
+    if requested == "uid":
+        raise IsolationError("--isolation uid needs the grader to run as root (it switches the child to an "
+                             "unprivileged user)")
+    return Isolation("none", why or "not root, no bubblewrap")
+
+
+def require_isolated(isolation: Isolation, what: str) -> None:
+    """Leaderboard, signing and Gradescope modes never run a submission unisolated."""
+    if not isolation.isolated:
+        raise IsolationError(f"{what} needs an isolated sandbox, and none is available here "
+                             f"({isolation.reason}); install bubblewrap, or run as root for the uid fallback")
+
+
+# --------------------------------------------------------------------------- the environment
+
+
+def child_environment(extra: dict[str, str], isolation: Isolation, home: str) -> dict[str, str]:
+    """The child's whole environment, from an allow-list: nothing of the parent's secrets or paths."""
+    env = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
+    env.update({
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": "/tmp" if isolation.level == "namespaces" else home,
+        "KERAS_HOME": f"{home}/.keras",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "LANG": env.get("LANG", "C.UTF-8"),
+    })
+    env.update(extra)
+    # The child imports the grader from the folder that holds it (mounted read-only in the sandbox).
+    import grader
+
+    env["PYTHONPATH"] = str(Path(grader.__file__).resolve().parent.parent)
+    return {k: v for k, v in env.items() if not k.startswith("GRADER_")}
+
+
+# --------------------------------------------------------------------------- bubblewrap
+
+
+def _system_mounts() -> list[str]:
+    args: list[str] = []
+    for folder in _SYSTEM_DIRS:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for name in _ETC_FILES:
+        path = f"/etc/{name}"
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str, str],
+                  limits: Limits) -> list[str]:
+    args = [_bwrap() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--clearenv",
+            "--hostname", "sandbox"]
+    args += _system_mounts()
+    for path in runtime_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/tmp",
+             "--size", str(limits.tmp_mb * MB), "--tmpfs", BOX_HOME,
+             "--bind", str(work), BOX_WORK, "--ro-bind", str(inputs), BOX_INPUTS,
+             "--chdir", BOX_WORK]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    return args + ["--", *command]
+
+
+# --------------------------------------------------------------------------- the uid fallback
+
+
+class UidLease:
+    """One unprivileged uid for one run, held with a lock file so concurrent runs never share one."""
+
+    def __init__(self) -> None:
+        FALLBACK_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for offset in range(FALLBACK_UID_COUNT):
+            uid = FALLBACK_UID_BASE + offset
+            handle = open(FALLBACK_LOCK_DIR / f"{uid}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self.uid, self._handle = uid, handle
+            return
+        raise IsolationError(f"all {FALLBACK_UID_COUNT} sandbox uids are in use")
+
+    def release(self) -> None:
+        kill_uid(self.uid)
+        self._handle.close()
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid` until none is left (a fork loop cannot outrun it for long)."""
+    for _ in range(50):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found = True
+                    os.kill(int(entry), signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def world_readable_ancestor(path: Path) -> Path | None:
+    """`path` if others can read it and every folder above it is searchable by others, else None."""
+    path = path.resolve()
+    try:
+        if not path.stat().st_mode & stat.S_IROTH:
+            return None
+        for parent in path.parents:
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                return None
+    except OSError:
+        return None
+    return path
+
+
+# --------------------------------------------------------------------------- pids cgroup
+
+
+class PidsCgroup:
+    """A pids cgroup (v2 or v1) for one sandbox, where the host lets us make one; else inert."""
+
+    def __init__(self, limit: int | None):
+        self.path: Path | None = None
+        if limit is None:  # no sandbox, no cgroup
+            return
+        name = f"grader-{uuid.uuid4().hex[:12]}"
+        for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            if not (root / "cgroup.procs").exists():
+                continue
+            if root == Path("/sys/fs/cgroup"):
+                try:
+                    if "pids" not in (root / "cgroup.subtree_control").read_text().split():
+                        continue
+                except OSError:
+                    continue
+            try:
+                candidate = root / name
+                candidate.mkdir()
+                (candidate / "pids.max").write_text(str(limit))
+                self.path = candidate
+                return
+            except OSError:  # not ours to make here (read-only cgroupfs, no delegation): try the next
+                try:
+                    candidate.rmdir()
+                except OSError:
+                    pass
+
+    def enter(self) -> None:
+        """Move the calling process in (called between fork and exec: nothing escapes the count)."""
+        if self.path is not None:
+            with open(self.path / "cgroup.procs", "w") as handle:
+                handle.write(str(os.getpid()))
+
+    def kill_all(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        if self.path is None:
+            return
+        self.kill_all()
+        for _ in range(40):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- starting a child
+
+
+@dataclass
+class SandboxedProcess:
+    """A started child and what must be undone when it ends."""
+
+    process: subprocess.Popen
+    isolation: Isolation
+    cgroup: PidsCgroup
+    lease: UidLease | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def kill(self) -> None:
+        """Kill the sandbox and every process in it."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.cgroup.kill_all()
+        if self.lease is not None:
+            kill_uid(self.lease.uid)
+
+    def close(self) -> None:
+        self.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.cgroup.remove()
+        if self.lease is not None:
+            self.lease.release()
+
+
+def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path, extra_env: dict[str, str],
+          limits: Limits, **popen: Any) -> SandboxedProcess:
+    """Start `command` (a python -m ... line) in the sandbox; stdout/stderr as `popen` says."""
+    cgroup = PidsCgroup(limits.processes if isolation.isolated else None)
+    lease: UidLease | None = None
+    if isolation.level == "namespaces":
+        env = child_environment(extra_env, isolation, BOX_HOME)
+        argv = bwrap_command(command, work=work, inputs=inputs, env=env, limits=limits)
+        cwd, run_env, user = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, None
+    else:
+        home = work / ".home"
+        home.mkdir(exist_ok=True)
+        env = child_environment(extra_env, isolation, str(home))
+        argv, cwd, run_env, user = command, str(work), env, None
+        if isolation.level == "uid":
+            lease = UidLease()
+            user = lease.uid
+            for path in (work, home):
+                os.chown(path, lease.uid, lease.uid)
+                os.chmod(path, 0o700)
+
+    def before_exec() -> None:  # in the child, between fork and exec
+        cgroup.enter()
+        limits.apply()
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user)
+            os.setuid(user)
+
+    try:
+        process = subprocess.Popen(argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=before_exec, **popen)
+    except BaseException:
+        cgroup.remove()
+        if lease is not None:
+            lease.release()
+        raise
+    return SandboxedProcess(process, isolation, cgroup, lease)
+
+
+def box_paths(isolation: Isolation, work: Path, inputs: Path) -> tuple[str, str]:
+    """(work folder, inputs folder) as the child sees them."""
+    if isolation.level == "namespaces":
+        return BOX_WORK, BOX_INPUTS
+    return str(work), str(inputs)

@@ -1,0 +1,73 @@
+"""Resource limits of a sandboxed process: documented defaults, overridable per spec profile.
+
+The limits are applied as rlimits to the process that starts the sandbox (inherited by
+everything in it), plus a pids cgroup where the host lets us make one (rlimits cannot count
+processes of a root-owned sandbox: the kernel exempts root from RLIMIT_NPROC), plus a disk
+quota on the sandbox's work folder that the parent watches while the child runs.
+
+Defaults (docs/security.md), each a key of a profile's `[profiles.NAME.sandbox]` table:
+
+    memory_mb     6144   address space of each process (TensorFlow alone maps ~1.5 GB)
+    processes       64   processes and threads in the sandbox
+    file_size_mb  2048   largest file it may write
+    disk_mb       3072   everything in its work folder together
+    tmp_mb         256   its private /tmp and HOME (in memory)
+    open_files     256   file descriptors per process
+    cpu_time_s    3600   CPU seconds per process (wall time is the profile's budget)
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 6144
+    processes: int = 64
+    file_size_mb: int = 2048
+    disk_mb: int = 3072
+    tmp_mb: int = 256
+    open_files: int = 256
+    cpu_time_s: int = 3600
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], where: str = "sandbox") -> "Limits":
+        """Limits from a spec's `sandbox` table: unknown keys and non-positive values are errors."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        for key, value in table.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{where}.{key} must be a positive whole number, not {value!r}")
+        return replace(cls(), **table)
+
+    def rlimits(self) -> dict[int, int]:
+        """The rlimits to set (soft = hard, so the sandbox cannot raise them again)."""
+        return {
+            resource.RLIMIT_AS: self.memory_mb * MB,
+            resource.RLIMIT_NPROC: self.processes,
+            resource.RLIMIT_FSIZE: self.file_size_mb * MB,
+            resource.RLIMIT_NOFILE: self.open_files,
+            resource.RLIMIT_CORE: 0,
+            resource.RLIMIT_CPU: self.cpu_time_s,
+        }
+
+    def apply(self) -> None:
+        """Set the rlimits on this process (call in the child between fork and exec)."""
+        for kind, value in self.rlimits().items():
+            soft, hard = resource.getrlimit(kind)
+            # Never above what this process already has: an unprivileged host cannot raise a hard limit.
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
+
+    def describe(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+DEFAULT_LIMITS = Limits()

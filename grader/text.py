@@ -1,0 +1,47 @@
+"""Learner-supplied text made safe to print and to report.
+
+Every string that comes from a submission (its output, exception messages, layer names) goes
+through `clean` before it reaches a terminal, result.json or report.html: control characters
+(ANSI escapes that rewrite a terminal, carriage returns that hide a line, NULs) are removed,
+newlines and tabs kept, and the length bounded. `redact` removes secrets from any text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterable
+
+# C0 controls except tab and newline, DEL, and C1 controls (0x80-0x9f, which include CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# A whole ANSI escape sequence, so that no "[31m" is left behind once ESC is gone.
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # text-direction overrides that disguise what is shown
+
+
+def clean(value: Any, max_chars: int = 4000) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    text = _BIDI.sub("", _CONTROL.sub("", _ANSI.sub("", text)))
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def secret_values() -> list[str]:
+    """The grader's secrets in this process's environment (the HMAC key and the like)."""
+    return [value for key, value in os.environ.items()
+            if key.startswith("GRADER_") and any(word in key for word in ("KEY", "SECRET", "TOKEN"))]
+
+
+def learner_output(text: str, max_chars: int = 100_000) -> str:
+    """A submission's output as it may be shown and stored: cleaned, bounded, secrets removed."""
+    return redact(clean(text, max_chars), secret_values())

@@ -1,0 +1,209 @@
+"""The model a submission describes, checked as plain data before Keras ever sees it.
+
+The sandboxed child returns `keras.saving.serialize_keras_object(model)` and
+`model.get_compile_config()`. Keras' own `safe_mode` is a deny-list (it refuses Lambda
+bytecode, not every function reference), so this is an allow-list: every object reference
+in the document (a dict with "class_name") must name a built-in Keras class of an allowed
+module, functions only activations by their built-in name, no registered custom objects,
+no NumPy or tensor payloads, and sizes within bounds. Only a document that passes is handed
+to Keras, by the trusted trainer. No Keras import here: pure data in, data or an error out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+LAYERS = frozenset({
+    "InputLayer", "Conv2D", "Conv1D", "SeparableConv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D",
+    "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dense",
+    "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Activation", "ReLU", "LeakyReLU",
+    "ELU", "PReLU", "Softmax", "BatchNormalization", "LayerNormalization", "Rescaling", "Reshape", "Permute",
+    "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Resizing", "CenterCrop", "Concatenate", "Add", "Multiply",
+    "Average", "Maximum", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomBrightness", "RandomCrop",
+})
+MODELS = frozenset({"Sequential", "Functional"})
+INITIALIZERS = frozenset({
+    "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "Zeros", "Ones",
+    "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal", "VarianceScaling", "Orthogonal", "Identity",
+})
+OPTIMIZERS = frozenset({"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion"})
+SCHEDULES = frozenset({"ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
+                       "CosineDecay", "CosineDecayRestarts"})
+LOSSES = frozenset({"SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+                    "MeanSquaredError", "MeanAbsoluteError", "Hinge", "CategoricalHinge", "KLDivergence"})
+METRICS = frozenset({"Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
+                     "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "Precision", "Recall", "AUC",
+                     "MeanSquaredError", "MeanAbsoluteError", "SparseCategoricalCrossentropy",
+                     "BinaryCrossentropy", "CategoricalCrossentropy", "Mean"})
+ALLOWED_CLASSES: dict[str, frozenset[str]] = {
+    "keras": MODELS | {"DTypePolicy", "FloatDTypePolicy"},
+    "keras.layers": LAYERS,
+    "keras.initializers": INITIALIZERS,
+    "keras.regularizers": frozenset({"L1", "L2", "L1L2", "OrthogonalRegularizer"}),
+    "keras.constraints": frozenset({"MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm"}),
+    "keras.optimizers": OPTIMIZERS,
+    "keras.optimizers.schedules": SCHEDULES,
+    "keras.losses": LOSSES,
+    "keras.metrics": METRICS,
+}
+ACTIVATIONS = frozenset({
+    "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "softplus", "softsign", "swish", "silu",
+    "gelu", "leaky_relu", "relu6", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "mish",
+    "log_softmax", "celu", "glu", "log_sigmoid", "sparse_plus", "squareplus", "tanh_shrink", "threshold",
+})
+LOSS_NAMES = frozenset({"sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+                        "mean_squared_error", "mse", "mean_absolute_error", "mae", "hinge", "kl_divergence"})
+METRIC_NAMES = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+                          "binary_accuracy", "mse", "mae", "mean_squared_error", "mean_absolute_error",
+                          "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "crossentropy"})
+# Keras' own wrapper for a tuple in a config (kernel_size=(3, 3) and the like).
+PLAIN_WRAPPERS = frozenset({"__tuple__"})
+
+# Bounds on what a CNN for these challenges can reasonably hold (the trainer's memory limit is the last word).
+MAX_LAYERS = 200
+MAX_DEPTH = 40
+MAX_SIZE_VALUES = {"units": 65_536, "filters": 8_192, "kernel_size": 64, "pool_size": 64, "strides": 64,
+                   "depth_multiplier": 64}
+HINT = "use only built-in Keras layers, activations by name (activation='relu'), and built-in optimizers and losses"
+
+
+class ConfigRejected(Exception):
+    """The described model is not one the grader will build. `hint` says what to change."""
+
+    def __init__(self, message: str, hint: str = HINT):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """A validated model: Keras' serialised config and compile config (None: not compiled)."""
+
+    config: dict[str, Any]
+    compile: dict[str, Any] | None
+
+
+def validate(described: Any) -> ModelDescription:
+    """Check what the child said about its model; raise ConfigRejected with a learner's hint."""
+    if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
+        raise ConfigRejected("the model could not be described as a Keras config")
+    config = described["config"]
+    if (config.get("module"), config.get("class_name")) not in {("keras", m) for m in MODELS}:
+        raise ConfigRejected(f"build_model() returned a {config.get('class_name')!r} model, which the grader "
+                             f"cannot rebuild", "build a keras.Sequential model or use the functional API; "
+                                                "do not subclass keras.Model")
+    _walk(config, "model", depth=0)
+    layers = config.get("config", {}).get("layers", [])
+    if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+        raise ConfigRejected(f"the model has more than {MAX_LAYERS} layers")
+    compile_config = described.get("compile")
+    if compile_config is not None:
+        compile_config = validate_compile(compile_config)
+    return ModelDescription(config, compile_config)
+
+
+def validate_compile(config: Any) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        raise ConfigRejected("the compile settings could not be read")
+    optimizer, loss, metrics = config.get("optimizer"), config.get("loss"), config.get("metrics")
+    if isinstance(optimizer, str):
+        if optimizer.lower() not in {o.lower() for o in OPTIMIZERS}:
+            raise ConfigRejected(f"optimizer {optimizer!r} is not a built-in Keras optimizer")
+    else:
+        _expect_object(optimizer, "keras.optimizers", "the optimizer")
+        _walk(optimizer, "optimizer", 0)
+    if isinstance(loss, str):
+        if loss not in LOSS_NAMES:
+            raise ConfigRejected(f"loss {loss!r} is not a built-in Keras loss",
+                                 "pass the loss by its name, e.g. loss='sparse_categorical_crossentropy'")
+    elif loss is not None:
+        _expect_object(loss, "keras.losses", "the loss")
+        _walk(loss, "loss", 0)
+    if metrics is not None:
+        if not isinstance(metrics, list) or len(metrics) > 20:
+            raise ConfigRejected("metrics must be a short list, e.g. metrics=['accuracy']")
+        for metric in metrics:
+            if isinstance(metric, str):
+                if metric not in METRIC_NAMES:
+                    raise ConfigRejected(f"metric {metric!r} is not a built-in Keras metric",
+                                         "use metrics=['accuracy']")
+            else:
+                _expect_object(metric, "keras.metrics", "a metric")
+                _walk(metric, "metrics", 0)
+    for key in ("loss_weights", "weighted_metrics"):
+        if config.get(key) is not None:
+            raise ConfigRejected(f"compile({key}=...) is not supported by the grader", f"remove {key}= from compile()")
+    # The trainer decides how the loop runs: these only change speed, never what is learned.
+    return {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": None,
+            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto"}
+
+
+def _expect_object(value: Any, module: str, what: str) -> None:
+    if not isinstance(value, dict) or value.get("module") != module:
+        raise ConfigRejected(f"{what} is not a built-in Keras object")
+
+
+def _walk(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ConfigRejected("the model's config is nested too deeply")
+    if isinstance(value, dict):
+        if "class_name" in value or "module" in value or "registered_name" in value:
+            _check_reference(value, where)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigRejected(f"{where}: a config key is not text")
+            if key in MAX_SIZE_VALUES:
+                _check_size(key, item, where)
+            if key == "activation":
+                _check_activation(item, where)
+            _walk(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, f"{where}[{index}]", depth + 1)
+    elif not (value is None or isinstance(value, (bool, int, float, str))):
+        raise ConfigRejected(f"{where}: {type(value).__name__} is not plain data")
+
+
+def _check_reference(obj: dict[str, Any], where: str) -> None:
+    module, name, registered = obj.get("module"), obj.get("class_name"), obj.get("registered_name")
+    if name in PLAIN_WRAPPERS and module is None:
+        return
+    if name == "function":  # a function by reference: only built-in activations, by name
+        if module == "keras.activations" and obj.get("config") in ACTIVATIONS and registered in (None, "function"):
+            return
+        raise ConfigRejected(f"{where}: refers to the function {obj.get('config')!r} of {module!r}",
+                             "pass activations by name, e.g. activation='relu', not a function object")
+    allowed = ALLOWED_CLASSES.get(module or "")
+    if allowed is None or name not in allowed:
+        what = f"{module}.{name}" if module else str(name)
+        if name == "Lambda":
+            raise ConfigRejected(f"{where}: a Lambda layer runs your own Python code, which the grader does not run",
+                                 "replace the Lambda with built-in layers (Rescaling, Reshape, Activation...)")
+        raise ConfigRejected(f"{where}: {what} is not a built-in Keras class the grader accepts")
+    if registered not in (None, name):
+        raise ConfigRejected(f"{where}: {name} is registered as the custom object {registered!r}",
+                             "use Keras' own class, not a subclass or a registered custom object")
+
+
+def _check_activation(value: Any, where: str) -> None:
+    if value is None or isinstance(value, dict):
+        return  # a dict is checked as a reference
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        raise ConfigRejected(f"{where}: activation {value!r} is not a built-in Keras activation",
+                             "use an activation by name, e.g. activation='relu'")
+
+
+def _check_size(key: str, value: Any, where: str) -> None:
+    limit = MAX_SIZE_VALUES[key]
+    if isinstance(value, dict) and value.get("class_name") == "__tuple__":
+        value = value.get("config", {}).get("value")
+    numbers = value if isinstance(value, list) else [value]
+    for number in numbers:
+        if number is None:
+            continue
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 < number <= limit:
+            raise ConfigRejected(f"{where}.{key} = {value!r}: expected whole numbers from 1 to {limit:,}",
+                                 f"use a sensible {key}")

@@ -1,0 +1,126 @@
+"""The parent's side of the trusted trainer: start it early, hand it a job, collect, clean up.
+
+    trainer = TrainerProcess.start(device)        # imports Keras while the child works
+    outcome = trainer.run(job_folder, deadline_s=..., on_progress=...)
+    trainer.close()                               # nothing to do: it exits without building
+
+The trainer gets the parent's environment minus every GRADER_* variable (it needs no secret)
+and, on CPU, an address-space limit: a model far too large fails there, not in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import backend, config
+from grader.sandbox.runner import BoundedOutput, ProgressTail
+from grader.training import trainer as files
+
+
+@dataclass
+class TrainerOutcome:
+    facts: dict[str, Any] | None = None  # the built model's ModelFacts, as a dict
+    training: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
+    timed_out: bool = False
+    returncode: int | None = None
+    output: str = ""
+    seconds: float = 0.0
+    progress: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _environment(device: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update(backend.device_env(device))
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONUNBUFFERED"] = "1"
+    import grader
+
+    root = str(Path(grader.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+class TrainerProcess:
+    def __init__(self, process: subprocess.Popen, output: BoundedOutput):
+        self.process, self.output, self.started = process, output, time.perf_counter()
+
+    @classmethod
+    def start(cls, device: str) -> "TrainerProcess":
+        on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
+        limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
+
+        def before_exec() -> None:
+            if limit is not None:  # GPU runtimes map huge address ranges: no AS limit there
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        process = subprocess.Popen([sys.executable, "-m", "grader.training.trainer"], env=_environment(device),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=before_exec)
+        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES))
+
+    def run(self, folder: Path, *, deadline_s: float,
+            on_progress: Callable[[dict[str, Any]], None] | None = None) -> TrainerOutcome:
+        """Give the trainer its job folder and wait for it, at most `deadline_s` seconds."""
+        started = time.perf_counter()
+        outcome = TrainerOutcome()
+        try:
+            self.process.stdin.write(f"{folder}\n".encode())
+            self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # it died before its job: the return code below says so
+        progress = ProgressTail(folder / files.PROGRESS_FILE, on_progress)
+        while self.process.poll() is None:
+            if time.perf_counter() - started > deadline_s:
+                outcome.timed_out = True
+                break
+            progress.poll()
+            time.sleep(0.1)
+        self.close()
+        progress.poll()
+        outcome.returncode = self.process.returncode
+        head, tail = self.output.text()
+        outcome.output = head + tail
+        outcome.seconds = time.perf_counter() - started
+        outcome.facts = _read(folder / files.FACTS_FILE)
+        outcome.training = _read(folder / files.TRAINING_FILE)
+        outcome.failure = _read(folder / files.FAILURE_FILE)
+        from grader.sandbox.runner import read_progress
+
+        outcome.progress = read_progress(folder / files.PROGRESS_FILE)
+        return outcome
+
+    def close(self) -> None:
+        """Stop the trainer (and anything it started); idempotent."""
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

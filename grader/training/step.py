@@ -1,0 +1,77 @@
+"""The train step of the pipeline: a private job folder for the trusted trainer, and its facts.
+
+The job folder is the grader's own (0700, never mounted into a sandbox). It gets the
+validated model description, the learner's preprocessed arrays (already read back and
+checked) and the grader's labels; the trainer writes the trained model there, which the
+parent then evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.facts import Failure, ModelFacts, SubmissionFacts, TrainingFacts
+from grader.training import trainer as files
+from grader.training.modelconfig import ModelDescription
+from grader.training.runner import TrainerOutcome, TrainerProcess
+
+
+class JobFolder:
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="grader-train-"))  # 0700
+
+    def write(self, *, description: ModelDescription, mode: str, seed: int, epochs: int, batch_size: int,
+              stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None) -> None:
+        (self.path / files.MODEL_FILE).write_text(json.dumps({"config": description.config,
+                                                              "compile": description.compile}))
+        (self.path / files.JOB_FILE).write_text(json.dumps({
+            "mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+            "stop_metric": stop_metric, "stop_at": stop_at}))
+        for name, array in (arrays or {}).items():
+            np.save(self.path / f"{name}.npy", array, allow_pickle=False)
+
+    @property
+    def trained_model(self) -> Path:
+        return self.path / files.TRAINED_MODEL_FILE
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run_trainer(trainer: TrainerProcess, folder: JobFolder, *, deadline_s: float,
+                on_progress: Callable[[dict[str, Any]], None]) -> TrainerOutcome:
+    return trainer.run(folder.path, deadline_s=deadline_s, on_progress=on_progress)
+
+
+def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, deadline_s: float, train: bool) -> None:
+    """The trainer's facts (trusted: no learner code ran there) into the submission's facts."""
+    if outcome.facts is not None:
+        facts.model = ModelFacts.from_dict(outcome.facts)
+    if outcome.training is not None:
+        t = outcome.training
+        facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=epochs, history=t["history"],
+                                       seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]))
+        facts.seconds["train"] = round(float(t["seconds"]), 3)
+    if outcome.failure is not None:
+        f = outcome.failure
+        failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
+        facts.stage_failures.setdefault(failure.stage, failure)
+        facts.failure = facts.failure or failure
+    elif outcome.timed_out and facts.failure is None:
+        facts.timed_out = True
+        facts.failure = Failure("timeout", f"stopped at the time budget of {deadline_s:.0f} s after "
+                                           f"{len(outcome.progress)} of {epochs} epochs",
+                                "make training cheaper: fewer or smaller layers, or pool earlier")
+    elif facts.failure is None and (outcome.facts is None or (train and outcome.training is None)):
+        facts.failure = Failure("crash", f"training stopped unexpectedly (exit code {outcome.returncode})",
+                                "the model may need more memory than allowed: make it smaller",
+                                outcome.output[-2000:])
+    if facts.training is not None and facts.training.nan_loss and facts.failure is None:
+        facts.failure = Failure("train", f"the loss became NaN in epoch {facts.training.epochs_run}",
+                                "lower the learning rate, and check that preprocess() scales images to [0, 1]")

@@ -1,0 +1,191 @@
+"""The trusted trainer: builds and trains a validated model; runs no learner code at all.
+
+    python -m grader.training.trainer        (reads one job path from stdin)
+
+It starts while the sandboxed child is still describing the submission, imports Keras, and
+then waits for its job on stdin (the parent closes stdin when there is nothing to train).
+A job folder, private to the grader, holds:
+
+    job.json            seed, epochs, batch size, the stop rule, "build" or "train"
+    model.json          the model config and compile config (validated: grader/training/modelconfig.py)
+    train_x.npy ...     what the learner's preprocess() returned for the training and validation
+                        images (checked by the parent), and the labels (the grader's own)
+
+and it writes there: facts.json (the built model's layers, shapes, parameters, compile
+settings), progress.jsonl (one line per epoch), training.json, model.keras, or failure.json.
+
+The model is rebuilt from its config after seeding, so its initial weights come from the
+seed; it is compiled with the validated optimizer, loss and metrics; it trains with the
+grader's epochs, batch size and data, and stops early only through the grader's own callback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+JOB_FILE = "job.json"
+MODEL_FILE = "model.json"
+FACTS_FILE = "facts.json"
+PROGRESS_FILE = "progress.jsonl"
+TRAINING_FILE = "training.json"
+FAILURE_FILE = "failure.json"
+TRAINED_MODEL_FILE = "model.keras"
+
+
+class TrainingFailed(Exception):
+    def __init__(self, stage: str, message: str, hint: str = "", detail: str = ""):
+        super().__init__(message)
+        self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
+
+
+def _write(path: Path, doc: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip()
+    cause = text.rsplit("Exception encountered:", 1)[-1].strip()
+    return f"{type(exc).__name__}: {cause.splitlines()[0] if cause else ''}".rstrip(": ")
+
+
+def build_model(described: dict[str, Any], seed: int) -> Any:
+    """The model from its validated config, initialised from the seed, compiled as validated."""
+    import keras
+
+    from grader import backend
+
+    backend.make_deterministic(seed)
+    try:
+        model = keras.saving.deserialize_keras_object(described["config"], safe_mode=True)
+    except Exception as exc:
+        raise TrainingFailed("build_model", f"the model cannot be rebuilt from its config: {_cause(exc)}",
+                             "use only built-in Keras layers with their usual arguments",
+                             traceback.format_exc()[-4000:]) from None
+    if not isinstance(model, keras.Model) or not model.built:
+        raise TrainingFailed("build_model", "the rebuilt model has no input shape",
+                             "start the model with keras.Input(shape=...)")
+    if described.get("compile") is not None:
+        try:
+            model.compile_from_config(described["compile"])
+        except Exception as exc:
+            raise TrainingFailed("build_model", f"the model cannot be compiled as described: {_cause(exc)}",
+                                 "compile with a built-in optimizer, loss and metrics",
+                                 traceback.format_exc()[-4000:]) from None
+    return model
+
+
+def stop_callback(metric: str, threshold: float | None) -> Any:
+    """The grader's own early stop: at `threshold` of `metric` (None: never)."""
+    import keras
+
+    class StopAtThreshold(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            value = (logs or {}).get(metric)
+            if threshold is not None and value is not None and float(value) >= threshold:
+                self.model.stop_training = True
+
+    return StopAtThreshold()
+
+
+def progress_callback(path: Path, epochs: int) -> Any:
+    """One JSON line per epoch; stops on a NaN loss."""
+    import keras
+
+    class ProgressWriter(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.nan_loss = False
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.nan_loss = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            line = {"epoch": epoch + 1, "epochs": epochs, "seconds": round(time.perf_counter() - self.started, 3),
+                    **{k: float(v) for k, v in (logs or {}).items()}}
+            with open(path, "a") as handle:
+                handle.write(json.dumps(line) + "\n")
+
+    return ProgressWriter()
+
+
+def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
+    import keras
+    import numpy as np
+
+    from grader import backend
+
+    if not model.compiled:
+        raise TrainingFailed("train", "the model is not compiled",
+                             "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()")
+    data = {name: (np.load(folder / f"{name}_x.npy", allow_pickle=False),
+                   np.load(folder / f"{name}_y.npy", allow_pickle=False)) for name in ("train", "validation")}
+    progress = progress_callback(folder / PROGRESS_FILE, job["epochs"])
+    backend.prepare_for_cpu(model)
+    feed = backend.training_inputs(*data["train"], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
+    val_feed = backend.training_inputs(*data["validation"], batch_size=job["batch_size"], seed=job["seed"],
+                                       shuffle=False)
+    validation = val_feed["x"] if "y" not in val_feed else (val_feed["x"], val_feed["y"])
+    callbacks = [stop_callback(job["stop_metric"], job["stop_at"]), progress]
+    started = time.perf_counter()
+    try:
+        history = model.fit(**feed, epochs=job["epochs"], validation_data=validation, verbose=0, callbacks=callbacks)
+    except Exception as exc:
+        raise TrainingFailed("train", f"model.fit() raised {_cause(exc)}",
+                             "check that the model's input matches what preprocess() returns and that the loss "
+                             "fits the labels", traceback.format_exc()[-4000:]) from None
+    seconds = time.perf_counter() - started
+    keras.saving.save_model(model, folder / TRAINED_MODEL_FILE)
+    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "epochs_run": len(history.history.get("loss", [])), "seconds": round(seconds, 3),
+            "nan_loss": progress.nan_loss, "versions": backend.library_versions(),
+            "device": backend.describe_device()}
+
+
+def run_job(folder: Path) -> None:
+    from grader.inspect_model import model_facts
+
+    job = json.loads((folder / JOB_FILE).read_text())
+    described = json.loads((folder / MODEL_FILE).read_text())
+    try:
+        model = build_model(described, job["seed"])
+        _write(folder / FACTS_FILE, model_facts(model).to_dict())
+        if job["mode"] == "train":
+            _write(folder / TRAINING_FILE, train(model, job, folder))
+    except TrainingFailed as failure:
+        _write(folder / FAILURE_FILE, {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
+                                       "detail": failure.detail})
+    except MemoryError:
+        _write(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
+                                       "hint": "make the model smaller (fewer filters or units, or pool before "
+                                               "Flatten)", "detail": ""})
+
+
+def main() -> int:
+    from grader import backend
+
+    backend.import_keras()  # while the child is still at work: this is the slow part
+    line = sys.stdin.readline().strip()
+    if not line:
+        return 0  # nothing to build: the parent closed stdin
+    run_job(Path(line))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
