@@ -30,6 +30,10 @@ def _common_options(fn):
     fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
                       help="Folder with the raw datasets (default: the cache, then download).")(fn)
     fn = click.option("--verbose", "-v", is_flag=True, help="Also show tracebacks and your program's output.")(fn)
+    fn = click.option("--isolation", type=click.Choice(["auto", "namespaces", "uid", "none"]), default=None,
+                      envvar="GRADER_ISOLATION",
+                      help="How to isolate the submission's code (docs/security.md). auto: bubblewrap namespaces, "
+                           "else the uid fallback as root, else none (feedback only).")(fn)
     return fn
 
 
@@ -42,11 +46,11 @@ def main() -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @_common_options
-def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose) -> None:
+def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, isolation) -> None:
     """Check the architecture of PATH in seconds, without training."""
     _run_grading(path=path, challenge=challenge, spec_path=spec_path, out_dir=out_dir, as_json=as_json,
                  data_dir=data_dir, verbose=verbose, train=False, profile=config.DEFAULT_PROFILE,
-                 device="cpu", seed=config.DEFAULT_SEED)
+                 device="cpu", seed=config.DEFAULT_SEED, isolation=isolation)
 
 
 @main.command()
@@ -58,7 +62,7 @@ def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose)
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True, help="Random seed for training.")
 @leaderboard_submit_options
 @gradescope_submit_options
-def submit(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, profile, device, seed,
+def submit(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, isolation, profile, device, seed,
            output_format, results_path, **leaderboard) -> None:
     """Train PATH (.py or .ipynb) in isolation, evaluate it on held-out data, and score it.
 
@@ -67,7 +71,8 @@ def submit(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose
     as_json = as_json or output_format == "json"
     _run_grading(path=path, challenge=challenge, spec_path=spec_path, out_dir=out_dir, as_json=as_json,
                  data_dir=data_dir, verbose=verbose, train=True, profile=profile, device=device, seed=seed,
-                 leaderboard=leaderboard, output_format=output_format, results_path=results_path)
+                 leaderboard=leaderboard, output_format=output_format, results_path=results_path,
+                 isolation=isolation)
 
 
 def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict | None = None,
@@ -81,6 +86,10 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
     # Leaderboard mode (--learner): the daily cap is checked before training, the result recorded after.
     board_run = start_leaderboard_submission(leaderboard, options) if leaderboard else None
 
+    if output_format == "gradescope":
+        options["require_isolation"] = "Gradescope mode (--format gradescope)"
+    elif leaderboard and leaderboard.get("sign"):
+        options["require_isolation"] = "--sign"
     console = Console(stderr=as_json)
     if not console.is_terminal:
         console = Console(stderr=as_json, width=120)  # logs and CI: wide enough for the tables
@@ -93,6 +102,10 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         render(result, console, show_output=verbose)
+    from grader.sandbox.isolation import Isolation, LEVELS
+
+    if result.error is None and result.isolation in LEVELS and (notice := Isolation(result.isolation).notice()):
+        click.echo(notice, err=True)
     if output_format == "gradescope":
         from grader.cli_courses import write_gradescope_output
 

@@ -5,6 +5,7 @@ Pure functions of (spec, facts).
 
 from __future__ import annotations
 
+import math
 import re
 
 from grader.checks.architecture import shape_text
@@ -29,13 +30,17 @@ def check_preprocess(points: float, input_shape: tuple[int, ...], scale: float,
     if not facts.dtype.startswith("float"):
         return failed("preprocess", title, points, f"returns {facts.dtype} values, expected float32",
                       f"convert and scale: images.astype('float32') / {scale:g}")
+    if math.isnan(facts.min) or math.isnan(facts.max):
+        return failed("preprocess", title, points, "returns NaN or infinite values",
+                      f"only convert and scale: images.astype('float32') / {scale:g}")
     if facts.max > 1.0 + PREPROCESS_TOLERANCE or facts.min < -PREPROCESS_TOLERANCE:
         return failed("preprocess", title, points,
                       f"values range from {facts.min:g} to {facts.max:g}, expected 0 to 1",
                       f"divide the pixel values by {scale:g}")
     if facts.max_abs_diff is None or facts.max_abs_diff > PREPROCESS_TOLERANCE:
+        by = f"by up to {facts.max_abs_diff:g}" if facts.max_abs_diff is not None else "in shape"
         return failed("preprocess", title, points,
-                      f"values differ from images / {scale:g} by up to {facts.max_abs_diff:g}",
+                      f"values differ from images / {scale:g} {by}",
                       f"only reshape and divide by {scale:g}: the grader evaluates your model on test images "
                       f"prepared exactly that way")
     return passed("preprocess", title, points, f"float images of shape {want}, scaled to [0, 1]")

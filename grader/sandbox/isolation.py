@@ -197,7 +197,7 @@ def _system_mounts() -> list[str]:
 
 def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str, str],
                   limits: Limits) -> list[str]:
-    args = [_bwrap() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+    args = [_bwrap() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--clearenv",
             "--hostname", "sandbox"]
     args += _system_mounts()

@@ -1,0 +1,232 @@
+"""The hostile corpus (tests/hostile/): every attack fails, the verdict is clear, nothing leaks.
+
+Each file in tests/hostile/ is one attack, appended to the small correct submission
+(tests/submissions/fashion_ok.py), so it may override any of its functions (the originals stay
+reachable as _base_build_model and _base_preprocess). Where an attack could tell that it
+worked, it calls hostile_win(), which prints a marker. For every file this asserts:
+
+- the grader returned a result with a clear verdict (graded, exit 0/1, or its documented 2);
+- no marker and no secret in anything the grader wrote or printed;
+- nothing outside the run folder changed (the grader's files, the data, the caches, a
+  database, the host's /tmp) and nothing reached a listener on the host's 127.0.0.1;
+- no process is left behind, and training ran no more epochs than the profile allows.
+
+Every bomb in the corpus is bounded, so a limit that fails cannot take the machine down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import config
+from grader.pipeline import grade
+from grader.sandbox import isolation as iso
+from tests.grading import SUBMISSIONS, tiny_spec
+
+HOSTILE = Path(__file__).parent / "hostile"
+CASES = sorted(HOSTILE.glob("*.py"))
+SECRET = "hostile-test-secret-7f3a9c1e5b"
+HOST_CANARY = Path("/tmp/hostile-host-canary")
+MARKER = "HOSTILE-WIN"
+
+PRELUDE = f'''
+_base_build_model = build_model
+_base_preprocess = preprocess
+
+
+def hostile_win(what):
+    print("{MARKER}: " + str(what), flush=True)
+
+
+print("HOSTILE-STARTED", flush=True)
+'''
+
+# What a few attacks must end in, beyond "contained": (the failure's stage) where it is certain.
+EXPECTED_FAILURE = {
+    "loop_at_import": "timeout", "loop_in_build_model": "timeout", "loop_in_callback": "timeout",
+    "lambda_layer": "build_model", "custom_layer_class": "build_model", "function_activation": "build_model",
+    "subclassed_model": "build_model", "custom_loss_function": "build_model", "huge_dense": "build_model",
+    "preprocess_too_large": "preprocess", "preprocess_nan": "preprocess", "preprocess_objects": "preprocess",
+    "exit_at_import": "crash", "forge_child_result": "preprocess", "malformed_child_result": "build_model",
+    "huge_child_result": "crash", "fifo_child_result": "crash", "symlink_child_result": "crash",
+    "disk_bomb": "crash", "symlink_preprocessed": "preprocess",
+}
+
+pytestmark = pytest.mark.skipif(not iso.choose().isolated, reason="no sandbox available on this machine")
+
+
+def test_the_corpus_is_large_and_documented():
+    assert len(CASES) >= 40
+    for case in CASES:
+        first = case.read_text().splitlines()[0]
+        assert first.startswith("# ") and "->" in first, f"{case.name}: first line must say the attack -> the outcome"
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records whatever reaches it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received = b""
+        self.connections = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.settimeout(1)
+            try:
+                self.received += conn.recv(1024)
+            except OSError:
+                pass
+            conn.close()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    server = Listener()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hostile_spec(tmp_path_factory) -> Path:
+    from grader import backend
+
+    backend.import_keras()  # Keras writes keras.json into KERAS_HOME on first import: before any snapshot
+    folder = tmp_path_factory.mktemp("hostile-spec")
+    path = tiny_spec(folder, "fashion", train_limit=256, validation_limit=128, test_limit=256, time_budget_s=90)
+    path.write_text(path.read_text() + "describe_budget_s = 25\n\n[profiles.tiny.sandbox]\nmemory_mb = 4096\n"
+                    "processes = 48\ndisk_mb = 400\nfile_size_mb = 200\ntmp_mb = 64\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("hostile-db") / "leaderboard.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE results (learner TEXT, score REAL)")
+        db.execute("INSERT INTO results VALUES ('alice', 50)")
+    return path
+
+
+def _tree_state(root: Path) -> list[tuple[str, int, int]]:
+    state = []
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        info = path.lstat()
+        state.append((str(path.relative_to(root)), info.st_size, info.st_mtime_ns))
+    return state
+
+
+def _grader_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((config.REPO_ROOT / "grader").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _outside_state(shared_cache: Path, database: Path) -> dict:
+    import site
+
+    return {
+        "grader": _grader_hash(),
+        "site-packages": sorted(os.listdir(site.getsitepackages()[0])),
+        "cache": _tree_state(shared_cache),
+        "data": _tree_state(Path(os.environ["GRADER_DATA_DIR"])),
+        "keras home": _tree_state(Path(os.environ["KERAS_HOME"])) if Path(os.environ["KERAS_HOME"]).exists() else [],
+        "database": hashlib.sha256(database.read_bytes()).hexdigest(),
+        "host tmp": sorted(p.name for p in Path("/tmp").glob("hostile*")),
+    }
+
+
+def _live_pids() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def _describe_pids(pids: set[int]) -> list[str]:
+    described = []
+    for pid in sorted(pids):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cmdline:
+            described.append(f"{pid}: {cmdline[:120]}")
+    return described
+
+
+def _everything_written(result, run_dir: Path) -> str:
+    texts = [json.dumps(result.to_dict())]
+    for path in run_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".html", ".log"):
+            texts.append(path.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener, database, shared_cache,
+                                         monkeypatch):
+    source = (SUBMISSIONS / "fashion_ok.py").read_text() + PRELUDE + case.read_text().replace(
+        "__PORT__", str(listener.port))
+    submission = tmp_path / "fashion.py"
+    submission.write_text(source)
+    monkeypatch.setenv("GRADER_SECRET_KEY", SECRET)
+    monkeypatch.setenv("GRADER_DB", str(database))
+    HOST_CANARY.unlink(missing_ok=True)
+    before = _outside_state(shared_cache, database)
+    pids_before = _live_pids()
+    received_before = listener.received
+
+    run_dir = tmp_path / "run"
+    result = grade(path=submission, spec_path=hostile_spec, profile="tiny", out_dir=run_dir, device="cpu")
+
+    # A clear verdict: graded (the attack is the learner's problem), with an explanation when failed.
+    assert result.error is None, result.error
+    assert result.exit_code in (config.EXIT_PASSED, config.EXIT_FAILED)
+    assert result.isolation in ("namespaces", "uid")
+    if case.stem in EXPECTED_FAILURE:
+        assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
+        assert result.verdict == "failed"
+    assert "HOSTILE-STARTED" in result.output, result.output[-1000:]  # the attack did run, in the sandbox
+    written = _everything_written(result, run_dir)
+    assert MARKER not in written, [line for line in written.splitlines() if MARKER in line][:3]
+    assert SECRET not in written
+    assert "\x1b" not in written and "\u202e" not in written
+    # Nothing outside the run folder changed, nothing reached the host's network.
+    time.sleep(0.2)
+    assert _outside_state(shared_cache, database) == before
+    assert not HOST_CANARY.exists()
+    assert listener.received == received_before
+    # No process left, and no more training than allowed.
+    left = _describe_pids(_live_pids() - pids_before - {os.getpid()})
+    assert left == [], left
+    assert len(result.history.get("loss", [])) <= 1
