@@ -26,18 +26,13 @@ class ModelLoadError(Exception):
 
 
 def load_model(path: Path) -> Any:
-    keras = backend.import_keras()
+    """A .keras file, checked as hostile input first (grader/modelfile.py), then loaded safely."""
+    from grader.modelfile import ModelFileError, load_checked
+
     try:
-        with warnings.catch_warnings():
-            # An untrained model has no optimizer state to restore; Keras warns about that.
-            warnings.simplefilter("ignore", UserWarning)
-            # safe_mode refuses Lambda layers and other deserialised Python code.
-            return keras.saving.load_model(path, compile=True, safe_mode=True)
-    except Exception as exc:
-        text = str(exc).strip()
-        # Keras nests the real cause last: "... Exception encountered: <the cause>".
-        cause = text.rsplit("Exception encountered:", 1)[-1].strip().splitlines()[0] if text else ""
-        raise ModelLoadError(f"{type(exc).__name__}: {cause}", detail=text[-4000:]) from None
+        return load_checked(path)
+    except ModelFileError as err:
+        raise ModelLoadError(str(err), detail=str(err)) from None
 
 
 def _leaf_layers(model: Any) -> list[Any]:

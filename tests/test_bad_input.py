@@ -131,17 +131,24 @@ def test_nan_loss_stops_training_and_says_so(tmp_path):
     assert result.exit_code == 1
 
 
-def test_time_budget_kills_and_still_reports(tmp_path):
-    path = broken(tmp_path, "    def on_epoch_end(self, epoch, logs=None):\n",
-                  "    def on_train_begin(self, logs=None):\n        import time\n        time.sleep(600)\n\n"
-                  "    def on_epoch_end(self, epoch, logs=None):\n")
-    result = grade_tiny(tmp_path, path, time_budget_s=25)
+def test_training_time_budget_stops_the_trainer_and_still_reports(tmp_path):
+    path = broken(tmp_path, "", "")
+    # 50 epochs of 2,048 images take far longer than 3 s on any CPU: the trusted trainer is stopped.
+    result = grade_tiny(tmp_path, path, time_budget_s=3, epochs=50, train_limit=2048)
     assert result.failure["stage"] == "timeout"
-    assert result.failure["message"].startswith("stopped at the time budget of 25 s")
-    assert result.durations["child"] < 60
-    # The model was saved before training, so the architecture is still checked.
+    assert result.failure["message"].startswith("stopped at the time budget of 3 s")
+    # The model was built before training, so the architecture is still checked.
     assert check(result, "architecture.params").passed
     assert check(result, "accuracy.tier1").message.startswith("not checked")
+
+
+def test_describe_budget_stops_a_sleeping_build_model(tmp_path):
+    path = broken(tmp_path, "def build_model():\n", "def build_model():\n    import time\n    time.sleep(600)\n")
+    result = grade_tiny(tmp_path, path, describe_budget_s=15)
+    assert result.failure["stage"] == "timeout"
+    assert "time budget of 15 s" in result.failure["message"]
+    assert check(result, "preprocess").passed  # preprocess() ran before build_model() and is still checked
+    assert result.durations["child"] < 60
 
 
 def test_cli_exit_codes_and_json(tmp_path):

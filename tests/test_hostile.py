@@ -119,8 +119,9 @@ def hostile_spec(tmp_path_factory) -> Path:
 
     backend.import_keras()  # Keras writes keras.json into KERAS_HOME on first import: before any snapshot
     folder = tmp_path_factory.mktemp("hostile-spec")
-    path = tiny_spec(folder, "fashion", train_limit=256, validation_limit=128, test_limit=256, time_budget_s=90)
-    path.write_text(path.read_text() + "describe_budget_s = 25\n\n[profiles.tiny.sandbox]\nmemory_mb = 4096\n"
+    path = tiny_spec(folder, "fashion", train_limit=256, validation_limit=128, test_limit=256, time_budget_s=90,
+                     describe_budget_s=25)
+    path.write_text(path.read_text() + "\n[profiles.tiny.sandbox]\nmemory_mb = 4096\n"
                     "processes = 48\ndisk_mb = 400\nfile_size_mb = 200\ntmp_mb = 64\n")
     return path
 

@@ -138,7 +138,14 @@ def choose(requested: str | None = None) -> Isolation:
     if requested == "auto" and works:
         return Isolation("namespaces")
     if os.geteuid() == 0:
-        return Isolation("uid", why)
+        unreadable = [p for p in runtime_paths() if world_readable_ancestor(p) is None]
+        if not unreadable:
+            return Isolation("uid", why)
+        why = "; ".join(filter(None, [why, f"the uid fallback cannot run Python from {unreadable[0]}, which an "
+                                             f"unprivileged user cannot read"]))
+        if requested == "uid":
+            raise IsolationError(f"--isolation uid: {why}")
+        return Isolation("none", why)
     if requested == "uid":
         raise IsolationError("--isolation uid needs the grader to run as root (it switches the child to an "
                              "unprivileged user)")
