@@ -67,7 +67,7 @@ def read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
     if not isinstance(config, dict):
         raise ModelFileError("config.json is not a JSON object")
     try:
-        compile_config = config.get("compile_config")
+        compile_config = config.get("compile_config") or None  # {} when the model was never compiled
         validate({"config": {k: v for k, v in config.items() if k != "compile_config"}, "compile": compile_config})
     except ConfigRejected as err:
         raise ModelFileError(err.message) from None

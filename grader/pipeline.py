@@ -34,6 +34,7 @@ import numpy as np
 from grader import backend, config, describe
 from grader.checks import run_checks
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
+from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
 from grader.leaderboard.records import LeaderboardRun
 from grader.report import REPORT_FILE
 from grader.result import GradeResult
@@ -47,7 +48,7 @@ from grader.training.runner import TrainerOutcome, TrainerProcess
 
 TRAINED_MODEL_FILE = "model.keras"  # in the run folder: trained by the trusted trainer
 # What a run folder of ours may hold: --out may point at one of these again, or at an empty folder.
-RUN_FOLDER_FILES = {"result.json", REPORT_FILE, "output.log", TRAINED_MODEL_FILE, "results.json"}
+RUN_FOLDER_FILES = {"result.json", REPORT_FILE, "output.log", TRAINED_MODEL_FILE, "results.json", NOTEBOOK_SOURCE_FILE}
 
 
 class NotGraded(Exception):
@@ -256,7 +257,7 @@ def inspect_and_evaluate(run: Run, train: bool) -> None:
         model = load_model(path)
     except ModelLoadError as err:
         run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {err}",
-                                    load_hint(err.detail), err.detail)
+                                    "use only built-in Keras layers", err.detail)
         return
     splits = {name: subset(run, name) for name in ("test", "validation")}
     x, y = subset(run, "train")
@@ -277,13 +278,6 @@ def inspect_and_evaluate(run: Run, train: bool) -> None:
     run.facts.seconds["evaluate"] = round(time.perf_counter() - started, 3)
 
 
-# Layers Keras saves but cannot load again, found the hard way, with what to do instead.
-KNOWN_RELOAD_PROBLEMS = {
-    "RandomShear": "Keras 3.15 saves RandomShear(0.2) as the range [-0.2, 0.2] and then refuses that range when "
-                   "loading: use RandomZoom and RandomTranslation instead, or a range of non-negative numbers",
-}
-
-
 def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: bool) -> None:
     """Leaderboard mode: the private half's accuracy and points, into run.leaderboard (host only).
 
@@ -296,13 +290,6 @@ def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: b
         return  # no test accuracy: both halves earn the same points
     private_facts = replace(run.facts, metrics=replace(run.facts.metrics, test_accuracy=board.private_accuracy))
     board.private_score = round(sum(c.points for c in run_checks(spec, profile, private_facts, trained=train)), 2)
-
-
-def load_hint(message: str) -> str:
-    for layer, hint in KNOWN_RELOAD_PROBLEMS.items():
-        if layer in message:
-            return hint
-    return "use only built-in Keras layers (no Lambda layers or custom classes)"
 
 
 def write_report(result: GradeResult, run: Run | None = None) -> None:
@@ -373,6 +360,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
         workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
         result.run_dir = str(workdir)
+        if path.suffix == ".ipynb":  # what was graded, for the learner to read
+            (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
         run = Run(spec, chosen, path, workdir, seed, device, isolation=chosen_isolation, leaderboard=leaderboard)
         events.on_stage("data")
         load_data(run, data_dir)

@@ -175,7 +175,7 @@ def test_cli_help_does_not_import_keras_or_numpy():
 def test_a_model_keras_cannot_reload_gets_a_specific_hint(tmp_path):
     path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28, 1)), keras.layers.RandomShear(0.2),")
     result = grade_tiny(tmp_path, path, train=False)
-    assert result.failure["stage"] == "load"
-    assert "cannot be loaded safely" in result.failure["message"]
+    assert result.failure["stage"] == "build_model"
+    assert "cannot be rebuilt from its config" in result.failure["message"]
     assert "RandomShear" in result.failure["hint"]
     assert result.exit_code == 1

@@ -252,7 +252,7 @@ def test_outputs_are_read_back_without_pickles(tmp_path):
 
     forged = tmp_path / "forged.npy"
     np.save(forged, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    returned = _read_back({"status": "ok"}, forged, "conv2d()")
+    returned = _read_back({"status": "ok"}, tmp_path, "forged.npy", "conv2d()")
     assert returned.value is None and "could not be read back" in returned.error
 
 

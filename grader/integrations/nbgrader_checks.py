@@ -201,13 +201,13 @@ class ChallengeTests:
     # ----------------------------------------------------------------------- facts, as the child gets them
 
     def _preprocess_facts(self, preprocess: Callable[..., Any]) -> PreprocessFacts:
+        from grader.describe import preprocess_facts
         from grader.sandbox import child
 
         images = probe_images(self.spec)
         shape, scale = list(self.spec.input_shape), self.spec.input_scale
         out = child.run_preprocess(SimpleNamespace(preprocess=preprocess), images, shape, scale, _NOTEBOOK)
-        facts = child.preprocess_facts(out, images, shape, scale)
-        return PreprocessFacts(**{**facts, "shape": tuple(facts["shape"])})
+        return preprocess_facts(out, images, tuple(shape), scale)
 
     def _model_facts(self, build_model: Callable[..., Any]) -> Any:
         from grader.inspect_model import model_facts

@@ -91,10 +91,15 @@ class Isolation:
 
 
 def runtime_paths() -> list[Path]:
-    """Folders the child needs read-only: the Python runtime, the environment, the grader package."""
+    """Folders the child needs read-only: the Python runtime, the environment, the grader package,
+    the challenge specs."""
     import grader
+    from grader import config
 
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix), Path(grader.__file__).resolve().parent}
+    # The challenge specs and skeletons are a learner's own material (a notebook's test cells read
+    # them); the reference solutions, the data and everything else of the repository stay out.
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix), Path(grader.__file__).resolve().parent,
+             config.CHALLENGES_DIR.resolve()}
     # A venv's python is a link into the base runtime: mount the real files, wherever they are.
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
     return sorted(p.resolve() for p in paths if p.exists())
