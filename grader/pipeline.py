@@ -329,6 +329,7 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     """
     events = events or Events()
     started = time.perf_counter()
+    given = Path(path)  # a link is refused below: resolving first would hide it
     path = Path(path).resolve()
     result = GradeResult(challenge=challenge or path.stem, profile=profile, mode="submit" if train else "check",
                          submission_path=str(path), submission_sha256="", seed=seed, backend=backend.backend_name(),
@@ -343,6 +344,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         result.isolation = chosen_isolation.level
         events.on_stage("spec")
         spec = resolve_spec(path, challenge, spec_path)
+        if given.is_symlink():
+            raise NotGraded(f"{given} is a symbolic link: submit the file itself")
         if spec.kind == "functions":  # NumPy functions checked against Keras layers: no data, nothing to train
             from grader.functions_challenge import grade_functions
 

@@ -96,12 +96,19 @@ set -euo pipefail
 SOURCE=/autograder/source
 
 apt-get update -qq
-apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+# bubblewrap: the sandbox. Gradescope's Docker blocks user namespaces, so grading falls back to
+# running each submission as an unprivileged uid (docs/security.md): the system Python keeps
+# the runtime readable by that uid.
+apt-get install -y -qq python3 python3-venv python3-pip bubblewrap >/dev/null
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet --upgrade pip
 # Editable, so that the kit finds its challenge files and dataset manifest beside the package.
 /autograder/venv/bin/python -m pip install --quiet -e "$SOURCE/{kit}"
 {fetch_data}
+# The uid fallback hides files by permissions: the data (held-out split included) and the
+# results folder are root's alone.
+chmod -R go-rwx "$SOURCE/{kit}/datasets/cache" 2>/dev/null || true
+mkdir -p /autograder/results && chmod 755 /autograder/results
 """
 
 RUN_AUTOGRADER = """\
@@ -135,7 +142,10 @@ run_dir="$(mktemp -d)"
 "$GRADE" submit "$submission" --spec "$AUTOGRADER/source/{spec}" --profile "$PROFILE" --out "$run_dir" \\
   --format gradescope --results "$RESULTS"
 status=$?
-if [ ! -s "$RESULTS" ]; then
+PYTHON="${{PYTHON:-$AUTOGRADER/venv/bin/python}}"
+[ -x "$PYTHON" ] || PYTHON=python3
+if ! "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not (isinstance(d, dict) and "tests" in d))' \
+    "$RESULTS" 2>/dev/null; then
   # The grader itself failed: still give Gradescope a result to show, and the host a clue.
   echo "grade exited with status $status without writing $RESULTS" >&2
   printf '%s\\n' '{{"score": 0, "output": "The autograder could not run. Please tell your instructor.", "tests": []}}' \\

@@ -21,7 +21,7 @@ LAYERS = frozenset({
     "ELU", "PReLU", "Softmax", "BatchNormalization", "LayerNormalization", "Rescaling", "Reshape", "Permute",
     "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Resizing", "CenterCrop", "Concatenate", "Add", "Multiply",
     "Average", "Maximum", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-    "RandomBrightness", "RandomCrop",
+    "RandomBrightness", "RandomCrop", "RandomShear", "RandomGrayscale", "RandomHue", "RandomSaturation",
 })
 MODELS = frozenset({"Sequential", "Functional"})
 INITIALIZERS = frozenset({

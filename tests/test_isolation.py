@@ -1,0 +1,190 @@
+"""The isolation layer itself, and the guarantees around it that the hostile corpus does not reach.
+
+- the uid fallback (for hosts without user namespaces), run with the system's own Python;
+- modes that refuse to run unisolated (leaderboard, --sign, Gradescope);
+- host-side inputs: symlinked or oversized submissions, an --out folder that is not ours;
+- trained weights that learner code cannot touch: a build_model() that trains, or a patched
+  fit(), gives bitwise the same training as the honest file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import config
+from grader.cli import main as cli
+from grader.pipeline import grade
+from grader.sandbox import isolation as iso
+from grader.sandbox.box import Box
+from grader.sandbox.limits import Limits
+from grader.text import clean, learner_output
+from tests.grading import SUBMISSIONS, fashion_submission, tiny_spec
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def run_in(level: str, code: str, limits: Limits = Limits(memory_mb=1024, processes=32)) -> tuple[int, str]:
+    box = Box()
+    try:
+        sandboxed = iso.start([SYSTEM_PYTHON, "-c", code], isolation=iso.Isolation(level), work=box.work,
+                              inputs=box.inputs, extra_env={}, limits=limits, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+        try:
+            output, _ = sandboxed.process.communicate(timeout=60)
+        finally:
+            sandboxed.close()
+        return sandboxed.process.returncode, output.decode(errors="replace")
+    finally:
+        box.remove()
+
+
+needs_root_and_python = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON), reason="the uid fallback needs root and /usr/bin/python3")
+
+
+@needs_root_and_python
+def test_uid_fallback_runs_as_an_unprivileged_user_who_cannot_read_or_write_the_hosts_files(tmp_path):
+    secret = tmp_path / "key.txt"
+    secret.write_text("the host's secret")
+    os.chmod(secret, 0o600)
+    code, output = run_in("uid", f"""
+import os
+print("uid", os.getuid())
+for action, path in (("read", {str(secret)!r}), ("write", {str(Path(iso.__file__))!r})):
+    try:
+        open(path, "r" if action == "read" else "a").close()
+        print("could", action, path)
+    except OSError:
+        print("refused", action)
+""")
+    assert code == 0, output
+    uid = int(output.split("uid ")[1].split()[0])
+    assert iso.FALLBACK_UID_BASE <= uid < iso.FALLBACK_UID_BASE + iso.FALLBACK_UID_COUNT
+    assert "could" not in output and output.count("refused") == 2
+
+
+@needs_root_and_python
+def test_uid_fallback_leaves_no_process_and_limits_processes():
+    code, output = run_in("uid", """
+import os, time
+started = 0
+try:
+    for _ in range(200):  # bounded: each child sleeps 30 s at most
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        started += 1
+except OSError:
+    pass
+print("forked", started)
+""", Limits(memory_mb=1024, processes=16))
+    started = int(output.split("forked ")[1].split()[0])
+    assert started < 200
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _uid_of(pid) in
+            range(iso.FALLBACK_UID_BASE, iso.FALLBACK_UID_BASE + iso.FALLBACK_UID_COUNT)]
+    assert left == []
+
+
+def _uid_of(pid: str) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+@pytest.mark.skipif(iso.choose().level != "namespaces", reason="bubblewrap is not usable here")
+def test_namespaces_show_only_the_sandbox_and_no_grader_variables(monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_KEY", "not-for-the-child")
+    code, output = run_in("namespaces", """
+import os
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+print("env", sorted(k for k in os.environ if k.startswith("GRADER")))
+print("uid", os.getuid())
+""")
+    assert code == 0, output
+    pids = eval(output.split("pids ")[1].splitlines()[0])
+    assert len(pids) <= 3 and max(pids) < 10  # bwrap's init, the child, perhaps its own /proc reader
+    assert "env []" in output and "uid 65534" in output
+
+
+def test_modes_that_publish_refuse_to_run_unisolated(tmp_path):
+    path = fashion_submission(tmp_path)
+    for required in ("Gradescope mode (--format gradescope)", "--sign"):
+        result = grade(path=path, isolation="none", require_isolation=required, out_dir=tmp_path / "run")
+        assert result.error is not None and required in result.error and result.exit_code == config.EXIT_NOT_GRADED
+    outcome = CliRunner().invoke(cli, ["submit", str(path), "--isolation", "none", "--format", "gradescope",
+                                       "--results", str(tmp_path / "results.json")])
+    assert outcome.exit_code == config.EXIT_NOT_GRADED
+    assert "needs an isolated sandbox" in (tmp_path / "results.json").read_text()
+
+
+def test_symlinked_and_oversized_submissions_are_refused(tmp_path):
+    real = fashion_submission(tmp_path)
+    link = tmp_path / "link" / "fashion.py"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    assert "symbolic link" in grade(path=link, train=False).error
+    big = tmp_path / "big" / "fashion.py"
+    big.parent.mkdir()
+    big.write_text(real.read_text() + "#" * config.MAX_SUBMISSION_BYTES)
+    assert "more than the" in grade(path=big, train=False).error
+
+
+def test_out_must_be_empty_new_or_a_previous_run(tmp_path):
+    path = fashion_submission(tmp_path)
+    foreign = tmp_path / "homework"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    result = grade(path=path, train=False, out_dir=foreign)
+    assert "not from a grader run" in result.error
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_learner_text_is_cleaned_and_secrets_redacted(monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_KEY", "s3cr3t-value")
+    shown = learner_output("ok\x1b[2J\x1b]0;title\x07 s3cr3t-value \r\u202eevil\x00\n")
+    assert shown == "ok [redacted] evil\n"
+    assert clean("x" * 50, 10) == "x" * 9 + "…"
+
+
+@pytest.mark.slow
+def test_training_inside_build_model_or_a_patched_fit_changes_nothing(tmp_path, shared_cache):
+    """The trained weights come from the trusted trainer only: bitwise the same history."""
+    spec = tiny_spec(tmp_path, "fashion", train_limit=512, epochs=2)
+    base = (SUBMISSIONS / "fashion_ok.py").read_text()
+    cheat = base + '''
+_honest_build = build_model
+_fit = keras.Model.fit
+
+
+def _fit_longer(self, *args, **kwargs):
+    kwargs["epochs"] = 30
+    return _fit(self, *args, **kwargs)
+
+
+keras.Model.fit = _fit_longer
+
+
+def build_model():
+    import numpy as np
+    model = _honest_build()
+    model.fit(np.random.rand(256, 28, 28, 1), np.random.randint(0, 10, 256), epochs=1, verbose=0)
+    return model
+'''
+    histories = []
+    for name, source in (("honest", base), ("cheat", cheat)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "fashion.py").write_text(source)
+        result = grade(path=folder / "fashion.py", spec_path=spec, profile="tiny", out_dir=folder / "run")
+        assert result.error is None and result.failure is None, result.failure
+        histories.append((result.history, result.metrics))
+    assert histories[0] == histories[1]
+    assert len(histories[0][0]["loss"]) == 2
