@@ -86,7 +86,7 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
         facts.seconds.update({clean(k, 40): float(v) for k, v in stages.items()
                               if isinstance(v, (int, float)) and math.isfinite(v)})
     failures = doc.get("stage_failures")
-    for stage, _ in (failures.items() if isinstance(failures, dict) else []):
+    for stage in failures if isinstance(failures, dict) else []:
         if (failure := _failure(failures, stage)) is not None:
             facts.stage_failures[clean(stage, 40)] = failure
     facts.failure = _failure(doc)

@@ -6,11 +6,9 @@ checks see the plain `ModelFacts` they return.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
-from grader import backend
 from grader.facts import LayerFacts, ModelFacts
 
 # The configuration keys the specs may check, as they appear in layer.get_config().

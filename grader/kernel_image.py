@@ -18,7 +18,6 @@ Module level stays light (no NumPy, no Pillow): the command line imports it for 
 from __future__ import annotations
 
 import importlib.util
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.box import BoxFileError, read_bounded
+from grader.text import keras_cause
 from grader.training.modelconfig import ConfigRejected, validate
 
 MB = 1024 * 1024
@@ -91,6 +92,4 @@ def load_checked(path: Path, compile: bool = True) -> Any:
                 warnings.simplefilter("ignore", UserWarning)  # no optimizer state to restore
                 return keras.saving.load_model(copy, compile=compile, safe_mode=True)
         except Exception as exc:
-            text = str(exc).strip()
-            cause = text.rsplit("Exception encountered:", 1)[-1].strip().splitlines()[0] if text else ""
-            raise ModelFileError(f"{type(exc).__name__}: {cause}") from None
+            raise ModelFileError(keras_cause(exc)) from None

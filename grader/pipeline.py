@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import shutil
 import stat
 import threading
@@ -105,8 +104,6 @@ def resolve_spec(submission: Path, challenge: str | None, spec_path: Path | None
 
 def read_submission(path: Path) -> tuple[str, str]:
     """(source, sha256). A missing or unreadable file is the grader's 'not graded'."""
-    if path.is_symlink():
-        raise NotGraded(f"{path} is a symbolic link: submit the file itself")
     if not path.exists():
         raise NotGraded(f"no such file: {path}")
     if not path.is_file():

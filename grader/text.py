@@ -36,6 +36,14 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def keras_cause(exc: BaseException) -> str:
+    """'ValueError: <the cause>' of a Keras error, which nests the real cause last
+    ("... Exception encountered: <the cause>")."""
+    text = str(exc).strip()
+    cause = text.rsplit("Exception encountered:", 1)[-1].strip()
+    return f"{type(exc).__name__}: {cause.splitlines()[0] if cause else ''}".rstrip(": ")
+
+
 def secret_values() -> list[str]:
     """The grader's secrets in this process's environment (the HMAC key and the like)."""
     return [value for key, value in os.environ.items()

@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from grader.text import clean, learner_output
 from tests.grading import SUBMISSIONS, fashion_submission, tiny_spec
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+HOSTILE = Path(__file__).parent / "hostile"
 
 
 def run_in(level: str, code: str, limits: Limits = Limits(memory_mb=1024, processes=32)) -> tuple[int, str]:
@@ -72,21 +71,11 @@ for action, path in (("read", {str(secret)!r}), ("write", {str(Path(iso.__file__
 
 @needs_root_and_python
 def test_uid_fallback_leaves_no_process_and_limits_processes():
-    code, output = run_in("uid", """
-import os, time
-started = 0
-try:
-    for _ in range(200):  # bounded: each child sleeps 30 s at most
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        started += 1
-except OSError:
-    pass
-print("forked", started)
-""", Limits(memory_mb=1024, processes=16))
+    # The corpus's own bounded fork bomb (300 sleepers at most), with its success marker defined.
+    bomb = "def hostile_win(what):\n    print('HOSTILE-WIN', what)\n\n" + (HOSTILE / "fork_bomb.py").read_text()
+    code, output = run_in("uid", bomb, Limits(memory_mb=1024, processes=16))
     started = int(output.split("forked ")[1].split()[0])
-    assert started < 200
+    assert started < 16 and "HOSTILE-WIN" not in output
     left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _uid_of(pid) in
             range(iso.FALLBACK_UID_BASE, iso.FALLBACK_UID_BASE + iso.FALLBACK_UID_COUNT)]
     assert left == []

@@ -32,9 +32,9 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader.sandbox.limits import MB, Limits
 
@@ -360,7 +360,6 @@ class SandboxedProcess:
     isolation: Isolation
     cgroup: PidsCgroup
     lease: UidLease | None = None
-    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def kill(self) -> None:
         """Kill the sandbox and every process in it."""

@@ -81,9 +81,8 @@ def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso
 
     The whole sandbox is gone when this returns: no process of the child survives it.
     """
-    work, _ = iso.box_paths(isolation, box.work, box.inputs)
+    work, inputs = iso.box_paths(isolation, box.work, box.inputs)
     job_path = box.add_input("job.json", json.dumps({**job, "workdir": work}, indent=1))
-    _, inputs = iso.box_paths(isolation, box.work, box.inputs)
     started = time.perf_counter()
     # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
     child = iso.start([sys.executable, "-m", "grader.sandbox.child", f"{inputs}/{job_path.name}"],

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import backend, config
-from grader.sandbox.runner import BoundedOutput, ProgressTail
+from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
 from grader.training import trainer as files
 
 
@@ -95,8 +95,6 @@ class TrainerProcess:
         outcome.facts = _read(folder / files.FACTS_FILE)
         outcome.training = _read(folder / files.TRAINING_FILE)
         outcome.failure = _read(folder / files.FAILURE_FILE)
-        from grader.sandbox.runner import read_progress
-
         outcome.progress = read_progress(folder / files.PROGRESS_FILE)
         return outcome
 

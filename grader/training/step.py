@@ -12,14 +12,13 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
 from grader.facts import Failure, ModelFacts, SubmissionFacts, TrainingFacts
 from grader.training import trainer as files
 from grader.training.modelconfig import ModelDescription
-from grader.training.runner import TrainerOutcome, TrainerProcess
+from grader.training.runner import TrainerOutcome
 
 
 class JobFolder:
@@ -42,11 +41,6 @@ class JobFolder:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-def run_trainer(trainer: TrainerProcess, folder: JobFolder, *, deadline_s: float,
-                on_progress: Callable[[dict[str, Any]], None]) -> TrainerOutcome:
-    return trainer.run(folder.path, deadline_s=deadline_s, on_progress=on_progress)
 
 
 def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, deadline_s: float, train: bool) -> None:

@@ -30,6 +30,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from grader.text import keras_cause
+
 JOB_FILE = "job.json"
 MODEL_FILE = "model.json"
 FACTS_FILE = "facts.json"
@@ -58,12 +60,6 @@ def _write(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
-def _cause(exc: BaseException) -> str:
-    text = str(exc).strip()
-    cause = text.rsplit("Exception encountered:", 1)[-1].strip()
-    return f"{type(exc).__name__}: {cause.splitlines()[0] if cause else ''}".rstrip(": ")
-
-
 def build_model(described: dict[str, Any], seed: int) -> Any:
     """The model from its validated config, initialised from the seed, compiled as validated."""
     import keras
@@ -74,7 +70,7 @@ def build_model(described: dict[str, Any], seed: int) -> Any:
     try:
         model = keras.saving.deserialize_keras_object(described["config"], safe_mode=True)
     except Exception as exc:
-        cause = _cause(exc)
+        cause = keras_cause(exc)
         hint = next((hint for layer, hint in KNOWN_REBUILD_PROBLEMS.items() if layer in traceback.format_exc()),
                     "use only built-in Keras layers with their usual arguments")
         raise TrainingFailed("build_model", f"the model cannot be rebuilt from its config: {cause}", hint,
@@ -86,7 +82,7 @@ def build_model(described: dict[str, Any], seed: int) -> Any:
         try:
             model.compile_from_config(described["compile"])
         except Exception as exc:
-            raise TrainingFailed("build_model", f"the model cannot be compiled as described: {_cause(exc)}",
+            raise TrainingFailed("build_model", f"the model cannot be compiled as described: {keras_cause(exc)}",
                                  "compile with a built-in optimizer, loss and metrics",
                                  traceback.format_exc()[-4000:]) from None
     return model
@@ -152,7 +148,7 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
     try:
         history = model.fit(**feed, epochs=job["epochs"], validation_data=validation, verbose=0, callbacks=callbacks)
     except Exception as exc:
-        raise TrainingFailed("train", f"model.fit() raised {_cause(exc)}",
+        raise TrainingFailed("train", f"model.fit() raised {keras_cause(exc)}",
                              "check that the model's input matches what preprocess() returns and that the loss "
                              "fits the labels", traceback.format_exc()[-4000:]) from None
     seconds = time.perf_counter() - started
