@@ -212,14 +212,15 @@ def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str
     args = [_bwrap() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--clearenv",
             "--hostname", "sandbox"]
+    # The private tmpfs mounts first: bubblewrap mounts in order, so a runtime that lives under
+    # /tmp or /home on the host (a checkout there, its venv) is bound on top of them, not hidden.
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/tmp",
+             "--size", str(limits.tmp_mb * MB), "--tmpfs", BOX_HOME]
     args += _system_mounts()
     for path in runtime_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/tmp",
-             "--size", str(limits.tmp_mb * MB), "--tmpfs", BOX_HOME,
-             "--bind", str(work), BOX_WORK, "--ro-bind", str(inputs), BOX_INPUTS,
-             "--chdir", BOX_WORK]
+    args += ["--bind", str(work), BOX_WORK, "--ro-bind", str(inputs), BOX_INPUTS, "--chdir", BOX_WORK]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     return args + ["--", *command]
