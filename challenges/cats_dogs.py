@@ -39,8 +39,8 @@ def augmentation_layers():
     # TODO 2: Return at least three kinds of random augmentation layers.
     # For example: layers.RandomFlip("horizontal") (a mirrored cat is still a cat),
     # layers.RandomRotation(0.1) (up to 10% of a full turn), layers.RandomTranslation(0.2, 0.2)
-    # (shift up to 20%) and layers.RandomZoom(0.2). Skip layers.RandomShear: Keras 3.15 saves
-    # it in a form it cannot load again, so the grader could not reload your model.
+    # (shift up to 20%) and layers.RandomZoom(0.2). Any of Keras' random augmentation layers
+    # counts (RandomContrast, RandomShear, RandomBrightness, ...).
     # They are only active while training; at test time they pass photos through unchanged.
     raise NotImplementedError("TODO 2: Return at least three kinds of random augmentation layers")
 

@@ -134,6 +134,7 @@ from grader.cli_visual import journey  # noqa: E402
 from grader.cli_leaderboard import leaderboard  # noqa: E402
 from grader.cli_courses import gradescope, nbgrader  # noqa: E402
 from grader.cli_kernel import kernel  # noqa: E402
+from grader.cli_calibrate import calibrate  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)
@@ -142,6 +143,7 @@ main.add_command(leaderboard)
 main.add_command(nbgrader)
 main.add_command(gradescope)
 main.add_command(kernel)
+main.add_command(calibrate)
 
 if __name__ == "__main__":
     main()

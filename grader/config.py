@@ -27,7 +27,7 @@ EVAL_BATCH_SIZE = 512
 # The parent measures training accuracy on at most this many training examples.
 TRAIN_EVAL_LIMIT = 10_000
 
-RESULT_SCHEMA_VERSION = 2
+RESULT_SCHEMA_VERSION = 3
 
 # The leaderboard (`grade submit --learner`, `grade leaderboard`): the database (also $GRADER_DB),
 # where host-signed records go (they hold the private score: never give them to learners), and

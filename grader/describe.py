@@ -22,6 +22,7 @@ from grader.facts import CallbackProbe, Failure, PreprocessFacts, SubmissionFact
 from grader.sandbox.box import Box, BoxFileError, read_array
 from grader.sandbox.child import PREPROCESSED_FILES
 from grader.sandbox.runner import ChildRun
+from grader.checks.keras2 import migration_hint
 from grader.text import clean
 from grader.training.modelconfig import ConfigRejected, ModelDescription, validate
 
@@ -72,8 +73,10 @@ def _failure(doc: dict[str, Any], key: str = "failure") -> Failure | None:
     f = doc.get(key)
     if not isinstance(f, dict):
         return None
-    return Failure(clean(f.get("stage"), 40) or "crash", clean(f.get("message"), 2000), clean(f.get("hint"), 1000),
-                   clean(f.get("detail"), 4000))
+    message, detail = clean(f.get("message"), 2000), clean(f.get("detail"), 4000)
+    # Keras 2 code fails with messages that do not name the cause: the known ones get their fix.
+    hint = migration_hint(message) or migration_hint(detail) or clean(f.get("hint"), 1000)
+    return Failure(clean(f.get("stage"), 40) or "crash", message, hint, detail)
 
 
 def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[str, np.ndarray],
@@ -146,8 +149,18 @@ def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failu
         return Failure("crash", "the submission wrote more to disk than allowed and was stopped",
                        "do not write files: the grader needs only what your functions return")
     if child.timed_out:
-        return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s before the model was built",
-                       "make sure nothing in your file waits or loops forever, at import or in your functions")
+        done = {stage for key in ("stages", "stage_failures") if isinstance(doc.get(key), dict)
+                for stage in doc[key]}  # the stages that finished, well or not
+        if "keras" in done and "import" not in done:
+            return Failure("timeout", f"your file was still running its top-level code after {budget_s:.0f} s "
+                                      f"(the grader only imports it, then calls its functions)",
+                           "move training and anything slow under `if __name__ == \"__main__\":`; at the top "
+                           "level keep only imports and definitions")
+        running = next((f"{stage}()" for stage in ("preprocess", "build_model") if stage not in done and
+                        "import" in done), "the grader's start-up")
+        return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s while {running} was running",
+                       "make sure nothing in your functions waits or loops forever; build_model() should only "
+                       "build and compile, not train")
     if "seconds" not in doc:
         last = next(reversed(doc["stages"]), "start") if isinstance(doc.get("stages"), dict) and doc["stages"] \
             else "start"

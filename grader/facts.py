@@ -43,6 +43,7 @@ class ModelFacts:
     loss: str | None = None
     optimizer: str | None = None
     learning_rate: float | None = None
+    metrics: tuple[str, ...] | None = None  # compile(metrics=...) by name, as the learner wrote it; None: unknown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,8 +56,10 @@ class ModelFacts:
             )
             for l in data["layers"]
         )
+        metrics = data.get("metrics")
         return cls(**{**data, "layers": layers, "input_shape": tuple(data["input_shape"]),
-                      "output_shape": tuple(data["output_shape"])})
+                      "output_shape": tuple(data["output_shape"]),
+                      "metrics": tuple(metrics) if metrics is not None else None})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Any
 from grader.facts import LayerFacts, ModelFacts
 
 # The configuration keys the specs may check, as they appear in layer.get_config().
-_CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate")
+_CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate",
+                "max_value", "negative_slope", "threshold", "axis")  # the last four: ReLU and Softmax layers
 
 
 class ModelLoadError(Exception):
@@ -87,6 +88,16 @@ def _learning_rate(optimizer: Any) -> float | None:
         return None
 
 
+def _metric_names(model: Any) -> tuple[str, ...] | None:
+    from grader.training.modelconfig import metric_name
+
+    try:
+        metrics = (model.get_compile_config() or {}).get("metrics")
+    except Exception:  # not compiled, or compiled in a way Keras cannot describe
+        return None
+    return tuple(metric_name(m) for m in metrics or [])
+
+
 def model_facts(model: Any) -> ModelFacts:
     layers = tuple(
         LayerFacts(
@@ -109,6 +120,7 @@ def model_facts(model: Any) -> ModelFacts:
         loss=_loss_name(model) if compiled else None,
         optimizer=type(optimizer).__name__ if compiled else None,
         learning_rate=_learning_rate(optimizer) if compiled else None,
+        metrics=_metric_names(model) if compiled else None,
     )
 
 

@@ -16,6 +16,7 @@ result with `error` set, the "not graded" verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -32,6 +33,7 @@ import numpy as np
 
 from grader import backend, config, describe
 from grader.checks import run_checks
+from grader.checks.architecture import layer_table
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
 from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
 from grader.leaderboard.records import LeaderboardRun
@@ -209,6 +211,7 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
                          stop_metric=callback.metric if callback else "accuracy",
                          stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
                          if callback else None, arrays=arrays)
+            learner_metrics = described.model.learner_metrics
             del arrays, described
             if will_train:
                 events.on_stage("train")
@@ -216,6 +219,8 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
             run.trainer = trainer.run(folder.path, deadline_s=deadline, on_progress=events.on_epoch)
             training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
                                   train=will_train)
+            if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics
+                run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics)
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
                 shutil.copyfile(folder.trained_model, run.workdir / TRAINED_MODEL_FILE)
         finally:
@@ -374,6 +379,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             describe_and_train(run, source, train, events)
             events.on_stage("evaluate")
             inspect_and_evaluate(run, train)
+        if path.suffix == ".ipynb":
+            notebook_lines(run.facts, source)
         events.on_stage("score")
         result.checks = run_checks(spec, chosen, run.facts, trained=train)
         if leaderboard is not None:
@@ -384,6 +391,19 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     except NotGraded as err:
         result.error = str(err)
     return finish(result, started)
+
+
+def notebook_lines(facts: SubmissionFacts, source: str) -> None:
+    """A notebook's errors name "cell N, line M", not lines of the converted file."""
+    from grader.integrations.notebook import cell_lines
+
+    def moved(failure: Failure | None) -> Failure | None:
+        return None if failure is None else dataclasses.replace(failure, message=cell_lines(source, failure.message))
+
+    facts.failure = moved(facts.failure)
+    facts.stage_failures = {stage: moved(f) for stage, f in facts.stage_failures.items()}
+    if facts.callbacks is not None and facts.callbacks.error:
+        facts.callbacks = dataclasses.replace(facts.callbacks, error=cell_lines(source, facts.callbacks.error))
 
 
 def finish(result: GradeResult, started: float) -> GradeResult:
@@ -465,6 +485,7 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
         result.confusion_matrix = run.evaluation.confusion
     if facts.model is not None:
         result.model_summary = summary(facts.model)
+        result.layer_table = layer_table(spec.architecture, spec.input_shape, facts.model)
     result.expected_summary = [
         {"type": l.type, "output": list(l.output) if l.output else None, "params": l.params}
         for l in spec.architecture.main.layers

@@ -36,6 +36,8 @@ class GradeResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     model_summary: list[dict[str, Any]] = field(default_factory=list)
     expected_summary: list[dict[str, Any]] = field(default_factory=list)
+    # The two side by side, row by row as the architecture checks aligned them (grader/checks/architecture.py)
+    layer_table: list[dict[str, Any]] = field(default_factory=list)
     confusion_matrix: list[list[int]] | None = None
     class_names: list[str] = field(default_factory=list)
     failure: dict[str, str] | None = None

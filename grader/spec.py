@@ -22,6 +22,16 @@ from grader.sandbox.limits import DEFAULT_LIMITS, Limits
 
 TASKS = ("multiclass", "binary")
 
+# Every random augmentation layer Keras 3 ships: what [augmentation] accepts by default, and what
+# the layer-by-layer comparison leaves to the augmentation check.
+AUGMENTATION_LAYERS = (
+    "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomShear", "RandomContrast",
+    "RandomBrightness", "RandomCrop", "RandomGrayscale", "RandomHue", "RandomSaturation", "RandomColorJitter",
+    "RandomColorDegeneration", "RandomSharpness", "RandomPosterization", "RandomInvert", "RandomErasing",
+    "RandomGaussianBlur", "RandomElasticTransform", "RandomPerspective", "Solarization", "AugMix",
+    "RandAugment", "MixUp", "CutMix",
+)
+
 
 class SpecError(Exception):
     """A challenge spec that cannot be used, with the file and key that are wrong."""
@@ -300,10 +310,19 @@ def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
     for index, alt in enumerate(arch._get("alternatives", [], (list,), "a list of tables"), 1):
         alt_t = _Table(alt, f"architecture.alternatives #{index}")
         variants.append(ArchitectureVariant(alt_t.str("name", _REQUIRED), _parse_layers(alt.get("layers"), alt_t.where)))
+    aug_t = top.table("augmentation")
+    augmentation = None
+    if aug_t is not None:
+        augmentation = AugmentationSpec(
+            points=aug_t.num("points", 10.0),
+            kinds=aug_t.strs("kinds", AUGMENTATION_LAYERS),
+            min_kinds=aug_t.int("min_kinds", 1),
+        )
+    ignored = ("InputLayer",) + arch.strs("ignore") + (augmentation.kinds if augmentation else ())
     architecture = ArchitectureSpec(
         points=arch.num("points", 30.0),
         variants=tuple(variants),
-        ignore=("InputLayer",) + arch.strs("ignore"),
+        ignore=tuple(dict.fromkeys(ignored)),
     )
 
     compile_t = top.table("compile") or _Table({}, "compile")
@@ -319,15 +338,6 @@ def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
     callback = None
     if callback_t is not None and callback_t.bool("required", True):
         callback = CallbackSpec(points=callback_t.num("points", 10.0), metric=callback_t.str("metric", "accuracy"))
-
-    aug_t = top.table("augmentation")
-    augmentation = None
-    if aug_t is not None:
-        augmentation = AugmentationSpec(
-            points=aug_t.num("points", 10.0),
-            kinds=aug_t.strs("kinds", _REQUIRED),
-            min_kinds=aug_t.int("min_kinds", 1),
-        )
 
     preprocess_t = top.table("preprocess") or _Table({}, "preprocess")
     profiles_t = top.table("profiles", required=True)

@@ -172,10 +172,10 @@ def test_cli_help_does_not_import_keras_or_numpy():
     assert out.stdout.strip() == "[]"
 
 
-def test_a_model_keras_cannot_reload_gets_a_specific_hint(tmp_path):
+def test_random_shear_which_keras_cannot_reload_by_itself_is_rebuilt(tmp_path):
+    # Keras 3.15 saves RandomShear(0.2) as [-0.2, 0.2] and refuses that when loading it again;
+    # the grader rewrites the saved range into the same layer (grader/training/modelconfig.py).
     path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28, 1)), keras.layers.RandomShear(0.2),")
     result = grade_tiny(tmp_path, path, train=False)
-    assert result.failure["stage"] == "build_model"
-    assert "cannot be rebuilt from its config" in result.failure["message"]
-    assert "RandomShear" in result.failure["hint"]
-    assert result.exit_code == 1
+    assert result.failure is None, result.failure
+    assert any(layer["type"] == "RandomShear" for layer in result.model_summary)

@@ -23,7 +23,7 @@ def notebook_bytes(*cells) -> bytes:
     return nbformat.writes(new_notebook(cells=list(cells))).encode()
 
 
-def test_code_cells_run_in_order_and_ipython_lines_are_commented_out():
+def test_code_cells_run_in_order_and_ipython_lines_do_nothing():
     test_cell = new_code_cell("assert False, 'the autograder test must not run on import'")
     test_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t",
                                       "points": 1, "schema_version": 3}
@@ -41,9 +41,33 @@ def test_code_cells_run_in_order_and_ipython_lines_are_commented_out():
     exec(compile(source, "converted", "exec"), namespace)  # noqa: S102 (our own test notebook)
     assert namespace["steps"] == [True, 4.0] and namespace["remainder"] == 3
     assert "markdown is not code" not in source and "assert False" not in source
-    assert "# [not run by the grader: IPython-only line] %matplotlib inline" in source
+    assert "get_ipython().run_line_magic('matplotlib', 'inline')" in source  # IPython's own translation
     assert "# [not run by the grader: IPython-only line] echo not python" in source
     assert source.index("# %% [cell 1]") < source.index("# %% [cell 3]") < source.index("# %% [cell 6]")
+
+
+def test_continued_shell_lines_and_shell_assignments_as_in_the_course_notebooks():
+    raw = notebook_bytes(
+        new_code_cell("!wget --no-check-certificate \\\n    https://example.invalid/cats_and_dogs_filtered.zip \\\n"
+                      "    -O /tmp/cats_and_dogs_filtered.zip\nfiles = !ls /tmp\nafter = 'the line after'"),
+    )
+    source = notebook_to_python(raw, "cats_dogs.ipynb")
+    namespace: dict = {}
+    exec(compile(source, "converted", "exec"), namespace)  # noqa: S102 (our own test notebook)
+    assert namespace["after"] == "the line after" and namespace["files"] is None
+    # The cell keeps its five lines, so line 5 of the converted cell is still `after = ...`.
+    lines = source.splitlines()
+    marker = lines.index("# %% [cell 1]")
+    assert lines[marker + 5] == "after = 'the line after'"
+
+
+def test_a_syntax_error_in_a_notebook_names_the_cell_and_its_line(tmp_path):
+    path = tmp_path / "fashion.ipynb"
+    path.write_bytes(notebook_bytes(new_code_cell("import keras"), new_markdown_cell("words"),
+                                    new_code_cell("x = 1\ndef build_model(:\n    pass")))
+    result = grade(path=path, out_dir=tmp_path / "run", train=False)
+    assert result.failure["stage"] == "read"
+    assert result.failure["message"].startswith("syntax error at cell 3, line 2")
 
 
 @pytest.mark.parametrize("raw, message", [

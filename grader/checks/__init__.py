@@ -5,7 +5,7 @@ from __future__ import annotations
 from grader.checks.architecture import SHARES, check_architecture, matched_variant
 from grader.checks.result import CheckResult, failed, not_reached, passed
 from grader.checks.submission import check_augmentation, check_callback, check_compile, check_preprocess
-from grader.checks.training import check_gap, check_tier, check_training, tier_id
+from grader.checks.training import check_gap, check_tier, check_training, known_cause, tier_id
 from grader.facts import SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
 
@@ -53,9 +53,10 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     if facts.training is not None and facts.failure is None:
         results.append(check_training(profile, facts.training))
     variant = matched_variant(arch, model, spec.input_shape) if model is not None else None
+    cause = known_cause(results, facts.training)
     for index, tier in enumerate(profile.tiers, start=1):
         if facts.metrics is not None:
-            results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant))
+            results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant, cause))
         else:
             results.append(not_reached(tier_id(index), f"Test accuracy ≥ {tier.min_accuracy:g}", tier.points,
                                        reason, bonus=tier.stretch))

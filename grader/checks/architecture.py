@@ -1,22 +1,38 @@
 """Architecture checks: the observed layers against the spec, with hints a learner can act on.
 
-Pure functions of (ArchitectureSpec, ModelFacts). The observed layers are aligned with the
-expected ones by type (difflib), so a missing Dropout is reported as missing rather than as
-every later layer being wrong.
+Pure functions of (ArchitectureSpec, ModelFacts). Both layer lists are first brought to a
+normal form (grader/checks/normal_form.py: Conv2D + Activation is Conv2D(activation=...),
+Dropout before Flatten is Dropout after it), then aligned by an edit distance that weighs
+settings as well as types, so an extra Dense before the output is reported as extra, not as a
+wrong output layer. One mistake is one deduction: shape and parameter differences that follow
+from a setting or a missing layer already reported are explained, not counted again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import Any
 
+from grader.checks.keras2 import strides_hint
+from grader.checks.normal_form import normal_form
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import LayerFacts, ModelFacts
 from grader.spec import ArchitectureSpec, ArchitectureVariant, LayerSpec
 
 # How the architecture points are shared between its four checks.
 SHARES = {"input": 0.1, "layers": 0.4, "shapes": 0.2, "params": 0.3}
+
+# What each kind of problem costs, as a fraction of its check's points (capped at all of them):
+# a missing, extra or wrong layer costs half, one wrong setting a quarter, and an addition that
+# does not change what the network learns (batch normalisation) a twentieth, without failing.
+WEIGHTS = {"structure": 0.5, "config": 0.25, "harmless": 0.05, "shape": 0.5, "params": 0.5}
+HARMLESS_ADDITIONS = frozenset({"BatchNormalization", "LayerNormalization"})
+# Settings that decide a layer's output shape or its parameter count.
+SHAPE_KEYS = frozenset({"filters", "units", "kernel_size", "pool_size", "strides", "padding"})
+PARAM_KEYS = frozenset({"filters", "units", "kernel_size"})
+SHAPE_PRESERVING = frozenset({"Dropout", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
+                              "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization",
+                              "LayerNormalization"})
 
 
 def shape_text(shape: tuple[Any, ...] | list[Any]) -> str:
@@ -27,6 +43,7 @@ def shape_text(shape: tuple[Any, ...] | list[Any]) -> str:
 class Problem:
     message: str
     hint: str = ""
+    kind: str = "config"  # a key of WEIGHTS
 
 
 @dataclass
@@ -38,55 +55,111 @@ class Comparison:
     config: list[Problem] = field(default_factory=list)
     shapes: list[Problem] = field(default_factory=list)
     params: list[Problem] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)  # differences that follow from a problem above
+    # (expected index or None, observed index or None) per row, in the normal forms' order
+    alignment: list[tuple[int | None, int | None]] = field(default_factory=list)
+    expected: list[LayerSpec] = field(default_factory=list)
+    observed: list[LayerFacts] = field(default_factory=list)
 
     @property
     def layer_problems(self) -> list[Problem]:
         return self.structure + self.config
 
     @property
-    def size(self) -> int:
-        return len(self.structure) * 3 + len(self.config) + len(self.shapes) + len(self.params)
+    def size(self) -> float:
+        """How far the model is from this variant (to choose the closest variant)."""
+        return sum(WEIGHTS[p.kind] for p in self.structure + self.config + self.shapes + self.params)
 
 
 def compared_layers(spec: ArchitectureSpec, model: ModelFacts) -> list[LayerFacts]:
-    return [layer for layer in model.layers if layer.type not in spec.ignore]
+    return normal_form([layer for layer in model.layers if layer.type not in spec.ignore])
 
 
-def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFacts) -> Comparison:
+# --------------------------------------------------------------------------- alignment
+
+# Pairing two layers of the same type costs less than dropping one and adding another (2), so a
+# layer with a wrong setting is reported as that; layers of related types may be paired as a
+# replacement (MaxPooling2D where AveragePooling2D was expected); any other pair costs more than
+# a deletion plus an insertion, so it never happens.
+FAMILIES = ({"MaxPooling2D", "AveragePooling2D"}, {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"},
+            {"Dropout", "SpatialDropout2D", "GaussianDropout"}, {"Flatten", "GlobalAveragePooling2D",
+                                                                  "GlobalMaxPooling2D"})
+
+
+def _pair_cost(exp: LayerSpec, obs: LayerFacts) -> float:
+    if exp.type != obs.type:
+        return 1.9 if any(exp.type in f and obs.type in f for f in FAMILIES) else 9.0
+    cost = 0.3 * sum(not _same(want, obs.config.get(key)) for key, want in exp.config.items())
+    if exp.output is not None and tuple(exp.output) != tuple(obs.output):
+        cost += 0.1
+    if exp.params is not None and exp.params != obs.params:
+        cost += 0.1
+    return min(cost, 1.5)
+
+
+def align(expected: list[LayerSpec], observed: list[LayerFacts]) -> list[tuple[int | None, int | None]]:
+    """The cheapest alignment (an edit distance): pairs, and None where a layer has no partner."""
+    n, m = len(expected), len(observed)
+    inf = float("inf")
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    cost[n][m] = 0.0
+    # Filled from the end, so that ties keep the earliest layers paired and report the later
+    # ones as missing or extra ("missing Conv2D after the MaxPooling2D").
+    for i in range(n, -1, -1):
+        for j in range(m, -1, -1):
+            if i == n and j == m:
+                continue
+            best = inf
+            if i < n and j < m:
+                best = _pair_cost(expected[i], observed[j]) + cost[i + 1][j + 1]
+            if i < n:
+                best = min(best, 1.0 + cost[i + 1][j])
+            if j < m:
+                best = min(best, 1.0 + cost[i][j + 1])
+            cost[i][j] = best
+    pairs: list[tuple[int | None, int | None]] = []
+    i = j = 0
+    while i < n or j < m:
+        if i < n and j < m and abs(cost[i][j] - (_pair_cost(expected[i], observed[j]) + cost[i + 1][j + 1])) < 1e-9:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif i < n and abs(cost[i][j] - (1.0 + cost[i + 1][j])) < 1e-9:
+            pairs.append((i, None))
+            i += 1
+        else:
+            pairs.append((None, j))
+            j += 1
+    return pairs
+
+
+def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFacts,
+            input_matches: bool = True) -> Comparison:
     observed = compared_layers(spec, model)
-    expected = list(variant.layers)
-    result = Comparison(variant)
+    expected = normal_form(list(variant.layers))
+    result = Comparison(variant, expected=expected, observed=observed)
+    result.alignment = align(expected, observed)
     labels = _ordinal_labels(expected)
-    matcher = SequenceMatcher(a=[e.type for e in expected], b=[o.type for o in observed], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            for k in range(i2 - i1):
-                _compare_pair(labels[i1 + k], expected[i1 + k], observed[j1 + k], result)
-        elif tag == "delete":
-            for i in range(i1, i2):
-                result.structure.append(_missing(expected, i))
-        elif tag == "insert":
-            for j in range(j1, j2):
-                result.structure.append(_extra(observed, j, expected, i1))
-        else:  # replace
-            for k in range(max(i2 - i1, j2 - j1)):
-                i, j = i1 + k, j1 + k
-                if i < i2 and j < j2:
-                    exp, obs = expected[i], observed[j]
-                    result.structure.append(Problem(
-                        f"layer {j + 1} is {obs.type}, expected {labels[i]}",
-                        f"replace {obs.describe()} with {_spec_text(exp)}",
-                    ))
-                elif i < i2:
-                    result.structure.append(_missing(expected, i))
-                else:
-                    result.structure.append(_extra(observed, j, expected, i2))
-    total = variant.total_params
-    if total is not None and model.total_params != total and not result.params:
-        result.params.append(Problem(
-            f"the model has {model.total_params:,} parameters, expected {total:,}",
-            "compare your layers with the expected summary above",
-        ))
+    # True while the observed layers receive other shapes than the expected ones, because of a
+    # problem already reported: differences downstream then follow from it.
+    diverged = not input_matches
+    for row, (i, j) in enumerate(result.alignment):
+        if i is not None and j is not None:
+            exp, obs = expected[i], observed[j]
+            if exp.type != obs.type:
+                result.structure.append(Problem(
+                    f"layer {j + 1} is {obs.type}, expected {labels[i]}",
+                    f"replace {obs.describe()} with {_spec_text(exp)}", "structure"))
+                diverged = True
+                continue
+            diverged = _compare_pair(labels[i], exp, obs, result, diverged)
+        elif i is not None:
+            result.structure.append(_missing(expected, i, result.alignment, row))
+            diverged = diverged or expected[i].type not in SHAPE_PRESERVING
+        else:
+            assert j is not None
+            previous = next((expected[p] for p, _ in reversed(result.alignment[:row]) if p is not None), None)
+            result.structure.append(_extra(observed[j], j, previous))
+            diverged = diverged or observed[j].type not in SHAPE_PRESERVING
     return result
 
 
@@ -104,19 +177,23 @@ def _spec_text(layer: LayerSpec) -> str:
     return f"{layer.type}({args})"
 
 
-def _missing(expected: list[LayerSpec], i: int) -> Problem:
+def _missing(expected: list[LayerSpec], i: int, alignment: list[tuple[int | None, int | None]],
+             row: int) -> Problem:
     where = f"after the {expected[i - 1].type}" if i > 0 else "at the start"
     return Problem(
         f"missing {expected[i].type} (layer {i + 1} of {len(expected)} expected)",
-        f"add {_spec_text(expected[i])} {where}",
+        f"add {_spec_text(expected[i])} {where}", "structure",
     )
 
 
-def _extra(observed: list[LayerFacts], j: int, expected: list[LayerSpec], i: int) -> Problem:
-    where = f"after the {expected[i - 1].type}" if i > 0 else "at the start"
+def _extra(layer: LayerFacts, j: int, previous: LayerSpec | None) -> Problem:
+    where = f"after the {previous.type}" if previous is not None else "at the start"
+    if layer.type in HARMLESS_ADDITIONS:
+        return Problem(f"extra {layer.type} (layer {j + 1}) {where}: fine, it only steadies training",
+                       "", "harmless")
     return Problem(
-        f"unexpected {observed[j].type} (layer {j + 1}) {where}",
-        f"remove {observed[j].describe()}: the spec has no such layer there",
+        f"unexpected {layer.type} (layer {j + 1}) {where}",
+        f"remove {layer.describe()}: the spec has no such layer there", "structure",
     )
 
 
@@ -134,15 +211,28 @@ def _same(expected: Any, observed: Any) -> bool:
     return expected == observed
 
 
-def _compare_pair(label: str, exp: LayerSpec, obs: LayerFacts, result: Comparison) -> None:
+def _compare_pair(label: str, exp: LayerSpec, obs: LayerFacts, result: Comparison, diverged: bool) -> bool:
+    """Compare one aligned pair; return whether the layers after it receive other shapes."""
+    wrong = set()
     for key, want in exp.config.items():
         got = obs.config.get(key)
         if not _same(want, got):
+            wrong.add(key)
             result.config.append(_config_problem(label, key, want, got))
-    if exp.output is not None and tuple(exp.output) != tuple(obs.output):
-        result.shapes.append(_shape_problem(label, exp, obs))
     if exp.params is not None and exp.params != obs.params:
-        result.params.append(_params_problem(label, exp, obs))
+        if diverged or wrong & PARAM_KEYS:
+            result.explained.append(f"{label} has {obs.params:,} parameters")
+        else:
+            result.params.append(_params_problem(label, exp, obs))
+    if exp.output is None:
+        return diverged
+    if tuple(exp.output) == tuple(obs.output):
+        return False
+    if diverged or wrong & SHAPE_KEYS:
+        result.explained.append(f"{label} outputs {shape_text(obs.output)}")
+    else:
+        result.shapes.append(_shape_problem(label, exp, obs))
+    return True
 
 
 def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
@@ -156,7 +246,8 @@ def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
                            "softmax over a single output is always 1.0: use activation='sigmoid' for a "
                            "yes/no (binary) output")
         if got in (None, "linear"):
-            return Problem(f"{label} has no activation, expected {want}", f"pass activation='{want}'")
+            return Problem(f"{label} has no activation, expected {want}",
+                           f"pass activation='{want}' (without it the layer is linear)")
         return Problem(f"{label} uses activation {got}, expected {want}", f"pass activation='{want}'")
     if key == "filters":
         return Problem(f"{label} has {got} filters, expected {want}", f"use {label.split()[0]}({want}, ...)")
@@ -172,50 +263,58 @@ def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
 
 def _shape_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     message = f"{label} outputs {shape_text(obs.output)}, expected {shape_text(exp.output or ())}"
+    if exp.type.startswith("Conv") and (hint := strides_hint(obs.config.get("kernel_size"), obs.config.get("strides"))):
+        return Problem(message, hint, "shape")
     if exp.type == "Conv2D" and obs.config.get("padding") == "same":
         return Problem(message, "use padding='valid' (the default): each 3x3 convolution then trims one pixel "
-                                "from every side")
-    return Problem(message, "the layers before it change the size: check their kernel, pooling and strides")
+                                "from every side", "shape")
+    return Problem(message, "check this layer's kernel, pooling and strides", "shape")
 
 
 def _params_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
-    message = f"{label} has {obs.params:,} parameters, expected {exp.params:,}"
-    for key, noun in (("filters", "filters"), ("units", "units")):
-        want, got = exp.config.get(key), obs.config.get(key)
-        if want is not None and got is not None and want != got:
-            return Problem(message, f"did you use {got} {noun} instead of {want}?")
-    want_k, got_k = exp.config.get("kernel_size"), obs.config.get("kernel_size")
-    if want_k is not None and got_k is not None and list(want_k) != list(got_k):
-        return Problem(message, f"did you use a {shape_text(got_k)} kernel instead of {shape_text(want_k)}?")
-    return Problem(message, "the layer itself looks right, so its input has a different size: check the "
-                            "layers before it (pooling, Flatten, the input shape)")
+    # Only called when the layer's settings and its input match the spec (else it is explained).
+    return Problem(f"{label} has {obs.params:,} parameters, expected {exp.params:,}",
+                   "its settings and input look right: keep the defaults (use_bias=True, no extra weights)",
+                   "params")
 
 
 # --------------------------------------------------------------------------- the checks
 
 
-def best_comparison(spec: ArchitectureSpec, model: ModelFacts) -> Comparison:
+def best_comparison(spec: ArchitectureSpec, model: ModelFacts, input_matches: bool = True) -> Comparison:
     """The variant the model is closest to (the main one wins ties)."""
-    comparisons = [compare(spec, variant, model) for variant in spec.variants]
+    comparisons = [compare(spec, variant, model, input_matches) for variant in spec.variants]
     return min(comparisons, key=lambda c: c.size)
 
 
 def matched_variant(spec: ArchitectureSpec, model: ModelFacts, input_shape: tuple[int, ...]) -> str | None:
-    """The name of the variant the model matches exactly, if any."""
+    """The name of the variant the model matches (harmless additions allowed), if any."""
     if tuple(model.input_shape) != tuple(input_shape):
         return None
     best = best_comparison(spec, model)
-    return best.variant.name if best.size == 0 else None
+    serious = [p for p in best.structure + best.config + best.shapes + best.params if p.kind != "harmless"]
+    return best.variant.name if not serious else None
 
 
-def _from_problems(id: str, title: str, points: float, problems: list[Problem], ok_message: str) -> CheckResult:
-    if not problems:
-        return passed(id, title, points, ok_message)
-    first = problems[0]
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    details = "; ".join(p.message for p in problems[1:4])
+def _from_problems(id: str, title: str, points: float, problems: list[Problem], ok_message: str,
+                   explained: list[str] = ()) -> CheckResult:
+    """Points in proportion to what is wrong: each problem costs its WEIGHTS share, harmless
+    additions cost a little without failing the check."""
+    lost = min(1.0, sum(WEIGHTS[p.kind] for p in problems))
+    earned = points * (1.0 - lost)
+    serious = [p for p in problems if p.kind != "harmless"]
+    notes = [p.message for p in problems if p.kind == "harmless"]
+    if explained:
+        notes.append("differences that follow from the problems above (not counted again): "
+                     + "; ".join(explained[:4]) + ("; ..." if len(explained) > 4 else ""))
+    if not serious:
+        message = ok_message + (f" ({'; '.join(notes)})" if notes else "")
+        return CheckResult(id, title, round(earned, 4), round(points, 4), True, message)
+    first = serious[0]
+    more = f" (and {len(serious) - 1} more)" if len(serious) > 1 else ""
+    details = "; ".join(p.message for p in serious[1:4])
     message = first.message + more + (f": {details}" if details else "")
-    return failed(id, title, points, message, first.hint)
+    return failed(id, title, points, message, first.hint, points=earned)
 
 
 def check_input_shape(spec: ArchitectureSpec, expected: tuple[int, ...], model: ModelFacts) -> CheckResult:
@@ -233,15 +332,37 @@ def check_input_shape(spec: ArchitectureSpec, expected: tuple[int, ...], model: 
 
 
 def check_architecture(spec: ArchitectureSpec, expected_input: tuple[int, ...], model: ModelFacts) -> list[CheckResult]:
-    best = best_comparison(spec, model)
+    input_matches = tuple(model.input_shape) == tuple(expected_input)
+    best = best_comparison(spec, model, input_matches)
     name = "" if best.variant.name == "main" else f" ({best.variant.name} variant)"
     n = len(best.variant.layers)
+    shapes_explained = [e for e in best.explained if " outputs " in e]
+    params_explained = [e for e in best.explained if " parameters" in e]
     return [
         check_input_shape(spec, expected_input, model),
         _from_problems("architecture.layers", "Layers and settings", spec.points * SHARES["layers"],
                        best.layer_problems, f"{n} layers in the expected order{name}"),
         _from_problems("architecture.shapes", "Output shapes", spec.points * SHARES["shapes"],
-                       best.shapes, "every layer outputs the expected shape"),
+                       best.shapes, "every layer outputs the expected shape", shapes_explained),
         _from_problems("architecture.params", "Parameter counts", spec.points * SHARES["params"],
-                       best.params, f"{model.total_params:,} parameters, layer by layer as expected"),
+                       best.params, f"{model.total_params:,} parameters, layer by layer as expected",
+                       params_explained),
     ]
+
+
+def layer_table(spec: ArchitectureSpec, expected_input: tuple[int, ...], model: ModelFacts) -> list[dict[str, Any]]:
+    """The learner's layers beside the closest variant's, row by row as the checks aligned them
+    (both in normal form: a folded activation shows as "conv2d + activation")."""
+    best = best_comparison(spec, model, tuple(model.input_shape) == tuple(expected_input))
+    rows = []
+    for i, j in best.alignment:
+        obs = best.observed[j] if j is not None else None
+        exp = best.expected[i] if i is not None else None
+        rows.append({
+            "yours": None if obs is None else {"name": obs.name, "type": obs.type, "output": list(obs.output),
+                                               "params": obs.params},
+            "expected": None if exp is None else {"type": exp.type,
+                                                  "output": list(exp.output) if exp.output is not None else None,
+                                                  "params": exp.params},
+        })
+    return rows

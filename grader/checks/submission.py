@@ -9,9 +9,20 @@ import math
 import re
 
 from grader.checks.architecture import shape_text
+from grader.checks.keras2 import migration_hint
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
 from grader.spec import AugmentationSpec, CallbackSpec, CompileSpec
+
+# What the augmentation hint suggests, in order: each keeps a photo of a cat a photo of a cat.
+SUGGESTED_AUGMENTATION = ("RandomFlip('horizontal')", "RandomRotation(0.1)", "RandomZoom(0.2)",
+                          "RandomTranslation(0.2, 0.2)", "RandomContrast(0.2)")
+
+# Keras' optimizer classes by their lower-case names (the spec's spelling).
+OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+                     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam", "ftrl": "Ftrl", "lion": "Lion"}
+ACCURACY_METRICS = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+                              "binary_accuracy"})
 
 # preprocess() may differ from images / 255 by float rounding, nothing more.
 PREPROCESS_TOLERANCE = 1e-3
@@ -67,14 +78,19 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
         return failed("compile", title, spec.points, f"loss is {loss}, expected {' or '.join(spec.loss)}", hint)
     optimizer = (model.optimizer or "").lower()
     if spec.optimizer and optimizer not in spec.optimizer:
-        return failed("compile", title, spec.points, f"optimizer is {model.optimizer}, expected {spec.optimizer[0]}",
-                      f"use optimizer=keras.optimizers.{spec.optimizer[0].capitalize()}(...)")
+        name = OPTIMIZER_CLASSES.get(spec.optimizer[0], spec.optimizer[0])
+        return failed("compile", title, spec.points, f"optimizer is {model.optimizer}, expected {name}",
+                      f"use optimizer=keras.optimizers.{name}(...)")
     if spec.learning_rate is not None and (
         model.learning_rate is None or abs(model.learning_rate - spec.learning_rate) > 1e-3 * spec.learning_rate
     ):
         return failed("compile", title, spec.points,
                       f"learning rate is {model.learning_rate:g}, expected {spec.learning_rate:g}",
                       f"pass learning_rate={spec.learning_rate:g} to the optimizer")
+    if model.metrics is not None and not ACCURACY_METRICS & set(model.metrics):
+        return failed("compile", title, spec.points, "compile() has no accuracy metric",
+                      "add metrics=['accuracy']: without it training logs no accuracy, so you (and any callback) "
+                      "cannot see how well the model does")
     return passed("compile", title, spec.points, f"{optimizer or 'optimizer'} with {loss}")
 
 
@@ -83,12 +99,13 @@ def check_augmentation(spec: AugmentationSpec, model: ModelFacts) -> CheckResult
     title = "Data augmentation"
     if len(found) >= spec.min_kinds:
         return passed("augmentation", title, spec.points, f"augments with {', '.join(found)}")
-    missing = [k for k in spec.kinds if k not in found]
+    suggestions = [s for s in SUGGESTED_AUGMENTATION if s.split("(")[0] in spec.kinds and s.split("(")[0] not in found]
     have = f"found {', '.join(found)}" if found else "found none"
     return failed("augmentation", title, spec.points,
                   f"expected at least {spec.min_kinds} kinds of augmentation layers, {have}",
-                  f"add layers such as {', '.join(missing[:3])} at the start of the model: they change each "
-                  f"training image a little, so the network cannot memorise them")
+                  f"add layers such as {', '.join(suggestions[:spec.min_kinds - len(found)] or suggestions[:1])} "
+                  f"at the start of the model: they change each training image a little, so the network "
+                  f"cannot memorise them")
 
 
 def callback_probe_accuracies(target: float) -> tuple[float, ...]:
@@ -102,7 +119,8 @@ def check_callback(spec: CallbackSpec, target: float, probe: CallbackProbe,
     hint = (f"in on_epoch_end, set self.model.stop_training = True once logs['{spec.metric}'] >= "
             f"target_accuracy, and return the callback from make_callbacks()")
     if probe.error:
-        return failed("callback", title, spec.points, f"the callbacks failed when tested: {probe.error}", hint)
+        return failed("callback", title, spec.points, f"the callbacks failed when tested: {probe.error}",
+                      migration_hint(probe.error) or hint)
     if probe.count == 0:
         return failed("callback", title, spec.points, "make_callbacks() returned no callbacks", hint)
     for accuracy, stopped in probe.responses:
@@ -116,6 +134,10 @@ def check_callback(spec: CallbackSpec, target: float, probe: CallbackProbe,
     if training is None:
         return passed("callback", title, spec.points, "stops exactly when the target is reached (tested directly)")
     values = training.history.get(spec.metric, [])
+    if not values:
+        return passed("callback", title, spec.points,
+                      f"stops exactly when the target is reached (tested directly); training logged no "
+                      f"'{spec.metric}' to check it against (see compile())")
     for epoch, value in enumerate(values[:-1], start=1):
         if value >= target:
             return failed("callback", title, spec.points,

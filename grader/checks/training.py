@@ -21,7 +21,29 @@ def tier_id(index: int) -> str:
     return f"accuracy.tier{index}"
 
 
-def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, variant: str | None) -> CheckResult:
+DEFAULT_TIER_HINT = ("look at the learning curves: still rising means it needs more epochs, a large gap between "
+                     "training and validation means overfitting")
+
+
+def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> str | None:
+    """The most likely reason a tier was missed, from what the grader already knows; None: no idea."""
+    failed_ids = {c.id for c in earlier if not c.passed}
+    if "preprocess" in failed_ids:
+        return ("fix preprocess() first (see its row): the grader tests on images prepared as images / 255, so a "
+                "model trained on other values does worse on them")
+    if training is not None and 0 < training.epochs_run < training.epochs_allowed and "callback" in failed_ids:
+        return (f"fix the callback first (see its row): it stopped training after epoch {training.epochs_run} "
+                f"of {training.epochs_allowed}")
+    if training is not None and training.nan_loss:
+        return "the loss became NaN: lower the learning rate"
+    architecture = [c for c in earlier if c.id.startswith("architecture.") and not c.passed]
+    if architecture or "compile" in failed_ids:
+        return f"fix the {'architecture' if architecture else 'compile() settings'} first (see the rows above)"
+    return None
+
+
+def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, variant: str | None,
+               cause: str | None = None) -> CheckResult:
     title = f"Test accuracy ≥ {tier.min_accuracy:g}"
     if tier.architecture:
         title += f" ({tier.architecture})"
@@ -33,9 +55,8 @@ def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, varia
     if got >= tier.min_accuracy - tolerance:
         return passed(tier_id(index), title, tier.points, f"test accuracy {got:.4f}", bonus=tier.stretch)
     return failed(tier_id(index), title, tier.points,
-                  f"test accuracy {got:.4f} is below {tier.min_accuracy:g}",
-                  "check the architecture first; then look at the learning curves: still rising means it needs "
-                  "more epochs, a large gap means overfitting", bonus=tier.stretch)
+                  f"test accuracy {got:.4f} is below {tier.min_accuracy:g}", cause or DEFAULT_TIER_HINT,
+                  bonus=tier.stretch)
 
 
 def check_gap(profile: Profile, metrics: Metrics) -> CheckResult:

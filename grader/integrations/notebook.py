@@ -6,8 +6,11 @@ conversion is deliberately plain:
 
 - code cells are joined in notebook order, each under a `# %% [cell n]` marker, so an error's
   line can be found in the notebook again;
-- IPython-only lines (`%magic`, `!shell`) are commented out with a note: they are not Python,
-  and a notebook's `%matplotlib inline` must not stop it from being graded;
+- IPython-only lines (`%magic`, `!shell`, `files = !ls`, a `!wget ... \\` continued on the next
+  line) are translated by IPython's own input transformer, exactly as Jupyter would, into calls
+  of `get_ipython()`; the converted file defines a `get_ipython()` whose every call does nothing,
+  so a notebook's `%matplotlib inline` or `!pip install` neither stops it nor runs when graded.
+  Each cell keeps its line count, so an error's line maps back to "cell N, line M";
 - nbgrader's graded test cells are left out: they are the autograder's tests (they call the
   kit's checks), not the learner's answer, and they would run while the file is imported.
 
@@ -24,8 +27,15 @@ from typing import Any
 # Cell magics whose body is ordinary Python: dropping the magic line keeps the code.
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 SKIPPED_LINE_NOTE = "# [not run by the grader: IPython-only line] "
-# `%name ...` (a magic) or `!command` (the shell), but not `% 2` or `!= b` continuing an expression.
-_IPYTHON_LINE = re.compile(r"^(%[A-Za-z_]|![^=])")
+CELL_MARKER = re.compile(r"^# %% \[cell (\d+)\]$")
+# Defined at the top of a converted notebook: what IPython-only lines turn into does nothing.
+IPYTHON_STUB = (
+    "class _IPythonLineNotRun:  # `!shell` and `%magic` lines do nothing when the grader runs the notebook\n"
+    "    def __getattr__(self, name):\n"
+    "        return lambda *args, **kwargs: None\n"
+    "def get_ipython():\n"
+    "    return _IPythonLineNotRun()\n"
+)
 
 
 class NotebookError(ValueError):
@@ -65,23 +75,61 @@ def is_nbgrader_test_cell(cell: Any) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def _without_ipython_lines(source: str) -> str:
+def _transform(text: str) -> str:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(text).rstrip("\n")
+
+
+def _ipython_to_python(source: str) -> str:
+    """The cell as plain Python, as IPython itself would run it, with the same number of lines."""
     lines = source.splitlines()
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
         if magic in PYTHON_BODY_CELL_MAGICS:
-            return "\n".join([SKIPPED_LINE_NOTE + lines[0], *lines[1:]])
+            return "\n".join([SKIPPED_LINE_NOTE + lines[0], _ipython_to_python("\n".join(lines[1:]))])
         # Another language or a shell script: nothing in the cell is Python.
         return "\n".join(SKIPPED_LINE_NOTE + line for line in lines)
-    out = []
-    for line in lines:
-        stripped = line.lstrip()
-        if _IPYTHON_LINE.match(stripped):
-            out.append(line[: len(line) - len(stripped)] + SKIPPED_LINE_NOTE + stripped)
-        else:
+    whole = _transform(source)
+    if len(whole.splitlines()) == len(lines):
+        return whole
+    # IPython joined continued lines (`!wget ... \`): translate line by line, padding each
+    # joined group with blank lines so that the lines after it keep their numbers.
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        translated = _transform(line)
+        if translated.strip() == line.strip():
             out.append(line)
+            index += 1
+            continue
+        group = [line]
+        while group[-1].rstrip().endswith("\\") and index + len(group) < len(lines):
+            group.append(lines[index + len(group)])
+        out.append(_transform("\n".join(group)))
+        out.extend([""] * (len(group) - 1))
+        index += len(group)
     return "\n".join(out)
+
+
+def locate(source: str, line: int) -> tuple[int, int] | None:
+    """(cell number, line in that cell) of a line of a converted notebook; None outside any cell."""
+    lines = source.splitlines()
+    for number in range(min(line, len(lines)), 0, -1):
+        if match := CELL_MARKER.match(lines[number - 1]):
+            return int(match.group(1)), line - number
+    return None
+
+
+def cell_lines(source: str, text: str) -> str:
+    """`text` (an error message) with every "line N" of the converted file as "cell C, line M"."""
+    def replace(match: re.Match[str]) -> str:
+        where = locate(source, int(match.group(1)))
+        return f"cell {where[0]}, line {where[1]}" if where else match.group(0)
+
+    return re.sub(r"\bline (\d+)", replace, text)
 
 
 def notebook_to_python(raw: bytes, name: str) -> str:
@@ -91,11 +139,11 @@ def notebook_to_python(raw: bytes, name: str) -> str:
     for index, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code" or is_nbgrader_test_cell(cell) or not cell.source.strip():
             continue
-        parts.append(f"# %% [cell {index}]\n{_without_ipython_lines(cell.source)}\n")
+        parts.append(f"# %% [cell {index}]\n{_ipython_to_python(cell.source)}\n")
     if not parts:
         raise NotebookError(f"{name} has no code cells to grade: put your code in code cells (not markdown) "
                             "and save the notebook")
-    header = f"# Converted by `grade` from {name}: its code cells, in order.\n\n"
+    header = f"# Converted by `grade` from {name}: its code cells, in order.\n{IPYTHON_STUB}\n"
     return header + "\n".join(parts)
 
 

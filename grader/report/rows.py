@@ -44,29 +44,26 @@ class LayerRow:
 
 
 def layer_rows(result: GradeResult) -> list[LayerRow]:
-    """The learner's layers beside the spec's, in order, plus a final 'total' row.
-
-    Layers of kinds the spec does not list (augmentation, say) are left out, so the rows line
-    up; a cell differs when the spec fixes that value and the learner's is another.
+    """The learner's layers beside the spec's, row by row as the architecture checks aligned them,
+    plus a final 'total' row. A missing or extra layer has "—" on the other side; a cell differs
+    when the spec fixes that value and the learner's is another.
     """
-    observed = [row for row in result.model_summary if row["type"] != "InputLayer"]
-    expected = result.expected_summary
-    expected_types = {e["type"] for e in expected}
-    shown = [row for row in observed if row["type"] in expected_types]
     rows = []
-    for index in range(max(len(shown), len(expected))):
-        got = shown[index] if index < len(shown) else None
-        want = expected[index] if index < len(expected) else None
+    for pair in result.layer_table:
+        got, want = pair["yours"], pair["expected"]
         yours = []
         for key in ("type", "output", "params"):
             text = _cell_text(got, key)
-            differs = want is not None and (got is None or (want.get(key) is not None and text != _cell_text(want, key)))
-            yours.append(Cell(text, differs))
+            differs = got is None or want is None or (want.get(key) is not None and text != _cell_text(want, key))
+            yours.append(Cell(f"{got['name']} ({got['type']})" if key == "type" and got else text, differs))
         rows.append(LayerRow(tuple(yours), tuple(Cell(_cell_text(want, k)) for k in ("type", "output", "params"))))
+    observed = [row for row in result.model_summary if row["type"] != "InputLayer"]
     total = sum(row["params"] for row in observed)
-    want_total = sum(e["params"] or 0 for e in expected)
-    rows.append(LayerRow((Cell("total"), Cell(""), Cell(f"{total:,}", total != want_total)),
-                         (Cell("total"), Cell(""), Cell(f"{want_total:,}")), is_total=True))
+    wanted = [pair["expected"]["params"] for pair in result.layer_table if pair["expected"] is not None]
+    want_total = None if None in wanted else sum(wanted)
+    want_text = "any" if want_total is None else f"{want_total:,}"
+    rows.append(LayerRow((Cell("total"), Cell(""), Cell(f"{total:,}", want_total is not None and total != want_total)),
+                         (Cell("total"), Cell(""), Cell(want_text)), is_total=True))
     return rows
 
 

@@ -174,17 +174,33 @@ def build(module: Any, submission: Path) -> Any:
     return model
 
 
+ACCURACY_LOG_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
+
+def accuracy_log_keys(model: Any) -> list[str]:
+    """The keys under which Keras would log accuracy for this model: its compiled metrics' names
+    (metrics=['acc'] logs 'acc'), else 'accuracy'."""
+    try:
+        metrics = (model.get_compile_config() or {}).get("metrics") or []
+    except Exception:
+        metrics = []
+    names = [m if isinstance(m, str) else ((m.get("config") or {}).get("name") if isinstance(m, dict) else None)
+             for m in metrics]
+    return [n for n in names if n in ACCURACY_LOG_KEYS] or ["accuracy"]
+
+
 def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[float], submission: Path) -> dict[str, Any]:
     """Show fresh callbacks synthetic epoch logs and record whether each asked to stop."""
     callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(target))
     callbacks = list(callbacks or [])
+    keys = accuracy_log_keys(model)
     responses = []
     try:
         for accuracy in accuracies:
             model.stop_training = False
             for callback in callbacks:
                 callback.set_model(model)
-                callback.on_epoch_end(0, {"accuracy": accuracy, "loss": 1.0 - accuracy})
+                callback.on_epoch_end(0, {**{key: accuracy for key in keys}, "loss": 1.0 - accuracy})
             responses.append([accuracy, bool(model.stop_training)])
     except BaseException as exc:
         failure = explain("callbacks", "a callback's on_epoch_end()", exc, submission)
@@ -250,7 +266,9 @@ def main(job_path: str) -> int:
     def stages() -> None:
         from grader import backend
 
+        t = time.perf_counter()
         backend.import_keras()  # before the submission, so its `import keras` prints nothing
+        recorder.stage_done("keras", time.perf_counter() - t)
         t = time.perf_counter()
         module = guarded("import", "importing the file", submission, lambda: import_submission(submission))
         recorder.stage_done("import", time.perf_counter() - t)

@@ -22,6 +22,9 @@ LAYERS = frozenset({
     "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Resizing", "CenterCrop", "Concatenate", "Add", "Multiply",
     "Average", "Maximum", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
     "RandomBrightness", "RandomCrop", "RandomShear", "RandomGrayscale", "RandomHue", "RandomSaturation",
+    "RandomColorJitter", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization", "RandomInvert",
+    "RandomErasing", "RandomGaussianBlur", "RandomElasticTransform", "RandomPerspective", "Solarization",
+    "AugMix", "RandAugment", "MixUp", "CutMix", "AutoContrast", "Equalization",
 })
 MODELS = frozenset({"Sequential", "Functional"})
 INITIALIZERS = frozenset({
@@ -39,6 +42,7 @@ METRICS = frozenset({"Accuracy", "SparseCategoricalAccuracy", "CategoricalAccura
                      "BinaryCrossentropy", "CategoricalCrossentropy", "Mean"})
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "keras": MODELS | {"DTypePolicy", "FloatDTypePolicy"},
+    "keras.src.models.functional": frozenset({"Functional"}),  # how Keras 3 names keras.Model(inputs, outputs)
     "keras.layers": LAYERS,
     "keras.initializers": INITIALIZERS,
     "keras.regularizers": frozenset({"L1", "L2", "L1L2", "OrthogonalRegularizer"}),
@@ -58,8 +62,9 @@ LOSS_NAMES = frozenset({"sparse_categorical_crossentropy", "categorical_crossent
 METRIC_NAMES = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
                           "binary_accuracy", "mse", "mae", "mean_squared_error", "mean_absolute_error",
                           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "crossentropy"})
-# Keras' own wrapper for a tuple in a config (kernel_size=(3, 3) and the like).
-PLAIN_WRAPPERS = frozenset({"__tuple__"})
+# Keras' own wrappers for plain data in a config: a tuple (kernel_size=(3, 3) and the like), and
+# in a functional model's graph a reference to another layer's output (its name and indices).
+PLAIN_WRAPPERS = frozenset({"__tuple__", "__keras_tensor__"})
 
 # Bounds on what a CNN for these challenges can reasonably hold (the trainer's memory limit is the last word).
 MAX_LAYERS = 200
@@ -83,14 +88,50 @@ class ModelDescription:
 
     config: dict[str, Any]
     compile: dict[str, Any] | None
+    learner_metrics: tuple[str, ...] = ()  # the metrics as the learner compiled them, by name
+
+
+# Functions of other libraries that are Keras activations under another name: TensorFlow's
+# softmax is serialised as `softmax_v2`, which Keras cannot look up again. Same computation
+# (the last axis), so the grader rebuilds it under the Keras name.
+ACTIVATION_ALIASES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax", "sigmoid_v2": "sigmoid"}
+# Layers whose saved config Keras cannot read back, and how to write the same layer readably.
+SYMMETRIC_RANGE_LAYERS = {"RandomShear": ("x_factor", "y_factor")}
+
+
+def repair(value: Any) -> Any:
+    """Rewrite known Keras round-trip quirks into the same model, spelled so that Keras can
+    rebuild it: activations by alias (tf.nn.softmax), RandomShear's saved factor ranges."""
+    if isinstance(value, list):
+        return [repair(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if (value.get("class_name") == "function" and value.get("module") in ("builtins", "keras.activations")
+            and value.get("config") in ACTIVATION_ALIASES):
+        return ACTIVATION_ALIASES[value["config"]]
+    out = {key: repair(item) for key, item in value.items()}
+    keys = SYMMETRIC_RANGE_LAYERS.get(out.get("class_name"))
+    if keys and isinstance(out.get("config"), dict):
+        config = dict(out["config"])
+        for key in keys:
+            factor = config.get(key)
+            if isinstance(factor, dict) and factor.get("class_name") == "__tuple__":
+                factor = (factor.get("config") or {}).get("value")
+            # RandomShear(0.2) saves [-0.2, 0.2] and refuses a negative number when rebuilt.
+            if (isinstance(factor, list) and len(factor) == 2 and all(isinstance(f, (int, float)) for f in factor)
+                    and factor[0] == -factor[1] and factor[1] >= 0):
+                config[key] = factor[1]
+        out["config"] = config
+    return out
 
 
 def validate(described: Any) -> ModelDescription:
     """Check what the child said about its model; raise ConfigRejected with a learner's hint."""
     if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
         raise ConfigRejected("the model could not be described as a Keras config")
-    config = described["config"]
-    if (config.get("module"), config.get("class_name")) not in {("keras", m) for m in MODELS}:
+    config = repair(described["config"])
+    if config.get("class_name") not in MODELS or config.get("module") not in ALLOWED_CLASSES or \
+            config.get("class_name") not in ALLOWED_CLASSES[config.get("module")]:
         raise ConfigRejected(f"build_model() returned a {config.get('class_name')!r} model, which the grader "
                              f"cannot rebuild", "build a keras.Sequential model or use the functional API; "
                                                 "do not subclass keras.Model")
@@ -99,9 +140,30 @@ def validate(described: Any) -> ModelDescription:
     if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
         raise ConfigRejected(f"the model has more than {MAX_LAYERS} layers")
     compile_config = described.get("compile")
+    learner_metrics: tuple[str, ...] = ()
     if compile_config is not None:
         compile_config = validate_compile(compile_config)
-    return ModelDescription(config, compile_config)
+        learner_metrics = compile_config.pop("learner_metrics")
+    return ModelDescription(config, compile_config, learner_metrics)
+
+
+def metric_name(metric: Any) -> str:
+    """A metric's name as it appears in the training logs ('acc' stays 'acc')."""
+    if isinstance(metric, str):
+        return metric
+    config = metric.get("config") if isinstance(metric, dict) else None
+    name = config.get("name") if isinstance(config, dict) else None
+    return str(name or (metric.get("class_name") if isinstance(metric, dict) else "") or "")
+
+
+def grader_metrics(metrics: list[Any] | None) -> list[Any]:
+    """The metrics the trainer compiles with: the learner's, with 'acc' spelled 'accuracy' and
+    accuracy added when it is missing, so that the grader's own logs always hold 'accuracy'.
+    (Metrics only measure: they never change what the model learns.)"""
+    out = ["accuracy" if m == "acc" else m for m in (metrics or [])]
+    if "accuracy" not in out:
+        out.append("accuracy")
+    return out
 
 
 def validate_compile(config: Any) -> dict[str, Any]:
@@ -136,9 +198,10 @@ def validate_compile(config: Any) -> dict[str, Any]:
         if config.get(key) is not None:
             raise ConfigRejected(f"compile({key}=...) is not supported by the grader", f"remove {key}= from compile()")
     # The trainer decides how the loop runs: these only change speed, never what is learned.
-    return {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": None,
+    return {"optimizer": optimizer, "loss": loss, "metrics": grader_metrics(metrics), "loss_weights": None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-            "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto"}
+            "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
+            "learner_metrics": tuple(metric_name(m) for m in metrics or [])}
 
 
 def _expect_object(value: Any, module: str, what: str) -> None:

@@ -42,10 +42,6 @@ TRAINED_MODEL_FILE = "model.keras"
 
 
 # Layers Keras describes but cannot rebuild from that description, found the hard way, with what to do instead.
-KNOWN_REBUILD_PROBLEMS = {
-    "RandomShear": "Keras 3.15 saves RandomShear(0.2) as the range [-0.2, 0.2] and then refuses that range when "
-                   "rebuilding: use RandomZoom and RandomTranslation instead, or a range of non-negative numbers",
-}
 
 
 class TrainingFailed(Exception):
@@ -71,8 +67,7 @@ def build_model(described: dict[str, Any], seed: int) -> Any:
         model = keras.saving.deserialize_keras_object(described["config"], safe_mode=True)
     except Exception as exc:
         cause = keras_cause(exc)
-        hint = next((hint for layer, hint in KNOWN_REBUILD_PROBLEMS.items() if layer in traceback.format_exc()),
-                    "use only built-in Keras layers with their usual arguments")
+        hint = "use only built-in Keras layers with their usual arguments"
         raise TrainingFailed("build_model", f"the model cannot be rebuilt from its config: {cause}", hint,
                              traceback.format_exc()[-4000:]) from None
     if not isinstance(model, keras.Model) or not model.built:

@@ -1,0 +1,56 @@
+"""Errors that mean "this is Keras 2 code", each with its one-line Keras 3 fix.
+
+Course notebooks and books written for Keras 1 and 2 are where most learners copy from. Their
+code fails under Keras 3 with messages that do not name the cause (a KeyError, "Argument(s) not
+recognized"). `migration_hint` reads an error message (plain text, as the sandboxed child
+reported it) and returns the fix, or None. Pure: no Keras.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (pattern in the error message, the fix). The first match wins.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (r"np_utils",
+     "Keras 3 has no keras.utils.np_utils: use keras.utils.to_categorical, or better, keep the integer labels: "
+     "loss='sparse_categorical_crossentropy' needs no one-hot labels"),
+    (r"ImageDataGenerator|flow_from_directory|keras\.preprocessing\.image",
+     "Keras 3 has no ImageDataGenerator: put augmentation layers (layers.RandomFlip, layers.RandomRotation, "
+     "layers.RandomZoom) at the start of the model; the grader feeds the images itself"),
+    (r"fit_generator|evaluate_generator|predict_generator",
+     "Keras 3 has no fit_generator: model.fit(...) takes generators and datasets too; keep training under "
+     "`if __name__ == \"__main__\":`, the grader trains the model itself"),
+    (r"(?:not recognized|unexpected keyword argument)\W*\{?\W*'?lr'?\b|'lr'",
+     "Keras 3 calls it learning_rate: for example keras.optimizers.RMSprop(learning_rate=1e-4)"),
+    (r"KeyError: '(acc|val_acc)'",
+     "Keras 3 logs the metric as 'accuracy' (and 'val_accuracy'): read logs['accuracy'], and compile with "
+     "metrics=['accuracy']"),
+    (r"KeyError: '(accuracy|val_accuracy)'",
+     "the logs hold only what compile() measures: compile with metrics=['accuracy']"),
+    (r"expected (?:min_)?ndim=4, found ndim=3",
+     "Conv2D needs a channels axis: start with keras.Input(shape=(height, width, channels)), e.g. (28, 28, 1), "
+     "and reshape the images in preprocess()"),
+    (r"border_mode",
+     "that is Keras 1 syntax: write layers.Conv2D(filters, (3, 3), padding='valid')"),
+    (r"nb_epoch|nb_filter|init=|subsample",
+     "that is Keras 1 syntax: the arguments are now epochs=, filters=, kernel_initializer= and strides="),
+)
+
+
+def migration_hint(message: str | None) -> str | None:
+    if not message:
+        return None
+    for pattern, hint in MIGRATIONS:
+        if re.search(pattern, message):
+            return hint
+    return None
+
+
+def strides_hint(kernel_size: list[int] | None, strides: list[int] | None) -> str | None:
+    """Conv2D(64, 3, 3) is Keras 1/2 for a 3x3 kernel; Keras 3 reads the second 3 as strides=3."""
+    if strides and any(s != 1 for s in strides):
+        size = tuple(kernel_size) if kernel_size else (3, 3)
+        return (f"this layer has strides={tuple(strides)}: Conv2D(64, 3, 3) is the Keras 2 way to write a 3x3 "
+                f"kernel, but Keras 3 reads the third number as strides. Write Conv2D(64, {size})")
+    return None

@@ -1,0 +1,97 @@
+"""Bring a layer list to a normal form, so that equal computations compare equal.
+
+Learners write the same network in several spellings, all of which compute exactly the same
+function. The observed model and the spec's expected layers both pass through `normal_form`
+before they are aligned, so only real differences are reported:
+
+1. An activation layer folds into the layer before it when that layer has no activation of
+   its own: `Conv2D(64, 3)` + `Activation("relu")` (or `ReLU()`) is `Conv2D(64, 3,
+   activation="relu")`; `Dense(10)` + `Softmax()` is `Dense(10, activation="softmax")`. It
+   also folds across BatchNormalization (`Conv2D` + `BatchNormalization` + `ReLU`, the usual
+   way to write batch norm), leaving the BatchNormalization as an addition of its own.
+2. Element-wise layers (Dropout and friends, left-over activations) commute with Flatten and
+   Reshape: `Dropout(0.5)` + `Flatten()` computes, element for element, what `Flatten()` +
+   `Dropout(0.5)` does. The normal form puts them after the reshaping layer.
+
+Works on `LayerFacts` (observed) and `LayerSpec` (expected) alike: both are frozen
+dataclasses with `type`, `config`, `output` and `params`. Pure: no Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Sequence, TypeVar
+
+Layer = TypeVar("Layer")
+
+# Layers with an `activation` argument an activation layer can fold into.
+ACTIVATABLE = frozenset({"Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Dense"})
+# Layers an activation folds across: normalisation written between a layer and its activation.
+FOLDS_ACROSS = frozenset({"BatchNormalization"})
+# Layers that change nothing but the order of the numbers.
+RESHAPING = frozenset({"Flatten", "Reshape"})
+# Layers that act on each number on its own (in training or always): they commute with RESHAPING.
+ELEMENTWISE = frozenset({"Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Activation", "ReLU",
+                         "LeakyReLU", "ELU", "Softmax"})
+
+
+def activation_of(layer: Any) -> str | None:
+    """The activation an activation layer applies, by name; None when it is not one (or has options)."""
+    config = layer.config
+    if layer.type == "Activation":
+        return config.get("activation")
+    if layer.type == "ReLU":
+        plain = config.get("max_value") is None and not config.get("negative_slope") and not config.get("threshold")
+        return "relu" if plain else None
+    if layer.type == "Softmax":
+        return "softmax" if config.get("axis", -1) in (-1, None) else None
+    return None
+
+
+def _has_no_activation(layer: Any) -> bool:
+    return layer.type in ACTIVATABLE and layer.config.get("activation") in (None, "linear")
+
+
+def _joined_name(first: Any, second: Any) -> dict[str, str]:
+    if hasattr(first, "name"):
+        return {"name": f"{first.name} + {second.name}"}
+    return {}
+
+
+def _param_sum(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
+
+def fold_activations(layers: Sequence[Layer]) -> list[Layer]:
+    out: list[Any] = []
+    for layer in layers:
+        act = activation_of(layer)
+        if act is not None and out:
+            target = len(out) - 1
+            while target > 0 and out[target].type in FOLDS_ACROSS:
+                target -= 1
+            if _has_no_activation(out[target]):
+                host = out[target]
+                out[target] = replace(host, config={**host.config, "activation": act},
+                                      params=_param_sum(host.params, layer.params), **_joined_name(host, layer))
+                continue
+        out.append(layer)
+    return out
+
+
+def elementwise_after_reshape(layers: Sequence[Layer]) -> list[Layer]:
+    out: list[Any] = []
+    for layer in layers:
+        if layer.type in RESHAPING:
+            moved = []
+            while out and out[-1].type in ELEMENTWISE:
+                moved.insert(0, out.pop())
+            out.append(layer)
+            out.extend(replace(m, output=layer.output) for m in moved)
+        else:
+            out.append(layer)
+    return out
+
+
+def normal_form(layers: Sequence[Layer]) -> list[Layer]:
+    return elementwise_after_reshape(fold_activations(layers))

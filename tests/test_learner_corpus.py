@@ -1,0 +1,99 @@
+"""The learner corpus (tests/learner_corpus.py), graded for real with `grade check`.
+
+For every planted mistake: exactly the named checks lose points, and the hint names the fix.
+For every correct-but-different solution: full marks (a harmless addition may cost a little,
+but no check fails). A few mistakes only show in training; they are graded on a tiny profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import backend, config
+from grader.pipeline import grade
+from tests.grading import tiny_spec
+from tests.learner_corpus import CORRECT, MISTAKES, Case
+
+
+def source_of(case: Case) -> str:
+    if case.replace_file:
+        return (config.SOLUTIONS_DIR / case.replace_file).read_text()
+    source = (config.SOLUTIONS_DIR / f"{case.challenge}.py").read_text()
+    for old, new in case.edits:
+        assert old in source, f"{case.name}: the reference no longer contains {old!r}"
+        at = source.rindex(old)  # the last one: the code, not the TODO comments or the baseline above it
+        source = source[:at] + new + source[at + len(old):]
+    return source
+
+
+def graded(case: Case, tmp_path: Path, **options):
+    path = tmp_path / f"{case.challenge}.py"
+    path.write_text(source_of(case))
+    return grade(path=path, challenge=case.challenge, out_dir=tmp_path / "run", train=False, **options)
+
+
+def lost(result) -> set[str]:
+    return {c.id for c in result.checks if c.points < c.max_points}
+
+
+@pytest.mark.parametrize("case", MISTAKES, ids=[f"{c.challenge}: {c.name}" for c in MISTAKES])
+def test_mistake_loses_exactly_its_checks_and_names_the_fix(case, tmp_path):
+    result = graded(case, tmp_path)
+    assert result.error is None, result.error
+    assert lost(result) == set(case.lose), [(c.id, c.message) for c in result.checks if not c.passed]
+    assert result.verdict == "failed"
+    by_id = {c.id: c for c in result.checks}
+    for check_id, words in case.hints.items():
+        text = f"{by_id[check_id].message} || {by_id[check_id].hint}"
+        for word in words:
+            assert word in text, f"{check_id}: {word!r} not in {text!r}"
+
+
+@pytest.mark.parametrize("case", CORRECT, ids=[f"{c.challenge}: {c.name}" for c in CORRECT])
+def test_correct_variant_gets_full_marks(case, tmp_path):
+    if case.backend and backend.backend_name() != case.backend:
+        pytest.skip(f"uses {case.backend} functions")
+    result = graded(case, tmp_path)
+    assert result.error is None, result.error
+    failing = [(c.id, c.message) for c in result.checks if not c.passed]
+    assert not failing and result.verdict == "passed", failing
+    if case.harmless:
+        assert result.score >= 0.95 * result.max_score
+        assert any("fine, it only steadies training" in c.message for c in result.checks)
+    else:
+        assert result.score == result.max_score, [(c.id, c.points, c.message) for c in result.checks]
+
+
+def test_the_corpus_is_as_large_as_promised():
+    assert len(MISTAKES) >= 30 and len(CORRECT) >= 10
+    assert len({(c.challenge, c.name) for c in MISTAKES + CORRECT}) == len(MISTAKES) + len(CORRECT)
+
+
+# --------------------------------------------------------------------------- mistakes seen only in training
+
+
+def test_training_at_import_time_is_explained_as_such(tmp_path):
+    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace(
+        "\nif __name__ == \"__main__\":", "\nimport time\ntime.sleep(90)  # stands in for model.fit at the top level\n"
+        "\nif __name__ == \"__main__\":", 1)
+    path = tmp_path / "fashion.py"
+    path.write_text(source)
+    spec = tiny_spec(tmp_path, "fashion", describe_budget_s=30)  # importing Keras alone can take 10 s on a busy machine
+    result = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run", train=True)
+    assert result.failure["stage"] == "timeout"
+    assert "still running its top-level code" in result.failure["message"]
+    assert 'if __name__ == "__main__":' in result.failure["hint"]
+
+
+def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier(tmp_path):
+    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace('.astype("float32") / 255.0',
+                                                                       '.astype("float32") / 127.5', 1)
+    path = tmp_path / "fashion.py"
+    path.write_text(source)
+    # A tier no model reaches in one tiny epoch, so that its hint shows.
+    spec = tiny_spec(tmp_path, "fashion", min_accuracy=0.999)
+    result = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run", train=True)
+    tier = next(c for c in result.checks if c.id == "accuracy.tier1")
+    assert not tier.passed and "fix preprocess() first" in tier.hint
