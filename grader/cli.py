@@ -116,6 +116,22 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
     sys.exit(exit_code)
 
 
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path), default="cnn-challenges")
+def init(folder: Path) -> None:
+    """Copy every challenge skeleton into FOLDER (default: ./cnn-challenges)."""
+    from grader.learner_folder import InitError, init_folder
+
+    try:
+        written = init_folder(folder)
+    except InitError as err:
+        raise click.ClickException(str(err)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    first = "fashion.py" if any(p.name == "fashion.py" for p in written) else written[0].name
+    click.echo(f"Next: open a file, do its TODOs, then `grade check {folder}/{first}`.")
+
+
 @main.command(name="challenges")
 def list_challenges() -> None:
     """List the challenges and their profiles."""

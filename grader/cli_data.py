@@ -18,7 +18,7 @@ MNIST_NOTE = ("MNIST: keras.datasets.mnist.load_data() only accepts Keras' own m
 
 def _location_options(fn):
     fn = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                      help="Cache folder (default: $GRADER_CACHE_DIR, else datasets/cache).")(fn)
+                      help="Cache folder (default: $GRADER_CACHE_DIR, else the user cache folder, ~/.cache/cnn-grader on Linux).")(fn)
     fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
                       help="Folder with the raw datasets, laid out like ../shared/datasets "
                            "(also looked for: $GRADER_DATA_DIR).")(fn)

@@ -6,14 +6,31 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHALLENGES_DIR = REPO_ROOT / "challenges"
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
+
+
+def kit_dir(part: str) -> Path:
+    """A folder of the kit: "challenges", "solutions" or "datasets".
+
+    In a checkout (and an editable install) it is the folder at the top of the checkout; in an
+    installed wheel the same files ship inside the package as grader/kit/<part>.
+    """
+    checkout = REPO_ROOT / part
+    if (REPO_ROOT / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    # grader.kit.* are folders of data without __init__.py (namespace packages, for which
+    # importlib.resources gives no plain path): they sit beside this module in the installed tree.
+    return Path(__file__).resolve().parent / "kit" / part
+
+
+CHALLENGES_DIR = kit_dir("challenges")
+SOLUTIONS_DIR = kit_dir("solutions")
 
 DEFAULT_PROFILE = "quick"
 DEFAULT_DEVICE = "auto"
 DEFAULT_SEED = 1234
-# Where `grade submit` writes its run folders when --out is not given.
-DEFAULT_RUNS_DIR = Path(os.environ.get("GRADER_RUNS_DIR", REPO_ROOT / "runs"))
+# Where `grade submit` writes its run folders when --out is not given: ./runs in the folder the
+# command runs in (never inside an installed package), or $GRADER_RUNS_DIR.
+DEFAULT_RUNS_DIR = Path(os.environ.get("GRADER_RUNS_DIR", "runs")).absolute()
 
 # How much of a submission's output is kept in the report: the first and last part.
 OUTPUT_HEAD_BYTES = 16_384

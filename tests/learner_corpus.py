@@ -92,6 +92,10 @@ MISTAKES = [
             [("keras.Input(shape=(28, 28, 1)),\n        layers.Conv2D", "keras.Input(shape=(28, 28, 3)),\n"
                                                                        "        layers.Conv2D")],
             {"architecture.input"}, {"architecture.input": ("keras.Input(shape=(28, 28, 1))",)}),
+    mistake("input without a channels axis", "fashion",
+            [("keras.Input(shape=(28, 28, 1)),\n        layers.Conv2D", "keras.Input(shape=(28, 28)),\n"
+                                                                       "        layers.Conv2D")],
+            set(ARCH) | {"compile"}, {"architecture.layers": ("channels axis", "(28, 28, 1)")}),
     mistake("Lambda layer", "fashion", [(DENSE, "layers.Lambda(lambda x: x),\n        " + DENSE)],
             set(ARCH) | {"compile"}, {"architecture.layers": ("Lambda",)}),
     # --- fashion: compile()

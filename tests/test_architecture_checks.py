@@ -199,3 +199,27 @@ def test_check_mode_lists_no_training_checks(fashion):
     ids = [r.id for r in run_checks(fashion, fashion.profile("quick"), facts, trained=False)]
     assert "gap" not in ids and not any(i.startswith("accuracy.") for i in ids)
     assert ids[:2] == ["submission", "preprocess"]
+
+
+def test_normal_form_folds_activations_and_moves_dropout_after_flatten():
+    from grader.checks.normal_form import normal_form
+    from grader.facts import LayerFacts
+    from grader.spec import LayerSpec
+
+    observed = [LayerFacts("Conv2D", "conv", (26, 26, 8), 80, {"activation": "linear"}),
+                LayerFacts("BatchNormalization", "bn", (26, 26, 8), 32),
+                LayerFacts("ReLU", "relu", (26, 26, 8), 0, {"max_value": None, "negative_slope": 0.0}),
+                LayerFacts("Dropout", "drop", (26, 26, 8), 0, {"rate": 0.5}),
+                LayerFacts("Flatten", "flat", (5408,), 0),
+                LayerFacts("Dense", "out", (10,), 54090, {"activation": "linear"}),
+                LayerFacts("Softmax", "soft", (10,), 0, {"axis": -1})]
+    got = normal_form(observed)
+    assert [(l.type, l.config.get("activation")) for l in got] == [
+        ("Conv2D", "relu"), ("BatchNormalization", None), ("Flatten", None), ("Dropout", None), ("Dense", "softmax")]
+    assert got[0].name == "conv + relu" and got[3].output == (5408,)
+    # A ReLU with options is not plain relu: it stays a layer of its own.
+    capped = LayerFacts("ReLU", "relu6", (26, 26, 8), 0, {"max_value": 6.0})
+    assert [l.type for l in normal_form([observed[0], capped])] == ["Conv2D", "ReLU"]
+    # The spec side gets the same treatment.
+    expected = [LayerSpec("MaxPooling2D"), LayerSpec("Dropout", config={"rate": 0.4}), LayerSpec("Flatten", (100,))]
+    assert [l.type for l in normal_form(expected)] == ["MaxPooling2D", "Flatten", "Dropout"]

@@ -305,8 +305,8 @@ def _from_problems(id: str, title: str, points: float, problems: list[Problem], 
     serious = [p for p in problems if p.kind != "harmless"]
     notes = [p.message for p in problems if p.kind == "harmless"]
     if explained:
-        notes.append("differences that follow from the problems above (not counted again): "
-                     + "; ".join(explained[:4]) + ("; ..." if len(explained) > 4 else ""))
+        ok_message = ("no difference of its own; these follow from the layer problems above and are not counted "
+                      "again: " + "; ".join(explained[:4]) + ("; ..." if len(explained) > 4 else ""))
     if not serious:
         message = ok_message + (f" ({'; '.join(notes)})" if notes else "")
         return CheckResult(id, title, round(earned, 4), round(points, 4), True, message)

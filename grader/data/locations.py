@@ -11,10 +11,19 @@ import os
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `grader` package
-DATASETS_DIR = REPO_ROOT / "datasets"
+from grader.config import kit_dir
+
+DATASETS_DIR = kit_dir("datasets")  # the manifest and checksums (shipped in the package too)
 MANIFEST_PATH = DATASETS_DIR / "manifest.toml"
-DEFAULT_CACHE_DIR = DATASETS_DIR / "cache"  # git-ignored
+
+
+def _user_cache() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("cnn-grader", appauthor=False))
+
+
+DEFAULT_CACHE_DIR = _user_cache()  # ~/.cache/cnn-grader on Linux: never inside the package
 
 DATA_DIR_ENV = "GRADER_DATA_DIR"
 CACHE_DIR_ENV = "GRADER_CACHE_DIR"
@@ -28,7 +37,7 @@ def _absolute(path: PathLike) -> Path:
 
 
 def cache_dir(explicit: PathLike | None = None) -> Path:
-    """The cache root: the argument, else $GRADER_CACHE_DIR, else <repo>/datasets/cache."""
+    """The cache root: the argument, else $GRADER_CACHE_DIR, else the user's cache folder."""
     if explicit is not None:
         return _absolute(explicit)
     if os.environ.get(CACHE_DIR_ENV):

@@ -102,12 +102,13 @@ apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip bubblewrap >/dev/null
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet --upgrade pip
-# Editable, so that the kit finds its challenge files and dataset manifest beside the package.
-/autograder/venv/bin/python -m pip install --quiet -e "$SOURCE/{kit}"
+/autograder/venv/bin/python -m pip install --quiet "$SOURCE/{kit}"
+# The data cache (held-out split included) lives where run_autograder looks for it, root's alone:
+# the uid fallback hides files by permissions.
+export GRADER_CACHE_DIR=/autograder/data-cache
+mkdir -p "$GRADER_CACHE_DIR" && chmod 700 "$GRADER_CACHE_DIR"
 {fetch_data}
-# The uid fallback hides files by permissions: the data (held-out split included) and the
-# results folder are root's alone.
-chmod -R go-rwx "$SOURCE/{kit}/datasets/cache" 2>/dev/null || true
+chmod -R go-rwx "$GRADER_CACHE_DIR"
 mkdir -p /autograder/results && chmod 755 /autograder/results
 """
 
@@ -124,6 +125,7 @@ GRADE="${{GRADE:-$AUTOGRADER/venv/bin/grade}}"
 CHALLENGE={challenge}
 PROFILE={profile}
 RESULTS="$AUTOGRADER/results/results.json"
+export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$AUTOGRADER/data-cache}}"
 
 submission=""
 for candidate in "$AUTOGRADER/submission/$CHALLENGE.ipynb" "$AUTOGRADER/submission/$CHALLENGE.py"; do
@@ -176,7 +178,7 @@ def kit_files(kit_root: Path) -> list[Path]:
 
 
 def _machine_specific(relative: Path) -> bool:
-    """Compiled files and caches: rebuilt where the kit runs (datasets/cache holds gigabytes)."""
+    """Compiled files and caches: rebuilt where the kit runs (an old datasets/cache holds gigabytes)."""
     return "__pycache__" in relative.parts or relative.suffix == ".pyc" or relative.parts[:2] == ("datasets", "cache")
 
 
@@ -191,8 +193,11 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fa
 def build_bundle(*, challenge: str, out_path: Path, profile: str = config.DEFAULT_PROFILE,
                  spec_path: Path | None = None, kit_root: Path = config.REPO_ROOT) -> Bundle:
     """Write Gradescope's autograder zip for one challenge; SpecError if the spec or profile is wrong."""
-    from grader.spec import load_spec
+    from grader.spec import SpecError, load_spec
 
+    if not (Path(kit_root) / "pyproject.toml").is_file():
+        raise SpecError(f"the bundle is built from a checkout of the kit, and {kit_root} is not one: "
+                        "run `grade gradescope bundle` in a clone of the repository")
     spec = load_spec(spec_path if spec_path is not None else challenge)
     if getattr(spec, "kind", "model") == "model":
         spec.profile(profile)  # fail now, not on the learners' first submission

@@ -102,6 +102,9 @@ def runtime_paths() -> list[Path]:
              config.CHALLENGES_DIR.resolve()}
     # A venv's python is a link into the base runtime: mount the real files, wherever they are.
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    # Libraries found through a .pth file or PYTHONPATH outside the environment: only folders of
+    # installed packages, never a checkout or the current folder.
+    paths.update(Path(entry) for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages"))
     return sorted(p.resolve() for p in paths if p.exists())
 
 

@@ -1,0 +1,92 @@
+"""The kit as hosts install it: a built wheel in a fresh virtual environment, used from another folder.
+
+No network: the wheel is built with the test environment's setuptools, and the fresh venv
+reaches its dependencies (Keras, TensorFlow, ...) through a .pth file that points at this
+environment's site-packages, so nothing is downloaded. The package itself comes only from the
+wheel: the checkout is never on the new environment's path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from grader import config
+from tests.grading import tiny_spec
+
+CHALLENGES = sorted(p.stem for p in config.CHALLENGES_DIR.glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("install")
+    wheels = root / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(wheels), str(config.REPO_ROOT)], check=True, capture_output=True, text=True)
+    (wheel,) = wheels.glob("cnn_grader-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip())
+    # This environment's packages, for the dependencies only (its own .pth files are not run from there).
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-index", str(wheel)], check=True, capture_output=True, text=True)
+    work = root / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GRADER_RUNS_DIR")}
+    env["GRADER_CACHE_DIR"] = str(root / "cache")
+    return {"venv": venv, "work": work, "env": env, "wheel": wheel, "root": root}
+
+
+def run(installed, *args, check=True):
+    grade = installed["venv"] / "bin" / "grade"
+    return subprocess.run([str(grade), *args], cwd=installed["work"], env=installed["env"], capture_output=True,
+                          text=True, check=check, timeout=600)
+
+
+def test_the_wheel_holds_the_kit(installed):
+    import zipfile
+
+    names = set(zipfile.ZipFile(installed["wheel"]).namelist())
+    for name in CHALLENGES:
+        assert f"grader/kit/challenges/{name}.toml" in names and f"grader/kit/challenges/{name}.py" in names
+        assert f"grader/kit/solutions/{name}.py" in names
+    assert "grader/kit/datasets/manifest.toml" in names
+    assert not [n for n in names if n.startswith(("tests/", "runs/")) or "/cache/" in n]
+
+
+def test_grade_challenges_lists_every_challenge_from_the_installed_package(installed):
+    python = installed["venv"] / "bin" / "python"
+    where = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd=installed["work"],
+                           env=installed["env"], capture_output=True, text=True, check=True).stdout
+    assert str(installed["venv"]) in where, where
+    listed = run(installed, "challenges").stdout
+    assert [line.split()[0] for line in listed.splitlines()] == CHALLENGES
+
+
+def test_init_then_submit_the_reference_from_another_folder(installed, tmp_path):
+    out = run(installed, "init", "my").stdout
+    assert "wrote my/fashion.py" in out
+    my = installed["work"] / "my"
+    assert sorted(p.stem for p in my.glob("*.py")) == CHALLENGES
+    assert "TODO" in (my / "fashion.py").read_text()
+    again = run(installed, "init", "my", check=False)
+    assert again.returncode == 1 and "nothing was copied" in again.stderr
+    # The learner finishes the TODOs: here, the reference solution shipped in the wheel.
+    site = next((installed["venv"] / "lib").glob("python*/site-packages"))
+    (my / "fashion.py").write_text((site / "grader" / "kit" / "solutions" / "fashion.py").read_text())
+    spec = tiny_spec(tmp_path, "fashion")
+    result = run(installed, "submit", "my/fashion.py", "--spec", str(spec), "--profile", "tiny", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["verdict"] == "passed", doc["checks"]
+    # Run folders go to ./runs of the folder the command ran in, never into the package.
+    assert Path(doc["run_dir"]).parent == installed["work"] / "runs"
+    assert not list((site / "grader").glob("runs"))
