@@ -59,9 +59,39 @@ def import_keras() -> Any:
         return sys.modules["keras"]
 
 
+# The module each backend needs, and the extra that installs it (pip install "cnn-grader[jax]").
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+
+
 def backend_name() -> str:
-    """The backend Keras will use, without importing Keras."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    """The backend Keras will use, found the way Keras finds it, without importing Keras:
+    $KERAS_BACKEND, then "backend" in $KERAS_HOME/keras.json (default ~/.keras), then tensorflow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
+            import json
+
+            backend = json.load(handle).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+    return backend if isinstance(backend, str) and backend else "tensorflow"
+
+
+def missing_backend() -> str | None:
+    """Why the chosen backend cannot run (not installed), with the command that fixes it; None if it can."""
+    import importlib.util
+
+    name = backend_name()
+    module = BACKEND_MODULES.get(name)
+    if module is None:
+        return (f"unknown Keras backend {name!r} (from $KERAS_BACKEND or keras.json): use one of "
+                f"{', '.join(BACKEND_MODULES)}")
+    if importlib.util.find_spec(module) is None:
+        extra = "" if name == "numpy" else f': pip install "cnn-grader[{name}]"'
+        return f"the {name} backend is chosen but {module} is not installed{extra}"
+    return None
 
 
 def device_env(device: str) -> dict[str, str]:
@@ -73,6 +103,8 @@ def device_env(device: str) -> dict[str, str]:
 
 def configure_process(device: str) -> None:
     """Apply a device choice to this process (call before Keras is imported)."""
+    # The sandboxed child has a HOME of its own: it must not fall back to another keras.json.
+    os.environ["KERAS_BACKEND"] = backend_name()
     for key, value in device_env(device).items():
         if key in _QUIET_ENV or key in _SHARED_GPU_ENV:
             os.environ.setdefault(key, value)  # a host who wants the logs can still have them

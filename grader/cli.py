@@ -81,7 +81,7 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
 
     from grader.cli_leaderboard import finish_leaderboard_submission, start_leaderboard_submission
     from grader.pipeline import grade
-    from grader.report.terminal import live_progress, render
+    from grader.report.terminal import live_progress, plain_progress, render
 
     # Leaderboard mode (--learner): the daily cap is checked before training, the result recorded after.
     board_run = start_leaderboard_submission(leaderboard, options) if leaderboard else None
@@ -93,10 +93,13 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
     console = Console(stderr=as_json)
     if not console.is_terminal:
         console = Console(stderr=as_json, width=120)  # logs and CI: wide enough for the tables
-    if as_json or not console.is_terminal:
+    if as_json:
         result = grade(train=train, leaderboard=board_run, **options)
     else:
-        with live_progress(console, epochs=0) as events:
+        # A terminal gets live bars; a log (CI, Gradescope) one plain line per stage and epoch.
+        progress = live_progress(console, epochs=0) if console.is_terminal else \
+            plain_progress(Console(stderr=True, width=120))
+        with progress as events:
             result = grade(train=train, events=events, leaderboard=board_run, **options)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

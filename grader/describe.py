@@ -38,6 +38,22 @@ class Described:
     preprocessed: dict[str, np.ndarray] | None = None  # "train"/"validation" -> the learner's arrays
 
 
+def output_mismatch(output_shape: Any, task: str, num_classes: int) -> Failure | None:
+    """A model whose output does not fit the task cannot be trained meaningfully on any backend
+    (TensorFlow and PyTorch fail, JAX silently trains nonsense): say so before training."""
+    want = 1 if task == "binary" else num_classes
+    if not isinstance(output_shape, list) or not all(isinstance(d, int) or d is None for d in output_shape):
+        return None  # not described: the architecture checks report the layers
+    if output_shape == [want]:
+        return None
+    got = "x".join("?" if d is None else str(d) for d in output_shape) or "a scalar"
+    layer = "Dense(1, activation='sigmoid')" if task == "binary" else f"Dense({num_classes}, activation='softmax')"
+    what = "one probability (a yes/no task)" if task == "binary" else f"one probability per class ({num_classes})"
+    numbers = "number" if got == "1" else "numbers"
+    return Failure("build_model", f"the model outputs {got} {numbers} per image, but this task needs {what}",
+                   f"end the model with {layer}; nothing was trained")
+
+
 def prepare_box(box: Box, source: str, images: dict[str, np.ndarray]) -> None:
     box.add_input(SUBMISSION_NAME, source)
     for split, array in images.items():
@@ -80,7 +96,8 @@ def _failure(doc: dict[str, Any], key: str = "failure") -> Failure | None:
 
 
 def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[str, np.ndarray],
-            input_shape: tuple[int, ...], scale: float, budget_s: float, train: bool) -> Described:
+            input_shape: tuple[int, ...], scale: float, budget_s: float, train: bool, task: str = "multiclass",
+            num_classes: int = 10) -> Described:
     """Facts from the child's raw answers; what to train on, validated."""
     doc = child.result
     described = Described()
@@ -120,6 +137,9 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
             described.model = validate(doc["model"])
         except ConfigRejected as err:
             _stage_failed(facts, Failure("build_model", clean(err.message, 600), err.hint))
+        else:
+            if (wrong := output_mismatch(doc["model"].get("output_shape"), task, num_classes)) is not None:
+                _stage_failed(facts, wrong)
 
     if facts.failure is None:
         facts.failure = _run_failure(child, doc, budget_s)

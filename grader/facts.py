@@ -114,6 +114,9 @@ class TrainingFacts:
     history: dict[str, list[float]]
     seconds: float
     nan_loss: bool = False
+    stopped_for_time: bool = False  # ended before epochs_allowed because the next epoch would not fit
+    budget_s: float | None = None
+    killed: bool = False  # stopped by the deadline mid-epoch: the figures are of the last complete epoch
 
 
 @dataclass

@@ -210,7 +210,8 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
                          epochs=run.profile.epochs, batch_size=run.profile.batch_size,
                          stop_metric=callback.metric if callback else "accuracy",
                          stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
-                         if callback else None, arrays=arrays)
+                         if callback else None, arrays=arrays,
+                         budget_s=run.profile.time_budget_s if will_train else None)
             learner_metrics = described.model.learner_metrics
             del arrays, described
             if will_train:
@@ -223,6 +224,8 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
                 run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics)
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
                 shutil.copyfile(folder.trained_model, run.workdir / TRAINED_MODEL_FILE)
+            elif will_train and run.facts.timed_out and folder.checkpoint.is_file():
+                shutil.copyfile(folder.checkpoint, run.workdir / TRAINED_MODEL_FILE)  # the last complete epoch
         finally:
             folder.remove()
     finally:
@@ -241,7 +244,8 @@ def describe_submission(run: Run, source: str, train: bool) -> describe.Describe
         budget = run.profile.describe_budget_s
         run.child = run_child(job, box=box, timeout_s=budget, isolation=run.isolation, limits=run.profile.sandbox)
         return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
-                                scale=run.spec.input_scale, budget_s=budget, train=train)
+                                scale=run.spec.input_scale, budget_s=budget, train=train, task=run.spec.task,
+                                num_classes=run.spec.num_classes)
     finally:
         box.remove()
 
@@ -341,6 +345,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     try:
         if device not in backend.DEVICES:
             raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
+        if (problem := backend.missing_backend()) is not None:
+            raise NotGraded(problem)
         backend.configure_process(device)
         chosen_isolation = choose_isolation(isolation, require_isolation or ("the leaderboard" if leaderboard else None))
         result.isolation = chosen_isolation.level

@@ -107,13 +107,17 @@ def test_uncompiled_model(tmp_path):
     assert result.exit_code == 1
 
 
-def test_wrong_output_shape_fails_training_cleanly(tmp_path):
+def test_wrong_output_width_is_refused_before_training_on_every_backend(tmp_path):
+    # TensorFlow and PyTorch fail in training, JAX silently trains nonsense: the grader decides first.
     path = broken(tmp_path, 'keras.layers.Dense(10, activation="softmax")', 'keras.layers.Dense(1, activation="sigmoid")')
     result = grade_tiny(tmp_path, path)
     assert result.exit_code == 1
     layers_check = check(result, "architecture.layers")
     assert "Dense #2 has 1 units, expected 10" in layers_check.message
-    assert result.failure is not None and result.failure["stage"] == "train"
+    assert result.failure["stage"] == "build_model"
+    assert "outputs 1 number per image" in result.failure["message"]
+    assert "Dense(10, activation='softmax')" in result.failure["hint"]
+    assert not result.history and not result.metrics  # nothing was trained
 
 
 def test_wrong_input_shape(tmp_path):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -112,7 +114,13 @@ def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
     assert not [n for n in names if "__pycache__" in n or n.startswith("cnn-grader/datasets/cache")]
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     setup = (root / "source" / "setup.sh").read_text()
-    assert 'pip install --quiet -e "$SOURCE/cnn-grader"' in setup and "grade data fetch fashion_mnist" in setup
+    assert 'pip install --quiet -c "$SOURCE/constraints.txt" "$SOURCE/cnn-grader" "tensorflow-cpu==' in setup
+    assert "grade data fetch fashion_mnist" in setup and "chmod -R go-rwx" in setup
+    pins = dict(line.split("==") for line in (root / "source" / "constraints.txt").read_text().splitlines()
+                if "==" in line)
+    import keras
+
+    assert pins["keras"] == keras.__version__ and "tensorflow" not in pins  # the CPU build is installed instead
     for script in ("setup.sh", "run_autograder"):
         subprocess.run(["bash", "-n", str(root / "source" / script)], check=True)
     (root / "source" / "run_autograder").chmod(0o755)  # zipfile does not restore modes
@@ -135,3 +143,29 @@ def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
         {"name": "Gap", "value": round(result["metrics"]["gap"], 4), "order": "asc"},
     ]
     assert doc["extra_data"]["profile"] == "tiny"
+
+
+def test_a_run_killed_by_gradescope_still_leaves_a_valid_result(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    assert CliRunner().invoke(cli, ["gradescope", "bundle", "fashion", "--out", str(bundle)]).exit_code == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    (root / "submission").mkdir()
+    slow = tmp_path / "slow-grade"  # stands in for a grading that outlasts Gradescope's time limit
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    env = {**os.environ, "AUTOGRADER_DIR": str(root), "GRADE": str(slow)}
+    process = subprocess.Popen([str(script)], cwd=root, env=env, start_new_session=True)
+    results = root / "results" / "results.json"
+    for _ in range(100):
+        if results.exists():
+            break
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # what Gradescope does at its timeout
+    process.wait()
+    doc = json.loads(results.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["score"] == 0 and "did not finish" in doc["output"]

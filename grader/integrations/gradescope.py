@@ -27,7 +27,8 @@ TEST_VISIBILITY = "visible"
 # What the bundle ships of the kit: an editable install needs the package and the files that
 # live beside it (challenge specs and skeletons, the dataset manifest and checksums).
 KIT_FILES = ("pyproject.toml", "README.md")
-KIT_FOLDERS = {"grader": ("*",), "challenges": ("*.toml", "*.py"), "datasets": ("*.toml", "*.sha256", "*.md")}
+KIT_FOLDERS = {"grader": ("*",), "challenges": ("*.toml", "*.py"), "solutions": ("*.py",),
+               "datasets": ("*.toml", "*.sha256", "*.md")}
 KIT_FOLDER_IN_BUNDLE = "cnn-grader"
 SPEC_IN_BUNDLE = "spec.toml"
 
@@ -102,7 +103,11 @@ apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip bubblewrap >/dev/null
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet --upgrade pip
-/autograder/venv/bin/python -m pip install --quiet "$SOURCE/{kit}"
+# The versions the kit was tested with (constraints.txt, written by `grade gradescope bundle` from
+# the environment that built it), and TensorFlow's CPU build: Gradescope has no GPU.
+/autograder/venv/bin/python -m pip install --quiet -c "$SOURCE/constraints.txt" "$SOURCE/{kit}" {backend}
+# The reference solutions ship inside the package: the sandboxed uid must not read them.
+chmod -R go-rwx /autograder/venv/lib/python3*/site-packages/grader/kit/solutions
 # The data cache (held-out split included) lives where run_autograder looks for it, root's alone:
 # the uid fallback hides files by permissions.
 export GRADER_CACHE_DIR=/autograder/data-cache
@@ -139,7 +144,10 @@ fi
 submission="${{submission:-$AUTOGRADER/submission/$CHALLENGE.py}}"
 
 mkdir -p "$AUTOGRADER/results"
-rm -f "$RESULTS"
+# A result from the start: if Gradescope kills this script at its timeout, this is what the
+# learner sees (grade replaces it, atomically, when it finishes).
+printf '%s\\n' '{{"score": 0, "output": "The autograder did not finish: it was stopped (probably by its time limit) or it failed. Please tell your instructor.", "tests": []}}' \\
+  > "$RESULTS"
 run_dir="$(mktemp -d)"
 "$GRADE" submit "$submission" --spec "$AUTOGRADER/source/{spec}" --profile "$PROFILE" --out "$run_dir" \\
   --format gradescope --results "$RESULTS"
@@ -155,6 +163,37 @@ if ! "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(
 fi
 exit 0
 """
+
+
+def tested_constraints(backend: str = "tensorflow") -> tuple[str, str]:
+    """(constraints.txt, the backend requirement): the version of every package the kit needs, as
+    installed here, where the bundle is built and (so the host's tests say) tested. The backend is
+    pinned as its CPU build (tensorflow-cpu), since Gradescope has no GPU."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    todo = [Requirement(r) for r in (metadata.requires("cnn-grader") or [])] + [Requirement(backend)]
+    while todo:
+        requirement = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        name = canonicalize_name(requirement.name)
+        if name in pins:
+            continue
+        try:
+            dist = metadata.distribution(requirement.name)
+        except metadata.PackageNotFoundError:
+            continue  # optional here (another platform's dependency): pip resolves it freely
+        pins[name] = dist.version
+        todo += [Requirement(r) for r in (dist.requires or [])]
+    backend_pin = f"{backend}-cpu=={pins.pop(canonicalize_name(backend))}" if canonicalize_name(backend) in pins \
+        else backend
+    lines = [f"{name}=={version}" for name, version in sorted(pins.items()) if name != "cnn-grader"]
+    return "# Written by `grade gradescope bundle`: the versions it was built and tested with.\n" + \
+        "\n".join(lines) + "\n", backend_pin
 
 
 @dataclass(frozen=True)
@@ -208,7 +247,9 @@ def build_bundle(*, challenge: str, out_path: Path, profile: str = config.DEFAUL
     spec_file = Path(spec.path)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    constraints, backend_pin = tested_constraints()
     names = {"challenge": spec.name, "profile": profile, "kit": KIT_FOLDER_IN_BUNDLE, "fetch_data": fetch_data,
+             "backend": f'"{backend_pin}"',
              "spec": SPEC_IN_BUNDLE}
     files = kit_files(Path(kit_root))
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -216,7 +257,8 @@ def build_bundle(*, challenge: str, out_path: Path, profile: str = config.DEFAUL
         _add(archive, "setup.sh", SETUP_SH.format(**names).encode(), executable=True)
         _add(archive, "run_autograder", RUN_AUTOGRADER.format(**names).encode(), executable=True)
         _add(archive, SPEC_IN_BUNDLE, spec_file.read_bytes())
+        _add(archive, "constraints.txt", constraints.encode())
         for relative in files:
             _add(archive, f"{KIT_FOLDER_IN_BUNDLE}/{relative.as_posix()}", (Path(kit_root) / relative).read_bytes())
     os.replace(tmp, out_path)
-    return Bundle(out_path, spec.name, profile, len(files) + 3)
+    return Bundle(out_path, spec.name, profile, len(files) + 4)

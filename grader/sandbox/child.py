@@ -214,7 +214,9 @@ def describe_model(model: Any) -> dict[str, Any]:
     """The model as data: Keras' serialised config and compile config (validated by the parent)."""
     import keras
 
-    described: dict[str, Any] = {"config": keras.saving.serialize_keras_object(model), "compile": None}
+    described: dict[str, Any] = {"config": keras.saving.serialize_keras_object(model), "compile": None,
+                                 "output_shape": list(model.output_shape[1:]) if isinstance(model.output_shape, tuple)
+                                 else None}
     if model.compiled and getattr(model, "optimizer", None) is not None:
         described["compile"] = model.get_compile_config()
     # Round-trip through JSON here: anything that is not plain data fails in the child, not later.

@@ -108,6 +108,16 @@ def runtime_paths() -> list[Path]:
     return sorted(p.resolve() for p in paths if p.exists())
 
 
+def hidden_paths() -> list[Path]:
+    """Folders inside the mounted runtime that the child must not see: in an installed wheel the
+    reference solutions ship inside the grader package (grader/kit/solutions)."""
+    from grader import config
+
+    solutions = config.SOLUTIONS_DIR.resolve()
+    inside = any(solutions == p or p in solutions.parents for p in runtime_paths())
+    return [solutions] if inside and solutions.is_dir() else []
+
+
 def _bwrap() -> str | None:
     return shutil.which("bwrap")
 
@@ -147,10 +157,14 @@ def choose(requested: str | None = None) -> Isolation:
         return Isolation("namespaces")
     if os.geteuid() == 0:
         unreadable = [p for p in runtime_paths() if world_readable_ancestor(p) is None]
-        if not unreadable:
+        exposed = [p for p in hidden_paths() if world_readable_ancestor(p) is not None]
+        if not unreadable and not exposed:
             return Isolation("uid", why)
-        why = "; ".join(filter(None, [why, f"the uid fallback cannot run Python from {unreadable[0]}, which an "
-                                             f"unprivileged user cannot read"]))
+        problem = (f"the uid fallback cannot run Python from {unreadable[0]}, which an unprivileged user cannot "
+                   f"read" if unreadable else
+                   f"the uid fallback would let submissions read the reference solutions in {exposed[0]}: "
+                   f"chmod -R go-rwx {exposed[0]}")
+        why = "; ".join(filter(None, [why, problem]))
         if requested == "uid":
             raise IsolationError(f"--isolation uid: {why}")
         return Isolation("none", why)
@@ -223,6 +237,8 @@ def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str
     args += _system_mounts()
     for path in runtime_paths():
         args += ["--ro-bind", str(path), str(path)]
+    for path in hidden_paths():  # an empty, read-only folder in its place
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
     args += ["--bind", str(work), BOX_WORK, "--ro-bind", str(inputs), BOX_INPUTS, "--chdir", BOX_WORK]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]

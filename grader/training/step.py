@@ -26,18 +26,23 @@ class JobFolder:
         self.path = Path(tempfile.mkdtemp(prefix="grader-train-"))  # 0700
 
     def write(self, *, description: ModelDescription, mode: str, seed: int, epochs: int, batch_size: int,
-              stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None) -> None:
+              stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None,
+              budget_s: float | None = None) -> None:
         (self.path / files.MODEL_FILE).write_text(json.dumps({"config": description.config,
                                                               "compile": description.compile}))
         (self.path / files.JOB_FILE).write_text(json.dumps({
             "mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
-            "stop_metric": stop_metric, "stop_at": stop_at}))
+            "stop_metric": stop_metric, "stop_at": stop_at, "budget_s": budget_s}))
         for name, array in (arrays or {}).items():
             np.save(self.path / f"{name}.npy", array, allow_pickle=False)
 
     @property
     def trained_model(self) -> Path:
         return self.path / files.TRAINED_MODEL_FILE
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / files.CHECKPOINT_FILE
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -49,9 +54,23 @@ def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, dea
         facts.model = ModelFacts.from_dict(outcome.facts)
     if outcome.training is not None:
         t = outcome.training
+        stop = t.get("stopped_for_time")
         facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=epochs, history=t["history"],
-                                       seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]))
+                                       seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]),
+                                       stopped_for_time=isinstance(stop, dict), budget_s=deadline_s)
         facts.seconds["train"] = round(float(t["seconds"]), 3)
+    elif outcome.timed_out and outcome.failure is None and outcome.progress and train:
+        # Killed at the deadline in the middle of an epoch: the epochs before it count, graded on
+        # the checkpoint saved after the last of them (the pipeline evaluates that one).
+        lines = outcome.progress
+        keys = [k for k in lines[0] if k not in ("epoch", "epochs", "seconds", "estimated_total_s")]
+        history = {k: [float(line[k]) for line in lines if isinstance(line.get(k), (int, float))] for k in keys}
+        facts.training = TrainingFacts(epochs_run=len(lines), epochs_allowed=epochs, history=history,
+                                       seconds=float(lines[-1].get("seconds", 0.0)), stopped_for_time=True,
+                                       budget_s=deadline_s, killed=True)
+        facts.timed_out = True
+        facts.seconds["train"] = round(outcome.seconds, 3)
+        return
     if outcome.failure is not None:
         f = outcome.failure
         failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))

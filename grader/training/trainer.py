@@ -12,7 +12,13 @@ A job folder, private to the grader, holds:
                         images (checked by the parent), and the labels (the grader's own)
 
 and it writes there: facts.json (the built model's layers, shapes, parameters, compile
-settings), progress.jsonl (one line per epoch), training.json, model.keras, or failure.json.
+settings), progress.jsonl (one line per epoch, with an estimate of the whole run), checkpoint.keras
+(the model after the last complete epoch, so that a run stopped by its deadline is still graded),
+training.json, model.keras, or failure.json.
+
+Time: the job carries the training budget. After every epoch the trainer checks whether one more
+epoch (as long as the longest so far) still fits; when it does not, it stops there, on its own,
+with every finished epoch kept, rather than being killed half-way through the next.
 
 The model is rebuilt from its config after seeding, so its initial weights come from the
 seed; it is compiled with the validated optimizer, loss and metrics; it trains with the
@@ -39,9 +45,10 @@ PROGRESS_FILE = "progress.jsonl"
 TRAINING_FILE = "training.json"
 FAILURE_FILE = "failure.json"
 TRAINED_MODEL_FILE = "model.keras"
+CHECKPOINT_FILE = "checkpoint.keras"
+# Of the budget, what stopping early keeps in hand: saving the model, and a slower epoch than any so far.
+BUDGET_RESERVE = 0.05
 
-
-# Layers Keras describes but cannot rebuild from that description, found the hard way, with what to do instead.
 
 
 class TrainingFailed(Exception):
@@ -96,15 +103,25 @@ def stop_callback(metric: str, threshold: float | None) -> Any:
     return StopAtThreshold()
 
 
-def progress_callback(path: Path, epochs: int) -> Any:
-    """One JSON line per epoch; stops on a NaN loss."""
+def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
+                      job_started: float | None = None) -> Any:
+    """One JSON line per epoch, after its checkpoint is saved; stops on a NaN loss, and when the
+    next epoch would not fit in the budget (`budget_s`, counted from `job_started`)."""
     import keras
+
+    checkpoint = path.parent / CHECKPOINT_FILE
 
     class ProgressWriter(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
             self.nan_loss = False
             self.started = time.perf_counter()
+            self.epoch_started = self.started
+            self.longest_epoch = 0.0
+            self.stopped_for_time: dict[str, float] | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_started = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
@@ -113,10 +130,24 @@ def progress_callback(path: Path, epochs: int) -> Any:
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            line = {"epoch": epoch + 1, "epochs": epochs, "seconds": round(time.perf_counter() - self.started, 3),
+            now = time.perf_counter()
+            self.longest_epoch = max(self.longest_epoch, now - self.epoch_started)
+            tmp = checkpoint.with_name("checkpoint.tmp.keras")
+            keras.saving.save_model(self.model, tmp)
+            os.replace(tmp, checkpoint)
+            done = epoch + 1
+            per_epoch = (now - self.started) / done
+            line = {"epoch": done, "epochs": epochs, "seconds": round(now - self.started, 3),
+                    "estimated_total_s": round(per_epoch * epochs, 1),
                     **{k: float(v) for k, v in (logs or {}).items()}}
             with open(path, "a") as handle:
                 handle.write(json.dumps(line) + "\n")
+            if budget_s is not None and done < epochs:
+                spent = time.perf_counter() - job_started
+                if spent + self.longest_epoch > budget_s * (1 - BUDGET_RESERVE):
+                    self.stopped_for_time = {"after_epoch": done, "epoch_seconds": round(self.longest_epoch, 1),
+                                             "budget_s": budget_s}
+                    self.model.stop_training = True
 
     return ProgressWriter()
 
@@ -132,7 +163,8 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
                              "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()")
     data = {name: (np.load(folder / f"{name}_x.npy", allow_pickle=False),
                    np.load(folder / f"{name}_y.npy", allow_pickle=False)) for name in ("train", "validation")}
-    progress = progress_callback(folder / PROGRESS_FILE, job["epochs"])
+    progress = progress_callback(folder / PROGRESS_FILE, job["epochs"], job.get("budget_s"),
+                                 job.get("started", time.perf_counter()))
     backend.prepare_for_cpu(model)
     feed = backend.training_inputs(*data["train"], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
     val_feed = backend.training_inputs(*data["validation"], batch_size=job["batch_size"], seed=job["seed"],
@@ -147,10 +179,14 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
                              "check that the model's input matches what preprocess() returns and that the loss "
                              "fits the labels", traceback.format_exc()[-4000:]) from None
     seconds = time.perf_counter() - started
-    keras.saving.save_model(model, folder / TRAINED_MODEL_FILE)
+    if (folder / CHECKPOINT_FILE).is_file():  # saved after the last epoch: the same weights as now
+        os.replace(folder / CHECKPOINT_FILE, folder / TRAINED_MODEL_FILE)
+    else:
+        keras.saving.save_model(model, folder / TRAINED_MODEL_FILE)
     return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "epochs_run": len(history.history.get("loss", [])), "seconds": round(seconds, 3),
-            "nan_loss": progress.nan_loss, "versions": backend.library_versions(),
+            "nan_loss": progress.nan_loss, "stopped_for_time": progress.stopped_for_time,
+            "versions": backend.library_versions(),
             "device": backend.describe_device()}
 
 
@@ -158,6 +194,7 @@ def run_job(folder: Path) -> None:
     from grader.inspect_model import model_facts
 
     job = json.loads((folder / JOB_FILE).read_text())
+    job["started"] = time.perf_counter()  # the parent's deadline runs from here, near enough
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
         model = build_model(described, job["seed"])

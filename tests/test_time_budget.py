@@ -1,0 +1,47 @@
+"""A run that cannot finish in its time budget is graded on what it finished, and says so."""
+
+from __future__ import annotations
+
+from grader import config
+from grader.facts import SubmissionFacts
+from grader.pipeline import grade
+from grader.training.runner import TrainerOutcome
+from grader.training.step import collect
+from tests.grading import tiny_spec
+
+
+def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(tmp_path):
+    # Far more epochs than 25 s allow on any machine (one tiny epoch takes well under a second), and
+    # no callback to stop earlier: cnn's spec has none.
+    spec = tiny_spec(tmp_path, "cnn", epochs=100_000, time_budget_s=25, min_accuracy=0.1, max_gap=1.0)
+    path = tmp_path / "cnn.py"
+    path.write_text((config.SOLUTIONS_DIR / "cnn.py").read_text())
+    result = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run")
+    training = next(c for c in result.checks if c.id == "training")
+    epochs_run = len(result.history["loss"])
+    assert 0 < epochs_run < 100_000
+    assert "stopped early to stay within the time budget of 25 s" in training.message
+    assert f"graded on epoch {epochs_run}" in training.message
+    # Evaluated and scored on the last complete epoch: the tier and the gap earn their points.
+    assert result.metrics["test_accuracy"] > 0.1
+    assert next(c for c in result.checks if c.id == "accuracy.tier1").passed
+    assert result.verdict == "passed", [(c.id, c.message) for c in result.checks if not c.passed]
+
+
+def test_a_trainer_killed_mid_epoch_is_graded_on_its_last_complete_epoch():
+    progress = [{"epoch": 1, "epochs": 15, "seconds": 140.0, "estimated_total_s": 2100.0, "loss": 0.69,
+                 "accuracy": 0.52, "val_loss": 0.68, "val_accuracy": 0.55},
+                {"epoch": 2, "epochs": 15, "seconds": 281.0, "estimated_total_s": 2107.5, "loss": 0.66,
+                 "accuracy": 0.60, "val_loss": 0.64, "val_accuracy": 0.63}]
+    facts = SubmissionFacts()
+    collect(facts, TrainerOutcome(timed_out=True, progress=progress, seconds=300.0), epochs=15, deadline_s=300.0,
+            train=True)
+    assert facts.failure is None and facts.timed_out
+    assert facts.training.epochs_run == 2 and facts.training.killed and facts.training.stopped_for_time
+    assert facts.training.history["val_accuracy"] == [0.55, 0.63]
+
+
+def test_a_trainer_killed_in_its_first_epoch_is_a_timeout():
+    facts = SubmissionFacts()
+    collect(facts, TrainerOutcome(timed_out=True, seconds=300.0), epochs=15, deadline_s=300.0, train=True)
+    assert facts.failure.stage == "timeout" and "after 0 of 15 epochs" in facts.failure.message
