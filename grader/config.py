@@ -14,12 +14,12 @@ def kit_dir(part: str) -> Path:
     In a checkout (and an editable install) it is the folder at the top of the checkout; in an
     installed wheel the same files ship inside the package as grader/kit/<part>.
     """
-    checkout = REPO_ROOT / part
-    if (REPO_ROOT / "pyproject.toml").is_file() and checkout.is_dir():
-        return checkout
+    installed = Path(__file__).resolve().parent / "kit" / part
     # grader.kit.* are folders of data without __init__.py (namespace packages, for which
     # importlib.resources gives no plain path): they sit beside this module in the installed tree.
-    return Path(__file__).resolve().parent / "kit" / part
+    # A checkout has no grader/kit: its folders are at the top (also inside the sandbox, which
+    # mounts the challenges folder but not pyproject.toml).
+    return installed if installed.is_dir() else REPO_ROOT / part
 
 
 CHALLENGES_DIR = kit_dir("challenges")

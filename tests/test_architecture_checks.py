@@ -125,7 +125,7 @@ def test_missing_dropout_is_reported_as_missing(cnn):
     assert not layers_check.passed
     assert layers_check.message.startswith("missing Dropout")
     # Dropout just before Flatten computes what Dropout just after it does: the normal form puts it after.
-    assert layers_check.hint.startswith("add Dropout(rate=0.4) after the Flatten")
+    assert layers_check.hint.startswith("add Dropout(rate=0.4) just before or just after the Flatten")
     # Parameter counts do not depend on dropout: that check still passes.
     assert results["architecture.params"].passed
 

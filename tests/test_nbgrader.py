@@ -87,8 +87,8 @@ def test_notebook_tests_fail_with_the_checks_message_and_hint(capsys):
 
     with pytest.raises(CheckFailed) as failed:
         tests.require("architecture.layers", build_model=build_model)
-    assert failed.value.message.startswith("missing Dropout (layer 3 of 7 expected)")
-    assert failed.value.hint == "add Dropout(rate=0.4) after the MaxPooling2D"
+    assert failed.value.message.startswith("missing Dropout #1 of the spec")
+    assert failed.value.hint == "add Dropout(rate=0.4) just before or just after the Flatten"
     tests.require("architecture.input", build_model=build_model)
     assert "Passed: Input shape: input 28x28x1 (3 points)" in capsys.readouterr().out
 

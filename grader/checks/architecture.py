@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.checks.keras2 import strides_hint
-from grader.checks.normal_form import normal_form
+from grader.checks.normal_form import ELEMENTWISE, RESHAPING, normal_form
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import LayerFacts, ModelFacts
 from grader.spec import ArchitectureSpec, ArchitectureVariant, LayerSpec
@@ -153,7 +153,7 @@ def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFa
                 continue
             diverged = _compare_pair(labels[i], exp, obs, result, diverged)
         elif i is not None:
-            result.structure.append(_missing(expected, i, result.alignment, row))
+            result.structure.append(_missing(expected, i, labels))
             diverged = diverged or expected[i].type not in SHAPE_PRESERVING
         else:
             assert j is not None
@@ -177,13 +177,15 @@ def _spec_text(layer: LayerSpec) -> str:
     return f"{layer.type}({args})"
 
 
-def _missing(expected: list[LayerSpec], i: int, alignment: list[tuple[int | None, int | None]],
-             row: int) -> Problem:
-    where = f"after the {expected[i - 1].type}" if i > 0 else "at the start"
-    return Problem(
-        f"missing {expected[i].type} (layer {i + 1} of {len(expected)} expected)",
-        f"add {_spec_text(expected[i])} {where}", "structure",
-    )
+def _missing(expected: list[LayerSpec], i: int, labels: list[str]) -> Problem:
+    previous = expected[i - 1] if i > 0 else None
+    if previous is None:
+        where = "at the start"
+    elif expected[i].type in ELEMENTWISE and previous.type in RESHAPING:
+        where = f"just before or just after the {previous.type}"  # the same computation (normal form)
+    else:
+        where = f"after the {previous.type}"
+    return Problem(f"missing {labels[i]} of the spec", f"add {_spec_text(expected[i])} {where}", "structure")
 
 
 def _extra(layer: LayerFacts, j: int, previous: LayerSpec | None) -> Problem:

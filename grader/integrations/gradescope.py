@@ -146,7 +146,7 @@ submission="${{submission:-$AUTOGRADER/submission/$CHALLENGE.py}}"
 mkdir -p "$AUTOGRADER/results"
 # A result from the start: if Gradescope kills this script at its timeout, this is what the
 # learner sees (grade replaces it, atomically, when it finishes).
-printf '%s\\n' '{{"score": 0, "output": "The autograder did not finish: it was stopped (probably by its time limit) or it failed. Please tell your instructor.", "tests": []}}' \\
+printf '%s\\n' '{{"score": 0, "execution_time": 0, "output": "The autograder did not finish: it was stopped (probably by its time limit) or it failed. Please tell your instructor.", "tests": [], "extra_data": {{}}}}' \\
   > "$RESULTS"
 run_dir="$(mktemp -d)"
 "$GRADE" submit "$submission" --spec "$AUTOGRADER/source/{spec}" --profile "$PROFILE" --out "$run_dir" \\
@@ -158,7 +158,7 @@ if ! "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(
     "$RESULTS" 2>/dev/null; then
   # The grader itself failed: still give Gradescope a result to show, and the host a clue.
   echo "grade exited with status $status without writing $RESULTS" >&2
-  printf '%s\\n' '{{"score": 0, "output": "The autograder could not run. Please tell your instructor.", "tests": []}}' \\
+  printf '%s\\n' '{{"score": 0, "execution_time": 0, "output": "The autograder could not run. Please tell your instructor.", "tests": [], "extra_data": {{}}}}' \\
     > "$RESULTS"
 fi
 exit 0
