@@ -52,6 +52,9 @@ RESULT_SCHEMA_VERSION = 3
 DEFAULT_LEADERBOARD_DB = DEFAULT_RUNS_DIR / "leaderboard.sqlite"
 DEFAULT_SIGNED_DIR = DEFAULT_RUNS_DIR / "signed"
 DEFAULT_DAILY_CAP: int | None = None
+# How many submissions count in the final standings: those a learner selects, else their best
+# public ones (Kaggle's rule: more submissions are not more draws at the private half).
+FINAL_SELECTIONS = 2
 # A busy database is waited for this long per attempt (SQLite's busy timeout), then retried.
 LEADERBOARD_BUSY_TIMEOUT_S = 10.0
 LEADERBOARD_WRITE_ATTEMPTS = 6

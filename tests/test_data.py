@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader.cli_data import data as data_cli
+from grader.cli.data import data as data_cli
 from grader.data import DataError, fetch, load_dataset, load_mnist_like_keras, verify
 from grader.data import loading
 from grader.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
@@ -482,7 +482,7 @@ def test_mnist_like_keras(shared_cache, datasets):
 
 
 def test_cli_module_imports_nothing_heavy():
-    code = "import sys, grader.cli_data; print(sorted({'numpy', 'PIL', 'keras', 'rich'} & set(sys.modules)))"
+    code = "import sys, grader.cli.data; print(sorted({'numpy', 'PIL', 'keras', 'rich'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from grader.checks.result import CheckResult
 from grader.cli import main
-from grader.cli_leaderboard import finish_leaderboard_submission
+from grader.cli.leaderboard import finish_leaderboard_submission
 from grader.leaderboard import LeaderboardError
 from grader.leaderboard.commands import DailyCapReached, check_daily_cap, import_records, record
 from grader.leaderboard.db import SCHEMA_VERSION, open_db

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader.cli_release import release as release_command
+from grader.cli.release import release as release_command
 from grader.release import release, skeleton_from_solution, todo_summary
 
 REPO = Path(__file__).resolve().parents[1]

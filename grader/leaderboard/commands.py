@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import config
 from grader.leaderboard.db import open_db
 from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.ranking import Board, boards, daily_cap_problem, day_start, rank
@@ -152,9 +153,16 @@ def import_records(*, files: list[Path], db_path: Path, key: bytes) -> list[dict
 def standings(*, db_path: Path, final: bool, challenge: str | None = None) -> list[Board]:
     with open_db(db_path, create=False) as db:
         submissions = db.submissions(challenge)
+        selected = db.selections() if final else set()
     if challenge is not None and not submissions:
         raise LeaderboardError(f"no submissions to the challenge {challenge!r} in {db_path}")
-    return boards(submissions, final=final, challenge=challenge)
+    return boards(submissions, final=final, challenge=challenge, selected=selected)
+
+
+def select(*, db_path: Path, learner: str, submission_ids: list[str]) -> dict[str, Any]:
+    """A learner's choice of submissions for the final standings (grader/leaderboard/ranking.py)."""
+    with open_db(db_path, create=False) as db:
+        return db.select(learner, submission_ids, most=config.FINAL_SELECTIONS)
 
 
 def publish(*, db_path: Path, out: Path, final: bool) -> tuple[Path, list[Board]]:

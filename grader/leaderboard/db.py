@@ -23,7 +23,7 @@ from grader import config
 from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.records import FIELDS, utc_timestamp
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added `selections`; a version-1 file is read as is and upgraded by its first write of them
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # The columns of `submissions`, in order: the record's fields, then what the database adds.
@@ -65,6 +65,10 @@ SCHEMA = [
     "CREATE TABLE submissions (\n    " + ",\n    ".join(f"{n} {t}" for n, t in COLUMNS.items()) + "\n)",
     "CREATE INDEX submissions_by_board ON submissions (challenge, profile, learner, submitted_at)",
 ]
+# The submissions a learner chose for the final standings (Kaggle's "selected submissions").
+SELECTIONS_TABLE = ("CREATE TABLE selections (submission_id TEXT PRIMARY KEY REFERENCES submissions (submission_id), "
+                    "selected_at TEXT NOT NULL)")
+SCHEMA.append(SELECTIONS_TABLE)
 
 T = TypeVar("T")
 
@@ -188,6 +192,58 @@ class LeaderboardDB:
                            "AND submitted_at >= ? AND verdict != 'not_graded'", [learner, challenge, since])
         return int(rows[0][0])
 
+    def selections(self) -> set[str]:
+        """The submission ids learners selected for the final standings (none in a version-1 file)."""
+        if "selections" not in _tables(self):
+            return set()
+        return {row[0] for row in self._query("read the selections", "SELECT submission_id FROM selections")}
+
+    def select(self, learner: str, submission_ids: list[str], *, most: int) -> dict[str, Any]:
+        """Make `submission_ids` the learner's selection for their board, replacing an earlier one.
+
+        They must be the learner's own graded submissions to one challenge and profile, at most
+        `most` of them. Returns that board ({"challenge", "profile"}). All or nothing.
+        """
+        ids = list(dict.fromkeys(submission_ids))
+        if not ids:
+            raise LeaderboardError("give at least one submission id to select (`grade leaderboard show` lists them)")
+        if len(ids) > most:
+            raise LeaderboardError(f"at most {most} submissions can be selected for the final standings, "
+                                   f"{len(ids)} were given; nothing was changed")
+
+        def write(connection: sqlite3.Connection) -> dict[str, Any]:
+            rows = {row["submission_id"]: row for row in connection.execute(
+                f"SELECT submission_id, learner, challenge, profile, verdict FROM submissions WHERE submission_id "
+                f"IN ({', '.join('?' * len(ids))})", ids).fetchall()}
+            unknown = [i for i in ids if i not in rows]
+            if unknown:
+                raise LeaderboardError(f"no submission {', '.join(unknown)} in {self.path}; nothing was changed")
+            foreign = [i for i in ids if rows[i]["learner"] != learner]
+            if foreign:
+                raise LeaderboardError(f"submission {', '.join(foreign)} is not {learner}'s; nothing was changed")
+            boards = {(rows[i]["challenge"], rows[i]["profile"]) for i in ids}
+            if len(boards) > 1:
+                raise LeaderboardError("the selected submissions must be of one challenge and profile; nothing "
+                                       "was changed")
+            ungraded = [i for i in ids if rows[i]["verdict"] == "not_graded"]
+            if ungraded:
+                raise LeaderboardError(f"submission {', '.join(ungraded)} could not be graded, so it cannot rank; "
+                                       "nothing was changed")
+            (challenge, profile), = boards
+            if "selections" not in {r[0] for r in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}:
+                connection.execute(SELECTIONS_TABLE)  # a version-1 file: upgraded in the same transaction
+                connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            connection.execute(
+                "DELETE FROM selections WHERE submission_id IN (SELECT submission_id FROM submissions WHERE "
+                "learner = ? AND challenge = ? AND profile = ?)", (learner, challenge, profile))
+            now = utc_timestamp()
+            connection.executemany("INSERT INTO selections (submission_id, selected_at) VALUES (?, ?)",
+                                   [(i, now) for i in ids])
+            return {"challenge": challenge, "profile": profile}
+
+        return self._transaction("select submissions for the final standings", write)
+
     def present(self, submission_ids: list[str]) -> set[str]:
         return self._retrying("look up submissions", lambda: _present(self.connection, submission_ids))
 
@@ -293,7 +349,7 @@ def _check_schema(db: LeaderboardDB, tables: set[str]) -> None:
         raise LeaderboardError(f"{path} is not a leaderboard database: it has no schema_version table (its tables: "
                                f"{listed}). It was left as it is; pass --db with another file")
     versions = [row[0] for row in db._query("read the schema version", "SELECT version FROM schema_version")]
-    if versions != [SCHEMA_VERSION]:
+    if versions not in ([1], [SCHEMA_VERSION]):
         raise LeaderboardError(f"{path} has leaderboard schema version {versions or 'none'}, and this grader uses "
                                f"version {SCHEMA_VERSION}: use the grader that made it, or another --db file")
     if "submissions" not in tables:

@@ -8,6 +8,11 @@ Submissions the grader could not grade (`not_graded`) never rank.
 
 `final=False` reads only the public half's figures: nothing of the private half reaches a
 public board, not even its order.
+
+The final standings (`final=True`) follow Kaggle: a learner's final result is the best private
+score among the submissions they selected (at most `selections`), or, when they selected none,
+among their `selections` best public ones. So submitting more often is not more draws at the
+private half: the private figures of the other submissions never count.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from grader import config
 
 
 @dataclass(frozen=True)
@@ -55,13 +62,24 @@ def order_key(submission: dict[str, Any], final: bool) -> tuple:
             submission.get("id") or 0, submission["submission_id"])
 
 
-def rank(submissions: Iterable[dict[str, Any]], *, final: bool) -> tuple[Standing, ...]:
+def final_candidates(own: list[dict[str, Any]], selected: set[str], most: int) -> list[dict[str, Any]]:
+    """The submissions of one learner that compete in the final standings."""
+    chosen = [s for s in own if s["submission_id"] in selected]
+    if chosen:
+        return sorted(chosen, key=lambda s: order_key(s, False))[:most]
+    return sorted(own, key=lambda s: order_key(s, False))[:most]  # by default: the best public ones
+
+
+def rank(submissions: Iterable[dict[str, Any]], *, final: bool, selected: set[str] = frozenset(),
+         selections: int = config.FINAL_SELECTIONS) -> tuple[Standing, ...]:
     """The standings of one board's submissions: each learner's best, best first."""
     by_learner: dict[str, list[dict[str, Any]]] = {}
     for submission in submissions:
         if submission["verdict"] != "not_graded":
             by_learner.setdefault(submission["learner"], []).append(submission)
-    best = sorted((min(own, key=lambda s: order_key(s, final)) for own in by_learner.values()),
+    competing = {learner: final_candidates(own, selected, selections) if final else own
+                 for learner, own in by_learner.items()}
+    best = sorted((min(own, key=lambda s: order_key(s, final)) for own in competing.values()),
                   key=lambda s: order_key(s, final))
     standings = []
     for position, submission in enumerate(best, start=1):
@@ -74,13 +92,14 @@ def rank(submissions: Iterable[dict[str, Any]], *, final: bool) -> tuple[Standin
     return tuple(standings)
 
 
-def boards(submissions: Iterable[dict[str, Any]], *, final: bool, challenge: str | None = None) -> list[Board]:
+def boards(submissions: Iterable[dict[str, Any]], *, final: bool, challenge: str | None = None,
+           selected: set[str] = frozenset()) -> list[Board]:
     """One board per (challenge, profile) that has submissions, sorted by name."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for submission in submissions:
         if challenge is None or submission["challenge"] == challenge:
             grouped.setdefault((submission["challenge"], submission["profile"]), []).append(submission)
-    return [Board(name, profile, final, rank(grouped[(name, profile)], final=final))
+    return [Board(name, profile, final, rank(grouped[(name, profile)], final=final, selected=selected))
             for name, profile in sorted(grouped)]
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from grader import config
-from grader.cli_leaderboard import leaderboard_submit_options
-from grader.cli_courses import gradescope_submit_options
+from grader.cli.leaderboard import leaderboard_submit_options
+from grader.cli.courses import gradescope_submit_options
 
 PROFILES_HELP = "quick: a subset and few epochs, sized for a laptop CPU; full: the whole dataset, for a GPU"
 
@@ -79,7 +79,7 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
                  output_format: str = "report", results_path: Path | None = None, **options) -> None:
     from rich.console import Console
 
-    from grader.cli_leaderboard import finish_leaderboard_submission, start_leaderboard_submission
+    from grader.cli.leaderboard import finish_leaderboard_submission, start_leaderboard_submission
     from grader.pipeline import grade
     from grader.report.terminal import live_progress, plain_progress, render
 
@@ -110,7 +110,7 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
     if result.error is None and result.isolation in LEVELS and (notice := Isolation(result.isolation).notice()):
         click.echo(notice, err=True)
     if output_format == "gradescope":
-        from grader.cli_courses import write_gradescope_output
+        from grader.cli.courses import write_gradescope_output
 
         write_gradescope_output(result, results_path)
     exit_code = result.exit_code
@@ -147,13 +147,13 @@ def list_challenges() -> None:
 
 
 # Commands that live in their own modules.
-from grader.cli_data import data  # noqa: E402
-from grader.cli_release import release  # noqa: E402
-from grader.cli_visual import journey  # noqa: E402
-from grader.cli_leaderboard import leaderboard  # noqa: E402
-from grader.cli_courses import gradescope, nbgrader  # noqa: E402
-from grader.cli_kernel import kernel  # noqa: E402
-from grader.cli_calibrate import calibrate  # noqa: E402
+from grader.cli.data import data  # noqa: E402
+from grader.cli.release import release  # noqa: E402
+from grader.cli.visual import journey  # noqa: E402
+from grader.cli.leaderboard import leaderboard  # noqa: E402
+from grader.cli.courses import gradescope, nbgrader  # noqa: E402
+from grader.cli.kernel import kernel  # noqa: E402
+from grader.cli.calibrate import calibrate  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)

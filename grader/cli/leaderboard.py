@@ -179,6 +179,28 @@ def publish(db_path: Path, out_dir: Path, final: bool) -> None:
                f"{'final: private half' if final else 'public half'}) to {out / 'index.html'}")
 
 
+@leaderboard.command()
+@click.argument("learner")
+@click.argument("submission_ids", nargs=-1, required=True)
+@_db_option
+def select(learner: str, submission_ids: tuple[str, ...], db_path: Path) -> None:
+    """Choose LEARNER's submissions (SUBMISSION_IDS, at most 2) for the final standings.
+
+    The final standings rank each learner's best private score among their selected submissions,
+    or, if they selected none, among their 2 best public ones (as Kaggle does). `grade submit
+    --learner` prints each submission's id. A new selection replaces the learner's earlier one.
+    """
+    from grader.leaderboard import LeaderboardError
+    from grader.leaderboard.commands import select as select_submissions
+
+    try:
+        board = select_submissions(db_path=db_path, learner=learner, submission_ids=list(submission_ids))
+    except LeaderboardError as err:
+        _fail(err)
+    click.echo(f"{learner}'s final submissions for {board['challenge']} ({board['profile']}): "
+               f"{', '.join(dict.fromkeys(submission_ids))}")
+
+
 @leaderboard.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_db_option
