@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.checks.keras2 import strides_hint
-from grader.checks.normal_form import ELEMENTWISE, RESHAPING, normal_form
+from grader.checks.normal_form import ELEMENTWISE, FOLDS_ACROSS, RESHAPING, normal_form
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import LayerFacts, ModelFacts
 from grader.spec import ArchitectureSpec, ArchitectureVariant, LayerSpec
@@ -30,9 +30,8 @@ HARMLESS_ADDITIONS = frozenset({"BatchNormalization", "LayerNormalization"})
 # Settings that decide a layer's output shape or its parameter count.
 SHAPE_KEYS = frozenset({"filters", "units", "kernel_size", "pool_size", "strides", "padding"})
 PARAM_KEYS = frozenset({"filters", "units", "kernel_size"})
-SHAPE_PRESERVING = frozenset({"Dropout", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
-                              "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization",
-                              "LayerNormalization"})
+# Layers whose output has the shape of their input: a missing or extra one moves nothing after it.
+SHAPE_PRESERVING = ELEMENTWISE | FOLDS_ACROSS | {"SpatialDropout2D", "LayerNormalization"}
 
 
 def shape_text(shape: tuple[Any, ...] | list[Any]) -> str:

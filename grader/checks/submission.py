@@ -10,6 +10,7 @@ import re
 
 from grader.checks.architecture import shape_text
 from grader.checks.keras2 import migration_hint
+from grader.training.modelconfig import ACCURACY_METRICS
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
 from grader.spec import AugmentationSpec, CallbackSpec, CompileSpec
@@ -21,8 +22,6 @@ SUGGESTED_AUGMENTATION = ("RandomFlip('horizontal')", "RandomRotation(0.1)", "Ra
 # Keras' optimizer classes by their lower-case names (the spec's spelling).
 OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
                      "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam", "ftrl": "Ftrl", "lion": "Lion"}
-ACCURACY_METRICS = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
-                              "binary_accuracy"})
 
 # preprocess() may differ from images / 255 by float rounding, nothing more.
 PREPROCESS_TOLERANCE = 1e-3

@@ -174,19 +174,16 @@ def build(module: Any, submission: Path) -> Any:
     return model
 
 
-ACCURACY_LOG_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
-
-
 def accuracy_log_keys(model: Any) -> list[str]:
     """The keys under which Keras would log accuracy for this model: its compiled metrics' names
     (metrics=['acc'] logs 'acc'), else 'accuracy'."""
+    from grader.training.modelconfig import ACCURACY_METRICS, metric_name
+
     try:
         metrics = (model.get_compile_config() or {}).get("metrics") or []
     except Exception:
         metrics = []
-    names = [m if isinstance(m, str) else ((m.get("config") or {}).get("name") if isinstance(m, dict) else None)
-             for m in metrics]
-    return [n for n in names if n in ACCURACY_LOG_KEYS] or ["accuracy"]
+    return [n for n in map(metric_name, metrics) if n in ACCURACY_METRICS] or ["accuracy"]
 
 
 def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[float], submission: Path) -> dict[str, Any]:

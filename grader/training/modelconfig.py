@@ -147,6 +147,11 @@ def validate(described: Any) -> ModelDescription:
     return ModelDescription(config, compile_config, learner_metrics)
 
 
+# The metrics whose log key is an accuracy (metrics=["acc"] logs "acc").
+ACCURACY_METRICS = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+                              "binary_accuracy"})
+
+
 def metric_name(metric: Any) -> str:
     """A metric's name as it appears in the training logs ('acc' stays 'acc')."""
     if isinstance(metric, str):
