@@ -101,6 +101,45 @@ def device_env(device: str) -> dict[str, str]:
     return env
 
 
+# A batch sets these for each grading it runs (grader/batch/): how many CPU threads it may use,
+# and which share of a GPU's memory, so that gradings sharing a machine or a GPU do not starve
+# each other. Not GRADER_* names: the trainer's environment drops those, and it needs them.
+GPU_MEMORY_FRACTION_ENV = "CNN_GRADER_GPU_MEMORY_FRACTION"
+
+
+def resource_env(*, cpu_threads: int | None = None, gpu_memory_fraction: float | None = None) -> dict[str, str]:
+    """Environment variables that bound one grading's threads and GPU memory, for every backend.
+
+    TensorFlow reads TF_NUM_*_THREADS, PyTorch and the BLAS libraries OMP_NUM_THREADS; JAX's CPU
+    client has no thread setting, so a batch also pins each grading to its own cores (affinity).
+    GPU memory: JAX's allocator fraction; TensorFlow grows on demand (_SHARED_GPU_ENV); PyTorch
+    reads the fraction in `bound_gpu_memory`.
+    """
+    env: dict[str, str] = {}
+    if cpu_threads is not None:
+        threads = str(max(1, cpu_threads))
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads,
+                   TF_NUM_INTEROP_THREADS=str(min(2, max(1, cpu_threads))))
+    if gpu_memory_fraction is not None:
+        if not 0 < gpu_memory_fraction <= 1:
+            raise ValueError(f"a GPU memory fraction is between 0 and 1, not {gpu_memory_fraction}")
+        fraction = f"{gpu_memory_fraction:.3f}"
+        env.update({"XLA_PYTHON_CLIENT_MEM_FRACTION": fraction, GPU_MEMORY_FRACTION_ENV: fraction})
+    return env
+
+
+def bound_gpu_memory() -> None:
+    """PyTorch: cap this process's share of the GPU at the batch's fraction (after Keras is imported)."""
+    fraction = os.environ.get(GPU_MEMORY_FRACTION_ENV)
+    if not fraction or backend_name() != "torch":
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            torch.cuda.set_per_process_memory_fraction(float(fraction), index)
+
+
 def configure_process(device: str) -> None:
     """Apply a device choice to this process (call before Keras is imported)."""
     # The sandboxed child has a HOME of its own: it must not fall back to another keras.json.

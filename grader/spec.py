@@ -92,6 +92,11 @@ class Profile:
     accuracy_tolerance: float = 0.0
     describe_budget_s: float = 120.0  # wall time of the sandboxed describe step (import, preprocess, build)
     sandbox: Limits = DEFAULT_LIMITS  # resource limits of the sandboxed child (grader/sandbox/limits.py)
+    # What one grading needs from a batch's machine (grade batch; Ray schedules by them): CPU cores,
+    # a share of one GPU (0.25: four gradings train on one GPU at once) and memory, all processes together.
+    cpus: int = 1
+    gpus: float = 0.0
+    memory_mb: int = 4096
 
 
 @dataclass(frozen=True)
@@ -284,9 +289,14 @@ def _parse_profile(name: str, t: _Table) -> Profile:
         accuracy_tolerance=t.num("accuracy_tolerance", 0.0),
         describe_budget_s=t.num("describe_budget_s", 120.0),
         sandbox=_parse_limits(t),
+        cpus=t.int("cpus", 1),
+        gpus=t.num("gpus", 0.0),
+        memory_mb=t.int("memory_mb", 4096),
     )
     if profile.epochs < 1 or profile.batch_size < 1 or profile.time_budget_s <= 0:
         raise SpecError(f"[{t.where}] epochs, batch_size and time_budget_s must be positive")
+    if profile.cpus < 1 or profile.memory_mb < 1 or not 0 <= profile.gpus <= 1:
+        raise SpecError(f"[{t.where}] cpus and memory_mb must be positive, gpus a share of one GPU from 0 to 1")
     return profile
 
 

@@ -154,6 +154,7 @@ from grader.cli.leaderboard import leaderboard  # noqa: E402
 from grader.cli.courses import gradescope, nbgrader  # noqa: E402
 from grader.cli.kernel import kernel  # noqa: E402
 from grader.cli.calibrate import calibrate  # noqa: E402
+from grader.cli.batch import batch  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)
@@ -163,6 +164,7 @@ main.add_command(nbgrader)
 main.add_command(gradescope)
 main.add_command(kernel)
 main.add_command(calibrate)
+main.add_command(batch)
 
 if __name__ == "__main__":
     main()

@@ -59,22 +59,28 @@ class Recorded:
 
 
 def record(result: Any, run: LeaderboardRun, *, db_path: Path, key: bytes | None = None,
-           signed_dir: Path | None = None) -> Recorded:
-    """Store one graded result. With a key, first write the host-signed record into `signed_dir`.
+           signed_dir: Path | None = None, batch_grading: tuple[str, str] | None = None) -> Recorded:
+    """Store one graded result (a GradeResult or its JSON form). With a key, first write the
+    host-signed record into `signed_dir`.
 
     The signed record is written first on purpose: if the database then fails, the submission is
-    not lost; `grade leaderboard import` can add it later.
+    not lost; `grade leaderboard import` can add it later. `batch_grading` (grade batch): the
+    grading key and run folder, stored in the same transaction; no rank is looked up then.
     """
-    if not NAME.fullmatch(result.challenge or ""):
-        why = " (the submission was not graded: see above)" if result.error else ""
-        raise LeaderboardError(f"{result.challenge!r} is not the name of a challenge{why}")
-    record_ = validate_record(build_record(result, run), "the graded result")
+    document = result if isinstance(result, dict) else result.to_dict()
+    if not NAME.fullmatch(document["challenge"] or ""):
+        why = " (the submission was not graded: see above)" if document["error"] else ""
+        raise LeaderboardError(f"{document['challenge']!r} is not the name of a challenge{why}")
+    record_ = validate_record(build_record(document, run), "the graded result")
     signed_path = None
     if key is not None:
         signed_path = write_signed_record(sign(record_, key), signed_dir)
     try:
         with open_db(db_path, create=True) as db:
-            db.add([record_], origin="local")
+            db.add([record_], origin="local",
+                   batch_gradings={record_["submission_id"]: batch_grading} if batch_grading else None)
+            if batch_grading:
+                return Recorded(record_["submission_id"], signed_path, None, 0)
             try:
                 board = [s for s in db.submissions(record_["challenge"]) if s["profile"] == record_["profile"]]
             except LeaderboardError:

@@ -23,7 +23,8 @@ from grader import config
 from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.records import FIELDS, utc_timestamp
 
-SCHEMA_VERSION = 2  # 2 added `selections`; a version-1 file is read as is and upgraded by its first write of them
+SCHEMA_VERSION = 3  # 2 added `selections`, 3 `batch_gradings`; older files are read as they are and upgraded
+                    # by the first write that needs the new table
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # The columns of `submissions`, in order: the record's fields, then what the database adds.
@@ -69,6 +70,14 @@ SCHEMA = [
 SELECTIONS_TABLE = ("CREATE TABLE selections (submission_id TEXT PRIMARY KEY REFERENCES submissions (submission_id), "
                     "selected_at TEXT NOT NULL)")
 SCHEMA.append(SELECTIONS_TABLE)
+# The gradings of `grade batch`, by grading key (grader/batch/jobs.py): a key present here was
+# graded and recorded, so a batch run again skips it. Written in the same transaction as the
+# submission itself, so a batch killed at any moment has recorded a grading fully or not at all.
+BATCH_GRADINGS_TABLE = ("CREATE TABLE batch_gradings (grading_key TEXT PRIMARY KEY, submission_id TEXT NOT NULL "
+                        "UNIQUE REFERENCES submissions (submission_id), run_dir TEXT NOT NULL)")
+SCHEMA.append(BATCH_GRADINGS_TABLE)
+# What each version lacks, to be created when a write first needs it.
+UPGRADES = {"selections": SELECTIONS_TABLE, "batch_gradings": BATCH_GRADINGS_TABLE}
 
 T = TypeVar("T")
 
@@ -151,8 +160,13 @@ class LeaderboardDB:
 
     # ------------------------------------------------------------------ writes
 
-    def add(self, records: list[dict[str, Any]], *, origin: str) -> None:
-        """Store validated records in one transaction. A submission already stored adds nothing at all."""
+    def add(self, records: list[dict[str, Any]], *, origin: str,
+            batch_gradings: dict[str, tuple[str, str]] | None = None) -> None:
+        """Store validated records in one transaction. A submission already stored adds nothing at all.
+
+        `batch_gradings` (grade batch): submission_id -> (grading key, run folder), stored with them;
+        a key already stored adds nothing at all either.
+        """
         ids = [r["submission_id"] for r in records]
         if len(set(ids)) != len(ids):
             twice = sorted({i for i in ids if ids.count(i) > 1})
@@ -172,6 +186,15 @@ class LeaderboardDB:
                 + [recorded_at, origin]
                 for r in records
             ])
+            if batch_gradings:
+                _upgrade(connection)
+                keys = [key for key, _ in batch_gradings.values()]
+                if _graded_keys(connection, keys):
+                    raise LeaderboardError("this grading is already recorded (the same learner, file, spec, "
+                                           "profile, seed and kit version); nothing was added")
+                connection.executemany("INSERT INTO batch_gradings (grading_key, submission_id, run_dir) "
+                                       "VALUES (?, ?, ?)",
+                                       [(key, sid, run_dir) for sid, (key, run_dir) in batch_gradings.items()])
 
         self._transaction("record the submission" if len(records) == 1 else f"add {len(records)} submissions",
                           insert)
@@ -230,10 +253,7 @@ class LeaderboardDB:
                 raise LeaderboardError(f"submission {', '.join(ungraded)} could not be graded, so it cannot rank; "
                                        "nothing was changed")
             (challenge, profile), = boards
-            if "selections" not in {r[0] for r in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}:
-                connection.execute(SELECTIONS_TABLE)  # a version-1 file: upgraded in the same transaction
-                connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            _upgrade(connection)  # a version-1 file: upgraded in the same transaction
             connection.execute(
                 "DELETE FROM selections WHERE submission_id IN (SELECT submission_id FROM submissions WHERE "
                 "learner = ? AND challenge = ? AND profile = ?)", (learner, challenge, profile))
@@ -246,6 +266,40 @@ class LeaderboardDB:
 
     def present(self, submission_ids: list[str]) -> set[str]:
         return self._retrying("look up submissions", lambda: _present(self.connection, submission_ids))
+
+    def batch_gradings(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """grading key -> its recorded submission (with `run_dir`), for the keys already graded."""
+        if "batch_gradings" not in _tables(self):
+            return {}
+
+        def read() -> dict[str, dict[str, Any]]:
+            found = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                rows = self.connection.execute(
+                    "SELECT b.grading_key, b.run_dir, s.* FROM batch_gradings b JOIN submissions s USING "
+                    f"(submission_id) WHERE b.grading_key IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+                found.update({row["grading_key"]: {**dict(row), "versions": json.loads(row["versions"])}
+                              for row in rows})
+            return found
+
+        return self._retrying("look up earlier gradings", read)
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Inside a write transaction: give an older file the tables it lacks, and the current version."""
+    tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [statement for name, statement in UPGRADES.items() if name not in tables]
+    for statement in missing:
+        connection.execute(statement)
+    if missing:
+        connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+
+def _graded_keys(connection: sqlite3.Connection, keys: list[str]) -> set[str]:
+    rows = connection.execute(f"SELECT grading_key FROM batch_gradings WHERE grading_key IN "
+                              f"({', '.join('?' * len(keys))})", keys).fetchall()
+    return {row[0] for row in rows}
 
 
 def _present(connection: sqlite3.Connection, ids: list[str]) -> set[str]:
@@ -349,7 +403,7 @@ def _check_schema(db: LeaderboardDB, tables: set[str]) -> None:
         raise LeaderboardError(f"{path} is not a leaderboard database: it has no schema_version table (its tables: "
                                f"{listed}). It was left as it is; pass --db with another file")
     versions = [row[0] for row in db._query("read the schema version", "SELECT version FROM schema_version")]
-    if versions not in ([1], [SCHEMA_VERSION]):
+    if versions not in ([1], [2], [SCHEMA_VERSION]):
         raise LeaderboardError(f"{path} has leaderboard schema version {versions or 'none'}, and this grader uses "
                                f"version {SCHEMA_VERSION}: use the grader that made it, or another --db file")
     if "submissions" not in tables:

@@ -62,8 +62,8 @@ def utc_timestamp(moment: dt.datetime | None = None) -> str:
 
 
 def build_record(result: Any, run: LeaderboardRun, *, submitted_at: str | None = None) -> dict[str, Any]:
-    """The record of a graded GradeResult, with the private half's figures from `run`."""
-    document = result.to_dict()
+    """The record of a graded GradeResult (or of its JSON form), with the private half's figures from `run`."""
+    document = result if isinstance(result, dict) else result.to_dict()
     metrics = document["metrics"]
     graded = document["verdict"] != "not_graded"
     return {

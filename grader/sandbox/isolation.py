@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.limits import MB, Limits
+from grader.sandbox.limits import MB, Limits, die_with_parent, prepare_die_with_parent
 
 LEVELS = ("namespaces", "uid", "none")
 ISOLATION_ENV = "GRADER_ISOLATION"  # auto (default), namespaces, uid or none
@@ -423,6 +423,8 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
                 os.chown(path, lease.uid, lease.uid)
                 os.chmod(path, 0o700)
 
+    prepare_die_with_parent()
+
     def before_exec() -> None:  # in the child, between fork and exec
         cgroup.enter()
         limits.apply()
@@ -430,6 +432,7 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
             os.setgroups([])
             os.setgid(user)
             os.setuid(user)
+        die_with_parent()  # after setuid, which clears it; bwrap has --die-with-parent as well
 
     try:
         process = subprocess.Popen(argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, start_new_session=True,

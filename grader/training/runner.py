@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import backend, config
+from grader.sandbox.limits import die_with_parent, prepare_die_with_parent
 from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
 from grader.training import trainer as files
 
@@ -59,10 +60,13 @@ class TrainerProcess:
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
 
+        prepare_die_with_parent()
+
         def before_exec() -> None:
             if limit is not None:  # GPU runtimes map huge address ranges: no AS limit there
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            die_with_parent()  # a killed grader (or batch worker) leaves no trainer behind
 
         process = subprocess.Popen([sys.executable, "-m", "grader.training.trainer"], env=_environment(device),
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -214,6 +214,7 @@ def main() -> int:
     from grader import backend
 
     backend.import_keras()  # while the child is still at work: this is the slow part
+    backend.bound_gpu_memory()  # a batch sharing one GPU between gradings (grader/batch/)
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # nothing to build: the parent closed stdin

@@ -1,0 +1,164 @@
+"""Where a batch's gradings run: worker processes on this machine, or Ray tasks on a cluster.
+
+Both engines take the planned jobs and yield an Outcome for each as it finishes, in any order.
+Neither writes anything of the batch's own: the driver records what they yield.
+
+    LocalEngine(jobs=N)   N gradings at once, each pinned to its own share of the cores
+    RayEngine(address)    one Ray task per grading, with the resources its profile asks for;
+                          a local cluster by default, or an existing one at `address`
+
+An infrastructure fault (the grading's process or its Ray worker dies) runs that grading once
+more; a second fault gives an outcome without a result, graded again by the next run of the
+batch. A submission's own failures come back as graded results and are never retried.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any, Iterator
+
+from grader.batch.jobs import InfrastructureFault, Job, Outcome, run_job, run_job_in_process, stop_all
+
+ENGINES = ("local", "ray")
+
+
+def available_cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def core_slots(jobs: int, cores: list[int]) -> list[tuple[int, ...]]:
+    """The cores of each of `jobs` slots: disjoint shares while there are enough cores, else shared."""
+    if jobs <= len(cores):
+        share = len(cores) // jobs
+        return [tuple(cores[i * share:(i + 1) * share]) for i in range(jobs)]
+    return [(cores[i % len(cores)],) for i in range(jobs)]
+
+
+class LocalEngine:
+    """`--jobs N` gradings at once on this machine, each in a worker process of its own."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1):
+        if jobs < 1:
+            raise ValueError("--jobs must be at least 1")
+        self.jobs = jobs
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+        slots: queue.Queue[tuple[int, ...]] = queue.Queue()
+        for cores in core_slots(self.jobs, available_cores()):
+            slots.put(cores)
+
+        def in_a_slot(job: Job) -> Outcome:
+            cores = slots.get()
+            try:
+                return run_job(_with(job, cores=cores, cpu_threads=len(cores)))
+            finally:
+                slots.put(cores)
+
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="grade-batch")
+        pending = {pool.submit(in_a_slot, job) for job in jobs}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            if pending:  # interrupted (Ctrl-C, or the caller stopped reading): stop the gradings in flight
+                stop_all()
+                for future in pending:
+                    future.cancel()
+            pool.shutdown(wait=True)
+
+
+def _with(job: Job, **changes: Any) -> Job:
+    data = job.to_dict()
+    data.update(changes)
+    return Job.from_dict(data)
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def grade_on_ray_worker(job: Job) -> Outcome:
+    """The Ray task: the same worker process as on one machine. A fault raises, so Ray retries it."""
+    return run_job_in_process(job)
+
+
+class RayEngine:
+    """One Ray task per grading. `address` None starts a local cluster (in-process, `num_cpus` cores)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        self.address, self.num_cpus = address, num_cpus
+
+    def start(self) -> Any:
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError('--engine ray needs Ray: pip install "cnn-grader[ray]"') from None
+        import logging
+
+        if not ray.is_initialized():
+            options: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.WARNING,
+                                           configure_logging=True)
+            if self.address:
+                ray.init(address=self.address, **options)
+            else:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                         object_store_memory=100 * 1024 * 1024, **options)
+        return ray
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+        if not jobs:
+            return
+        ray = self.start()
+        has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+        task = ray.remote(grade_on_ray_worker)
+        refs = {}
+        for job in jobs:
+            gpus = job.gpus if (has_gpus and job.device != "cpu") else 0
+            placed = _with(job, cpu_threads=job.cpus, gpu_memory_fraction=gpus or None,
+                           device="cpu" if job.device == "auto" and not gpus else job.device)
+            ref = task.options(num_cpus=job.cpus, num_gpus=gpus, memory=job.memory_mb * 1024 * 1024,
+                               max_retries=1, retry_exceptions=[InfrastructureFault],
+                               name=f"grade {job.learner} {job.challenge or ''}".strip()).remote(placed)
+            refs[ref] = job
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                for ref in done:
+                    job = refs.pop(ref)
+                    try:
+                        yield ray.get(ref)
+                    except ray.exceptions.RayError as err:  # died twice: the worker, its node, or our process
+                        cause = getattr(err, "cause", None) or err
+                        yield Outcome(job, problem=f"the grading failed twice on the cluster: {_first_line(cause)}",
+                                      attempts=2)
+        finally:
+            for ref in refs:  # interrupted: cancel what is still queued or running
+                ray.cancel(ref, force=True)
+
+    def stop(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:500]
+
+
+def make_engine(name: str, *, jobs: int, address: str | None) -> LocalEngine | RayEngine:
+    if name == "local":
+        if address:
+            raise ValueError("--address is for --engine ray")
+        return LocalEngine(jobs)
+    if name == "ray":
+        return RayEngine(address, num_cpus=None if address else (jobs if jobs > 1 else None))
+    raise ValueError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")

@@ -1,0 +1,199 @@
+"""One grading of a batch: what it is (a Job), what came back (an Outcome), and how it runs.
+
+A job runs in a fresh process of its own (`python -m grader.batch.worker`), on this machine or
+inside a Ray task: a grading that crashes, leaks memory or is killed takes nothing else with
+it, and its threads and cores are set before Keras is imported. The worker returns the result
+as JSON; only the batch's driver writes the database (grader/batch/record.py).
+
+The grading key says when two gradings would be the same: the learner, the submission's bytes,
+the spec's bytes, the profile, the seed and the kit's version. A batch run again skips every
+job whose key is already recorded, so a stopped batch continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.limits import die_with_parent, prepare_die_with_parent
+
+# Beyond the profile's own budgets (describe, train), what a grading may take before its
+# process is stopped: loading data, evaluating, writing the report, importing Keras three times.
+WATCHDOG_SLACK_S = 600.0
+OUTPUT_TAIL_BYTES = 4000
+
+_running: set[subprocess.Popen] = set()  # the worker processes of this driver, for stop_all()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+class InfrastructureFault(Exception):
+    """The grading process died without a result: the machine's fault, not the submission's.
+
+    Raised inside a Ray task so that Ray runs the grading once more (retry_exceptions).
+    """
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int  # its place in the batch, for a stable order in the gradebook
+    learner: str
+    path: str
+    challenge: str | None
+    key: str  # grading_key(); "" when the file could not be read (it is graded as not graded)
+    run_dir: str
+    profile: str
+    seed: int
+    device: str
+    spec_path: str | None = None
+    data_dir: str | None = None
+    isolation: str | None = None
+    # What the grading needs (its profile's cpus, gpus and memory_mb) and what it is given.
+    cpus: int = 1
+    gpus: float = 0.0
+    memory_mb: int = 4096
+    cpu_threads: int | None = None
+    cores: tuple[int, ...] | None = None  # CPU affinity (local engine: each slot its own cores)
+    gpu_memory_fraction: float | None = None
+    watchdog_s: float = 3600.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Job":
+        data = dict(data)
+        if data.get("cores") is not None:
+            data["cores"] = tuple(data["cores"])
+        return cls(**data)
+
+
+@dataclass
+class Outcome:
+    """What a grading returned: the result document and the host-only private half, or a fault."""
+
+    job: Job
+    result: dict[str, Any] | None = None  # GradeResult.to_dict()
+    private: dict[str, Any] | None = None  # LeaderboardRun's private figures
+    problem: str | None = None  # why no result came back (the process died twice; the file cannot be graded)
+    attempts: int = 1
+    seconds: float = 0.0
+    already_recorded: bool = False  # resumed: graded by an earlier run of the batch
+    interrupted: bool = False  # the batch was stopped while this one ran: graded again next time
+
+    @property
+    def verdict(self) -> str:
+        return "not_graded" if self.result is None else self.result["verdict"]
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def grading_key(*, learner: str, challenge: str, submission_sha256: str, spec_sha256: str, profile: str,
+                seed: int, kit_version: str) -> str:
+    """The identity of a grading: the same key means the same inputs, so the same verdict."""
+    parts = {"learner": learner, "challenge": challenge, "submission": submission_sha256, "spec": spec_sha256,
+             "profile": profile, "seed": seed, "kit": kit_version}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- running one job
+
+
+def run_job_in_process(job: Job) -> Outcome:
+    """Grade `job` in a fresh worker process and wait for it (here, or inside a Ray task).
+
+    Raises InfrastructureFault when the worker dies without a result; a watchdog that stops a
+    grading gone far past its budgets gives a "not graded" outcome instead (no retry: a hang
+    is as likely the submission's doing as the machine's).
+    """
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="grader-batch-job-") as spool:
+        job_file, outcome_file, log_file = (Path(spool) / name for name in ("job.json", "outcome.json", "worker.log"))
+        job_file.write_text(json.dumps(job.to_dict()))
+        prepare_die_with_parent()
+        with open(log_file, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker", str(job_file), str(outcome_file)],
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, preexec_fn=die_with_parent)
+            with _running_lock:
+                _running.add(process)
+            try:
+                returncode = process.wait(timeout=job.watchdog_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                returncode = None
+            finally:
+                _stop(process)
+                with _running_lock:
+                    _running.discard(process)
+        seconds = time.perf_counter() - started
+        if outcome_file.is_file():
+            document = json.loads(outcome_file.read_text())
+            return Outcome(job, result=document["result"], private=document["private"], seconds=seconds)
+        tail = log_file.read_bytes()[-OUTPUT_TAIL_BYTES:].decode(errors="replace").strip()
+    if timed_out:
+        return Outcome(job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the "
+                                  "profile's budgets", seconds=seconds)
+    how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+    raise InfrastructureFault(f"the grading process {how} without a result" + (f": {tail[-600:]}" if tail else ""))
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the worker and its whole session (its trainer and sandboxed child die with it)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
+def stop_all() -> None:
+    """Kill every worker this process started, and start no more (the driver was interrupted)."""
+    _stopping.set()
+    with _running_lock:
+        running = list(_running)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_job(job: Job) -> Outcome:
+    """The driver's side on one machine: run the job, and once more if its process died."""
+    stopped = Outcome(job, problem="the batch was interrupted before this grading finished", interrupted=True)
+    if _stopping.is_set():
+        return stopped
+    try:
+        return run_job_in_process(job)
+    except InfrastructureFault as first:
+        if _stopping.is_set():
+            return stopped
+        try:
+            outcome = run_job_in_process(job)
+        except InfrastructureFault as second:
+            return Outcome(job, problem=f"{second} (also the first time: {first})"[:2000], attempts=2)
+        outcome.attempts = 2
+        return outcome

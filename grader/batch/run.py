@@ -1,0 +1,245 @@
+"""`grade batch`: grade a whole course, step by step, composed in `grade_batch`.
+
+    discover (grader/batch/inputs.py) -> plan jobs (spec, file hash, grading key, resources)
+    -> prepare data once -> skip what is recorded -> run (grader/batch/engines.py)
+    -> record each result as it arrives (the leaderboard database) -> gradebook CSV -> summary
+
+Only this driver writes: the database (each grading with its key, in one transaction), the
+signed records, the gradebook. Workers write their own run folders and return results. A batch
+stopped at any point (Ctrl-C, SIGTERM, a killed driver) has recorded each grading fully or not
+at all, and the same command continues it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import config
+from grader.batch.engines import LocalEngine, RayEngine, make_engine
+from grader.batch.gradebook import Row, row_from_record, row_from_result, write_gradebook
+from grader.batch.inputs import BatchInputError, Submission, discover
+from grader.batch.jobs import WATCHDOG_SLACK_S, Job, Outcome, grading_key
+from grader.leaderboard import LeaderboardError
+
+DEFAULT_OUT = config.DEFAULT_RUNS_DIR / "batch"
+GRADEBOOK_FILE = "gradebook.csv"
+EXIT_INTERRUPTED = 130
+RESUMED_NOTE = "recorded by an earlier run"
+
+
+class BatchError(Exception):
+    """The batch cannot start (its input, the database, the data): nothing was graded."""
+
+
+@dataclass
+class BatchEvents:
+    """What a front end shows: the plan, then each submission as it is done."""
+
+    on_plan: Callable[[int, int], None] = lambda total, before: None  # submissions, recorded before
+    on_done: Callable[[Row], None] = lambda row: None
+
+
+@dataclass
+class BatchSummary:
+    rows: list[Row] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    gradebook: Path | None = None
+    recorded_before: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    layout: str = ""
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(row.verdict for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        unrecorded = any(row.verdict != "not_graded" and row.note.startswith("not recorded") for row in self.rows)
+        return config.EXIT_NOT_GRADED if unrecorded or self.counts["not_graded"] else 0
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def kit_version() -> str:
+    from grader.result import _grader_version
+
+    return _grader_version()
+
+
+def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str, seed: int, device: str,
+         data_dir: Path | None, out_dir: Path, isolation: str | None) -> tuple[list[Job], list[tuple[Job, str]]]:
+    """(jobs to grade, jobs that cannot be graded with the reason), with the grader's own checks first.
+
+    What `grade submit` would refuse before any training (an unknown challenge, a missing, linked
+    or oversized file) is refused here, without starting a worker.
+    """
+    from grader.pipeline import NotGraded, read_submission, resolve_spec
+    from grader.spec import SpecError
+
+    jobs: list[Job] = []
+    refused: list[tuple[Job, str]] = []
+    seen: dict[str, Path] = {}
+    version = kit_version()
+    for index, submission in enumerate(submissions):
+        path = Path(submission.path)
+        job = Job(index=index, learner=submission.learner, path=str(path), challenge=submission.challenge, key="",
+                  run_dir="", profile=profile, seed=seed, device=device,
+                  spec_path=str(spec_path) if spec_path else None, data_dir=str(data_dir) if data_dir else None,
+                  isolation=isolation)
+        try:
+            spec = resolve_spec(path, submission.challenge, spec_path)
+            if path.is_symlink():
+                raise NotGraded(f"{path} is a symbolic link: submit the file itself")
+            _, sha256 = read_submission(path)
+            resources = {}
+            if spec.kind != "functions":
+                chosen = spec.profile(profile)
+                resources = dict(cpus=chosen.cpus, gpus=chosen.gpus, memory_mb=chosen.memory_mb,
+                                 watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S)
+        except (NotGraded, SpecError) as err:
+            refused.append((job, str(err)))
+            continue
+        key = grading_key(learner=submission.learner, challenge=spec.name, submission_sha256=sha256,
+                          spec_sha256=hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(), profile=profile,
+                          seed=seed, kit_version=version)
+        if key in seen:
+            refused.append((job, f"the same file as {seen[key]}, already in this batch: graded once"))
+            continue
+        seen[key] = path
+        run_dir = Path(out_dir) / submission.learner / f"{spec.name}-{key[:12]}"
+        jobs.append(Job(**{**job.to_dict(), "challenge": spec.name, "key": key, "run_dir": str(run_dir),
+                           **resources}))
+    return jobs, refused
+
+
+def datasets_of(jobs: list[Job], spec_path: Path | None) -> list[str]:
+    from grader.spec import load_spec
+
+    names = set()
+    for job in jobs:
+        spec = load_spec(spec_path or job.challenge)
+        if spec.kind != "functions":
+            names.add(spec.dataset)
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record_outcome(outcome: Outcome, *, db_path: Path, key: bytes | None, signed_dir: Path | None) -> Row:
+    """Store a graded outcome with its grading key; the gradebook row of any outcome."""
+    from grader.leaderboard.commands import record
+    from grader.leaderboard.records import LeaderboardRun
+
+    job = outcome.job
+    if outcome.result is None:
+        return Row(job.index, job.learner, job.challenge or "", None, None, "not_graded", None, None, job.run_dir,
+                   outcome.problem or "no result")
+    document = outcome.result
+    if document["verdict"] == "not_graded":  # the grader's side: not recorded, graded again next time
+        return row_from_result(job.index, job.learner, document)
+    note = "graded again after its process died" if outcome.attempts > 1 else ""
+    try:
+        record(document, LeaderboardRun(**outcome.private), db_path=db_path, key=key, signed_dir=signed_dir,
+               batch_grading=(job.key, job.run_dir))
+    except LeaderboardError as err:
+        note = "recorded by another run of this batch" if "already recorded" in str(err) else f"not recorded: {err}"
+    return row_from_result(job.index, job.learner, document, note)
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path | None = None,
+                profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE,
+                seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, out_dir: Path | None = None,
+                db_path: Path = config.DEFAULT_LEADERBOARD_DB, gradebook: Path | None = None,
+                engine: str | LocalEngine | RayEngine = "local", jobs: int = 1, address: str | None = None,
+                isolation: str | None = None, key: bytes | None = None, signed_dir: Path | None = None,
+                events: BatchEvents | None = None) -> BatchSummary:
+    """Grade every submission under `source`; record each once; write the gradebook. See the module doc."""
+    from grader.data import DataError, fetch
+    from grader.leaderboard.db import open_db
+    from grader.spec import challenge_names
+
+    started = time.perf_counter()
+    events = events or BatchEvents()
+    out_dir = Path(out_dir or DEFAULT_OUT).absolute()
+    runner = make_engine(engine, jobs=jobs, address=address) if isinstance(engine, str) else engine
+    try:
+        found = discover(Path(source), challenge=challenge, challenges=challenge_names())
+    except BatchInputError as err:
+        raise BatchError(str(err)) from None
+    summary = BatchSummary(skipped=found.skipped, layout=found.layout)
+    planned, refused = plan(found.submissions, spec_path=spec_path, profile=profile, seed=seed, device=device,
+                            data_dir=data_dir, out_dir=out_dir, isolation=isolation)
+    try:  # a damaged or locked database is refused before anything trains
+        with open_db(db_path, create=True) as db:
+            recorded = db.batch_gradings([job.key for job in planned])
+    except LeaderboardError as err:
+        raise BatchError(str(err)) from None
+    to_run = [job for job in planned if job.key not in recorded]
+    if to_run:
+        try:
+            fetch(datasets_of(to_run, spec_path), data_dir=data_dir, progress=False)
+        except DataError as err:
+            raise BatchError(str(err)) from None
+
+    summary.recorded_before = len(planned) - len(to_run)
+    events.on_plan(len(found.submissions), summary.recorded_before)
+    for job, why in refused:
+        _add(summary, events, Row(job.index, job.learner, job.challenge or Path(job.path).stem, None, None,
+                                  "not_graded", None, None, "", why))
+    for job in planned:
+        if job.key in recorded:
+            _add(summary, events, row_from_record(job.index, recorded[job.key], RESUMED_NOTE))
+
+    gradebook = Path(gradebook or out_dir / GRADEBOOK_FILE)
+    outcomes = runner.run(to_run)
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    try:
+        for outcome in outcomes:
+            if outcome.interrupted:
+                continue
+            _add(summary, events, record_outcome(outcome, db_path=db_path, key=key, signed_dir=signed_dir))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        outcomes.close()  # an interrupted engine stops what it still runs
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        rowed = {row.index for row in summary.rows}
+        for job in to_run:
+            if job.index not in rowed:  # never started, or stopped half-way
+                summary.rows.append(Row(job.index, job.learner, job.challenge or "", None, None, "not_graded",
+                                        None, None, job.run_dir, "interrupted: graded when the batch runs again"))
+        if isinstance(runner, RayEngine) and runner.address is None:
+            runner.stop()  # a local cluster ends with its batch
+        summary.gradebook = write_gradebook(gradebook, summary.rows)
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _add(summary: BatchSummary, events: BatchEvents, row: Row) -> None:
+    summary.rows.append(row)
+    events.on_done(row)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a shutdown, a cluster scheduler) ends the batch like Ctrl-C
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
