@@ -19,7 +19,7 @@ import queue
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Iterator
 
-from grader.batch.jobs import InfrastructureFault, Job, Outcome, run_job, run_job_in_process, stop_all
+from grader.batch.jobs import InfrastructureFault, Job, Outcome, allow_new_work, run_job, run_job_in_process, stop_all
 
 ENGINES = ("local", "ray")
 
@@ -47,6 +47,7 @@ class LocalEngine:
         self.jobs = jobs
 
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+        allow_new_work()
         slots: queue.Queue[tuple[int, ...]] = queue.Queue()
         for cores in core_slots(self.jobs, available_cores()):
             slots.put(cores)

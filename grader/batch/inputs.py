@@ -99,11 +99,10 @@ def _pick(files: list[Path], *, challenge: str | None, challenges: list[str], wh
     twice = sorted({s for s in stems if stems.count(s) > 1})
     for stem in twice:
         found.skipped.append((where, f"both {stem}.py and {stem}.ipynb: keep one"))
-    picked = [(p, c) for p, c in picked if c not in twice]
     if not picked:
         found.skipped.append((where, "no file named after a challenge (" + ", ".join(
             f"{c}.py" for c in challenges) + "); or pass --challenge"))
-    return picked
+    return [(p, c) for p, c in picked if c not in twice]
 
 
 def from_folder(folder: Path, *, challenge: str | None, challenges: list[str]) -> Found:

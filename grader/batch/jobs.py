@@ -169,6 +169,11 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def allow_new_work() -> None:
+    """A new batch in this process: forget an earlier stop_all()."""
+    _stopping.clear()
+
+
 def stop_all() -> None:
     """Kill every worker this process started, and start no more (the driver was interrupted)."""
     _stopping.set()

@@ -1,0 +1,5 @@
+"""`python -m grader.cli` is `grade`."""
+
+from grader.cli import main
+
+main()
