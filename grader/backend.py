@@ -56,7 +56,28 @@ def import_keras() -> Any:
         if "keras" not in sys.modules:
             with quiet_native_logs():
                 import keras  # noqa: F401
+            keep_tensorflow_out()
         return sys.modules["keras"]
+
+
+def keep_tensorflow_out() -> None:
+    """Under JAX or PyTorch, stop Keras from importing TensorFlow just to ask whether it is there.
+
+    Keras 3.15's serialize_keras_object (every model.save, every get_config round trip) checks
+    `tf.available`, which imports TensorFlow when it is installed: 2 seconds and its start-up
+    lines in every process, for an isinstance test that cannot succeed without TensorFlow
+    objects. Marking the lazy module unavailable answers it without the import; everything
+    else in Keras that really needs TensorFlow still imports it on first use.
+    """
+    if backend_name() == "tensorflow" or "tensorflow" in sys.modules:
+        return
+    try:
+        from keras.src.utils import module_utils
+    except ImportError:  # another Keras layout: nothing to do
+        return
+    lazy = getattr(module_utils, "tensorflow", None)
+    if lazy is not None and getattr(lazy, "_available", "missing") is None:
+        lazy._available = False
 
 
 # The module each backend needs, and the extra that installs it (pip install "cnn-grader[jax]").

@@ -375,7 +375,9 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
             (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
         run = Run(spec, chosen, path, workdir, seed, device, isolation=chosen_isolation, leaderboard=leaderboard)
         events.on_stage("data")
+        data_started = time.perf_counter()
         load_data(run, data_dir)
+        result.durations["data"] = round(time.perf_counter() - data_started, 3)
         result.class_names = list(run.data.class_names)
         run.facts.failure = syntax_failure(source, path)
         if run.facts.failure is None:

@@ -1,0 +1,88 @@
+"""Benchmark: where the time of one `grade submit` and one `grade check` goes, stage by stage.
+
+Runs each command N times (alternating) on the reference Fashion-MNIST solution, submit with the
+same profile as bench/submit_vs_plain.py (12,000 training and 2,000 validation images, 5 epochs,
+batch 64), and prints the median of every duration result.json records, plus the command's
+wall time and what is left outside grade() (process start, imports, printing). Usage:
+
+    python bench/stage_profile.py [--repeats 3] [--out bench/results.md --label before]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from submit_vs_plain import BENCH_PROFILE  # noqa: E402
+
+# In the order they happen; the child and the trainer overlap where the trainer imports Keras.
+STAGES = ("data", "child", "keras", "build_model", "preprocess", "trainer", "train", "evaluate", "report", "total")
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, dict]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        sys.exit(f"{command[:4]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds, json.loads(done.stdout)
+
+
+def table(label: str, walls: list[float], results: list[dict]) -> list[str]:
+    durations = {stage: [r["durations"][stage] for r in results if stage in r["durations"]] for stage in STAGES}
+    cells = [f"{statistics.median(v):.2f}" if v else "" for v in durations.values()]
+    wall = statistics.median(walls)
+    outside = wall - statistics.median(durations["total"])
+    return [f"| {label} | {wall:.2f} | {outside:.2f} | " + " | ".join(cells) + " |"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--out", type=Path, help="append the Markdown rows to this file")
+    args = parser.parse_args()
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="-1")
+    solution = REPO / "solutions" / "fashion.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "fashion.toml"
+        spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
+            train=12000, validation=2000, epochs=5, batch=64))
+        submit = [sys.executable, "-m", "grader.cli", "submit", str(solution), "--spec", str(spec), "--profile",
+                  "bench", "--device", "cpu", "--json", "--out", str(Path(tmp) / "submit")]
+        check = [sys.executable, "-m", "grader.cli", "check", str(solution), "--json", "--out", str(Path(tmp) / "check")]
+        walls = {"submit": [], "check": []}
+        results = {"submit": [], "check": []}
+        for repeat in range(args.repeats):
+            for name, command in (("submit", submit), ("check", check)):
+                seconds, result = run(command, env)
+                walls[name].append(seconds)
+                results[name].append(result)
+                print(f"{name} {repeat + 1}: {seconds:.2f} s wall, " + ", ".join(
+                    f"{k} {v:.2f}" for k, v in result["durations"].items()))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, cpu"
+    header = ["| command | wall s | outside grade() | " + " | ".join(STAGES) + " |",
+              "| --- " * (len(STAGES) + 3) + "|"]
+    rows = table(f"{args.label} grade submit".strip(), walls["submit"], results["submit"]) + \
+        table(f"{args.label} grade check".strip(), walls["check"], results["check"])
+    print("\n".join(header + rows))
+    print(f"({machine}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy "
+          f"{results['submit'][0]['metrics'].get('test_accuracy')})")
+    if args.out:
+        with open(args.out, "a") as handle:
+            handle.write("\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

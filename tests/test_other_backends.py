@@ -1,0 +1,101 @@
+"""The fast subset on JAX: check mode and a tiny profile give TensorFlow's verdicts, and nothing
+under JAX imports TensorFlow (no start-up noise in a learner's output, no TF in the trainer).
+
+Each grading runs in a fresh `python` with KERAS_BACKEND=jax (Keras picks its backend once per
+process), and is compared with the same grading on the default backend, in this process.
+Skipped where JAX is not installed (`pip install "cnn-grader[jax]"`; the dev extra has it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import config
+from grader.pipeline import grade
+from grader.sandbox import isolation as iso
+from tests.grading import fashion_submission, tiny_spec
+
+pytest.importorskip("jax")
+pytestmark = pytest.mark.skipif(not iso.choose().isolated, reason="no sandbox available on this machine")
+
+# Printed by the submission itself, from inside the sandbox, after it has built its model.
+PROBE = textwrap.dedent('''
+    _built = build_model
+    def build_model():
+        import sys
+        model = _built()
+        print("TENSORFLOW-IMPORTED:", "tensorflow" in sys.modules, flush=True)
+        return model
+''')
+
+
+def grade_on_jax(tmp_path: Path, **options) -> tuple[dict, str, bool]:
+    """(result.json, the command's stderr, whether the grading process itself imported TensorFlow)."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        from pathlib import Path
+        from grader.pipeline import grade
+        result = grade(**{{k: (Path(v) if k in ("path", "spec_path", "out_dir") else v)
+                          for k, v in json.loads(sys.argv[1]).items()}})
+        print(json.dumps({{"result": result.to_dict(), "tensorflow": "tensorflow" in sys.modules}}))
+    """)
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    arguments = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
+    done = subprocess.run([sys.executable, "-c", script, arguments], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(done.stdout.strip().splitlines()[-1])
+    return document["result"], done.stderr, document["tensorflow"]
+
+
+def checks(document_or_result) -> list[tuple[str, float, bool]]:
+    items = document_or_result["checks"] if isinstance(document_or_result, dict) else \
+        [c.to_dict() for c in document_or_result.checks]
+    return [(c["id"], c["points"], c["passed"], c["message"]) for c in items]
+
+
+@pytest.mark.parametrize("challenge", ["fashion", "cats_dogs"])
+def test_check_mode_on_jax_gives_the_tensorflow_verdict(challenge, tmp_path, shared_cache):
+    solution = config.SOLUTIONS_DIR / f"{challenge}.py"
+    on_tf = grade(path=solution, train=False, out_dir=tmp_path / "tf", device="cpu")
+    on_jax, stderr, parent_imported_tf = grade_on_jax(tmp_path, path=solution, train=False,
+                                                      out_dir=tmp_path / "jax", device="cpu")
+    assert on_tf.backend == "tensorflow" and on_jax["backend"] == "jax"
+    assert on_jax["verdict"] == on_tf.verdict == "passed"
+    assert checks(on_jax) == checks(on_tf)
+    assert not parent_imported_tf
+    assert "tensorflow" not in stderr.lower() and "onednn" not in stderr.lower(), stderr[-2000:]
+
+
+def test_a_wrong_output_head_fails_the_same_way_on_jax(tmp_path, shared_cache):
+    """Dense(1, sigmoid) on 10 classes: refused before training everywhere (JAX once 'trained' it)."""
+    path = fashion_submission(tmp_path, 'keras.layers.Dense(10, activation="softmax")',
+                              'keras.layers.Dense(1, activation="sigmoid")')
+    spec = tiny_spec(tmp_path, "fashion")
+    on_tf = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "tf", device="cpu")
+    on_jax, _, _ = grade_on_jax(tmp_path, path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "jax",
+                                device="cpu")
+    assert on_jax["verdict"] == on_tf.verdict == "failed"
+    assert checks(on_jax) == checks(on_tf)
+    assert on_jax["history"] == {} and on_tf.history == {}  # neither trained
+
+
+def test_a_tiny_submit_on_jax_trains_without_tensorflow_anywhere(tmp_path, shared_cache):
+    path = fashion_submission(tmp_path)
+    path.write_text(path.read_text() + PROBE)
+    spec = tiny_spec(tmp_path, "fashion")
+    on_jax, stderr, parent_imported_tf = grade_on_jax(tmp_path, path=path, spec_path=spec, profile="tiny",
+                                                      out_dir=tmp_path / "jax", device="cpu")
+    assert on_jax["verdict"] == "passed", on_jax["checks"]
+    assert on_jax["backend"] == "jax" and len(on_jax["history"]["loss"]) == 1
+    assert "jax" in on_jax["versions"] and "tensorflow" not in on_jax["versions"]  # the trainer's own imports
+    assert "TENSORFLOW-IMPORTED: False" in on_jax["output"], on_jax["output"][-2000:]  # the sandboxed child
+    assert not parent_imported_tf
+    assert "tensorflow" not in stderr.lower(), stderr[-2000:]
