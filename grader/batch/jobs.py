@@ -193,12 +193,14 @@ def run_job(job: Job) -> Outcome:
         return stopped
     try:
         return run_job_in_process(job)
+    except OSError as err:  # no temporary folder, no process: this machine cannot run gradings now
+        return Outcome(job, problem=f"the grading could not be started here: {err}")
     except InfrastructureFault as first:
         if _stopping.is_set():
             return stopped
         try:
             outcome = run_job_in_process(job)
-        except InfrastructureFault as second:
+        except (InfrastructureFault, OSError) as second:
             return Outcome(job, problem=f"{second} (also the first time: {first})"[:2000], attempts=2)
         outcome.attempts = 2
         return outcome
