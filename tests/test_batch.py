@@ -174,6 +174,25 @@ def test_core_slots_share_the_cores_without_overlap():
     assert core_slots(3, [0, 1]) == [(0,), (1,), (0,)]
 
 
+def test_each_grading_is_bounded_to_its_threads_cores_and_gpu_share(tmp_path):
+    from grader.backend import GPU_MEMORY_FRACTION_ENV, resource_env
+
+    env = resource_env(cpu_threads=3, gpu_memory_fraction=0.25)
+    assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == "3" and env["TF_NUM_INTEROP_THREADS"] == "2"
+    assert env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == env[GPU_MEMORY_FRACTION_ENV] == "0.250"
+    assert resource_env() == {}
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        resource_env(gpu_memory_fraction=1.5)
+    # The worker applies them to itself before Keras is imported; its children inherit them.
+    script = ("import os, sys; from grader.batch.jobs import Job; from grader.batch.worker import bound_resources; "
+              "bound_resources(Job(0, 'a', 'x.py', 'fashion', 'k', 'r', 'quick', 1, 'cpu', cpu_threads=1, cores=(0,), "
+              "gpu_memory_fraction=0.5)); import subprocess; print(subprocess.run([sys.executable, '-c', "
+              "'import os; print(sorted(os.sched_getaffinity(0)), os.environ[\"OMP_NUM_THREADS\"], "
+              "os.environ[\"XLA_PYTHON_CLIENT_MEM_FRACTION\"])'], capture_output=True, text=True).stdout)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["[0]", "1", "0.500"], done.stderr[-2000:]
+
+
 def test_a_damaged_database_is_refused_before_anything_trains(tmp_path):
     write(tmp_path / "in" / "alice" / "fashion.py", OK)
     write(tmp_path / "board.sqlite", b"not a database at all, just text" * 4)
