@@ -193,6 +193,17 @@ def test_each_grading_is_bounded_to_its_threads_cores_and_gpu_share(tmp_path):
     assert done.stdout.split() == ["[0]", "1", "0.500"], done.stderr[-2000:]
 
 
+def test_an_output_path_that_cannot_be_used_is_refused_before_anything_runs(tmp_path):
+    write(tmp_path / "in" / "alice" / "fashion.py", OK)
+    write(tmp_path / "a-file", "")
+    with pytest.raises(BatchError, match="exists and is not a folder"):
+        grade_batch(source=tmp_path / "in", db_path=tmp_path / "board.sqlite", out_dir=tmp_path / "a-file")
+    with pytest.raises(BatchError, match="is a folder: give the path of a CSV file"):
+        grade_batch(source=tmp_path / "in", db_path=tmp_path / "board.sqlite", out_dir=tmp_path / "out",
+                    gradebook=tmp_path)
+    assert not (tmp_path / "board.sqlite").exists()
+
+
 def test_a_damaged_database_is_refused_before_anything_trains(tmp_path):
     write(tmp_path / "in" / "alice" / "fashion.py", OK)
     write(tmp_path / "board.sqlite", b"not a database at all, just text" * 4)

@@ -101,7 +101,11 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
                   f"{counts['not_graded']} could not be graded"
                   + (f"; {summary.recorded_before} were recorded by an earlier run" if summary.recorded_before
                      else ""), highlight=False)
-    console.print(f"gradebook: {summary.gradebook}", highlight=False)
+    if summary.gradebook_problem:
+        console.print(f"error: {summary.gradebook_problem}; every grading is in the database (grade leaderboard "
+                      "show) and in its run folder", style="red", highlight=False, markup=False)
+    else:
+        console.print(f"gradebook: {summary.gradebook}", highlight=False)
     if summary.interrupted:
         console.print("interrupted: run the same command again to grade the rest (nothing graded is graded "
                       "twice)", style="yellow", highlight=False)

@@ -50,6 +50,7 @@ class BatchSummary:
     rows: list[Row] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     gradebook: Path | None = None
+    gradebook_problem: str | None = None
     recorded_before: int = 0
     interrupted: bool = False
     seconds: float = 0.0
@@ -63,6 +64,8 @@ class BatchSummary:
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.gradebook_problem:
+            return config.EXIT_NOT_GRADED
         unrecorded = any(row.verdict != "not_graded" and row.note.startswith("not recorded") for row in self.rows)
         return config.EXIT_NOT_GRADED if unrecorded or self.counts["not_graded"] else 0
 
@@ -175,6 +178,13 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     started = time.perf_counter()
     events = events or BatchEvents()
     out_dir = Path(out_dir or DEFAULT_OUT).absolute()
+    gradebook = Path(gradebook or out_dir / GRADEBOOK_FILE)
+    for what, path in (("--out", out_dir), ("--gradebook's folder", gradebook.parent)):
+        if path.exists() and not path.is_dir():
+            raise BatchError(f"{what} {path} exists and is not a folder: give a folder for the run folders")
+    if gradebook.is_dir():
+        raise BatchError(f"--gradebook {gradebook} is a folder: give the path of a CSV file, for example "
+                         f"{gradebook / GRADEBOOK_FILE}")
     runner = make_engine(engine, jobs=jobs, address=address) if isinstance(engine, str) else engine
     try:
         found = discover(Path(source), challenge=challenge, challenges=challenge_names())
@@ -204,7 +214,6 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
         if job.key in recorded:
             _add(summary, events, row_from_record(job.index, recorded[job.key], RESUMED_NOTE))
 
-    gradebook = Path(gradebook or out_dir / GRADEBOOK_FILE)
     outcomes = runner.run(to_run)
     previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
     try:
@@ -225,7 +234,10 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
                                         None, None, job.run_dir, "interrupted: graded when the batch runs again"))
         if isinstance(runner, RayEngine) and runner.address is None:
             runner.stop()  # a local cluster ends with its batch
-        summary.gradebook = write_gradebook(gradebook, summary.rows)
+        try:
+            summary.gradebook = write_gradebook(gradebook, summary.rows)
+        except OSError as err:  # what was graded is recorded all the same: the database has it
+            summary.gradebook_problem = f"cannot write the gradebook {gradebook}: {err.strerror or err}"
         summary.seconds = time.perf_counter() - started
     return summary
 
