@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from submit_vs_plain import append_row, machine  # noqa: E402
 
 BENCH_PROFILE = """
 [profiles.bench]
@@ -83,15 +84,12 @@ def main() -> None:
             print(f"{mode}: {seconds[mode]:.1f} s, {60 * args.learners / seconds[mode]:.2f} gradings/min")
 
     per_minute = {mode: 60 * args.learners / s for mode, s in seconds.items()}
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, cpu, backend {env.get('KERAS_BACKEND', 'tensorflow')}"
+    where = machine("cpu", env)
     jobs_ratio, ray_ratio = per_minute["jobs"] / per_minute["sequential"], per_minute["ray"] / per_minute["sequential"]
-    print(f"throughput against sequential: --jobs {args.jobs} x{jobs_ratio:.2f}, ray x{ray_ratio:.2f} ({machine})")
-    if args.out:
-        row = (f"| {time.strftime('%Y-%m-%d')} | {machine} | {args.learners} gradings, {args.train}/{args.validation}, "
-               f"{args.epochs} epochs | {per_minute['sequential']:.2f} | {per_minute['jobs']:.2f} | "
+    print(f"throughput against sequential: --jobs {args.jobs} x{jobs_ratio:.2f}, ray x{ray_ratio:.2f} ({where})")
+    append_row(args.out, f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/"
+               f"{args.validation}, {args.epochs} epochs | {per_minute['sequential']:.2f} | {per_minute['jobs']:.2f} | "
                f"{per_minute['ray']:.2f} | **x{jobs_ratio:.2f}** | **x{ray_ratio:.2f}** |\n")
-        with open(args.out, "a") as handle:
-            handle.write(row)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,19 +21,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from submit_vs_plain import BENCH_PROFILE  # noqa: E402
+from submit_vs_plain import BENCH_PROFILE, append_row, machine, timed  # noqa: E402
 
 # In the order they happen; the child and the trainer overlap where the trainer imports Keras.
 STAGES = ("data", "child", "keras", "build_model", "preprocess", "trainer", "train", "evaluate", "report", "total")
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, dict]:
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        sys.exit(f"{command[:4]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds, json.loads(done.stdout)
+    seconds, stdout = timed(command, env)
+    return seconds, json.loads(stdout)
 
 
 def table(label: str, walls: list[float], results: list[dict]) -> list[str]:
@@ -71,17 +65,14 @@ def main() -> None:
                 results[name].append(result)
                 print(f"{name} {repeat + 1}: {seconds:.2f} s wall, " + ", ".join(
                     f"{k} {v:.2f}" for k, v in result["durations"].items()))
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, cpu"
     header = ["| command | wall s | outside grade() | " + " | ".join(STAGES) + " |",
               "| --- " * (len(STAGES) + 3) + "|"]
     rows = table(f"{args.label} grade submit".strip(), walls["submit"], results["submit"]) + \
         table(f"{args.label} grade check".strip(), walls["check"], results["check"])
     print("\n".join(header + rows))
-    print(f"({machine}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy "
+    print(f"({machine('cpu', env)}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy "
           f"{results['submit'][0]['metrics'].get('test_accuracy')})")
-    if args.out:
-        with open(args.out, "a") as handle:
-            handle.write("\n".join(rows) + "\n")
+    append_row(args.out, "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,18 @@ tiers = [{{ min_accuracy = 0.5, points = 1 }}]
 """
 
 
+def machine(device: str, env: dict[str, str]) -> str:
+    """The machine column of bench/results.md."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, {device}, backend {env.get('KERAS_BACKEND', 'tensorflow')}"
+
+
+def append_row(path: Path | None, row: str) -> None:
+    """Append a Markdown row (or rows) to bench/results.md, when --out was given."""
+    if path:
+        with open(path, "a") as handle:
+            handle.write(row)
+
+
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
@@ -110,15 +122,12 @@ def main() -> None:
                   f"grade submit {grade_s[-1]:.1f} s (acc {grade_acc[-1]:.4f}, train {result['durations'].get('train', 0):.1f} s)")
 
     ratio = statistics.median(grade_s) / statistics.median(plain_s)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {args.device}, backend {env.get('KERAS_BACKEND', 'tensorflow')}"
+    where = machine(args.device, env)
     print(f"median: plain {statistics.median(plain_s):.1f} s, grade submit {statistics.median(grade_s):.1f} s, "
-          f"ratio {ratio:.2f} ({machine})")
-    if args.out:
-        row = (f"| {time.strftime('%Y-%m-%d')} | {machine} | {args.train}/{args.validation}, {args.epochs} epochs, "
-               f"batch {args.batch} | {statistics.median(plain_s):.1f} | {statistics.median(grade_s):.1f} | "
+          f"ratio {ratio:.2f} ({where})")
+    append_row(args.out, f"| {time.strftime('%Y-%m-%d')} | {where} | {args.train}/{args.validation}, {args.epochs} "
+               f"epochs, batch {args.batch} | {statistics.median(plain_s):.1f} | {statistics.median(grade_s):.1f} | "
                f"**{ratio:.2f}** | {statistics.mean(plain_acc):.4f} | {statistics.mean(grade_acc):.4f} |\n")
-        with open(args.out, "a") as handle:
-            handle.write(row)
 
 
 if __name__ == "__main__":

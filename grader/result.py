@@ -72,7 +72,7 @@ class GradeResult:
         data["checks"] = [c.to_dict() for c in self.checks]
         return {
             "schema_version": config.RESULT_SCHEMA_VERSION,
-            "grader_version": _grader_version(),
+            "grader_version": grader_version(),
             "verdict": self.verdict,
             "score": self.score,
             "max_score": self.max_score,
@@ -86,7 +86,8 @@ class GradeResult:
         tmp.replace(path)
 
 
-def _grader_version() -> str:
+def grader_version() -> str:
+    """The installed kit's version ("unknown" when it runs from a checkout that was never installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -120,11 +120,13 @@ def test_plan_refuses_what_grade_submit_would_refuse_and_grades_a_copy_once(tmp_
     (tmp_path / "in" / "carol" / "fashion.py").symlink_to(alice)
     found = discover(tmp_path / "in", challenge=None, challenges=CHALLENGES)
     submissions = found.submissions + [found.submissions[0]]  # the same file twice in one list
-    jobs, refused = plan(submissions, spec_path=None, profile="quick", seed=1, device="cpu", data_dir=None,
-                         out_dir=tmp_path / "out", isolation=None)
+    planned = plan(submissions, spec_path=None, profile="quick", seed=1, device="cpu", data_dir=None,
+                   out_dir=tmp_path / "out", isolation=None)
+    jobs, refused = planned.jobs, planned.refused
     assert [j.learner for j in jobs] == ["alice"]
     assert jobs[0].run_dir == str(tmp_path / "out" / "alice" / f"fashion-{jobs[0].key[:12]}")
     assert jobs[0].watchdog_s > 600 and jobs[0].cpus == 1
+    assert planned.datasets == {jobs[0].key: "fashion_mnist"}
     why = {job.learner: reason for job, reason in refused}
     assert "not UTF-8" in why["bob"]
     assert "symbolic link" in why["carol"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import queue
+from dataclasses import replace
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Iterator
 
@@ -55,7 +56,7 @@ class LocalEngine:
         def in_a_slot(job: Job) -> Outcome:
             cores = slots.get()
             try:
-                return run_job(_with(job, cores=cores, cpu_threads=len(cores)))
+                return run_job(replace(job, cores=cores, cpu_threads=len(cores)))
             finally:
                 slots.put(cores)
 
@@ -72,12 +73,6 @@ class LocalEngine:
                 for future in pending:
                     future.cancel()
             pool.shutdown(wait=True)
-
-
-def _with(job: Job, **changes: Any) -> Job:
-    data = job.to_dict()
-    data.update(changes)
-    return Job.from_dict(data)
 
 
 # --------------------------------------------------------------------------- Ray
@@ -122,7 +117,7 @@ class RayEngine:
         refs = {}
         for job in jobs:
             gpus = job.gpus if (has_gpus and job.device != "cpu") else 0
-            placed = _with(job, cpu_threads=job.cpus, gpu_memory_fraction=gpus or None,
+            placed = replace(job, cpu_threads=job.cpus, gpu_memory_fraction=gpus or None,
                            device="cpu" if job.device == "auto" and not gpus else job.device)
             ref = task.options(num_cpus=job.cpus, num_gpus=gpus, memory=job.memory_mb * 1024 * 1024,
                                max_retries=1, retry_exceptions=[InfrastructureFault],

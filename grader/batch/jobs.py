@@ -21,12 +21,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.limits import die_with_parent, prepare_die_with_parent
+from grader.sandbox.limits import die_with_parent
 
 # Beyond the profile's own budgets (describe, train), what a grading may take before its
 # process is stopped: loading data, evaluating, writing the report, importing Keras three times.
@@ -88,13 +87,7 @@ class Outcome:
     private: dict[str, Any] | None = None  # LeaderboardRun's private figures
     problem: str | None = None  # why no result came back (the process died twice; the file cannot be graded)
     attempts: int = 1
-    seconds: float = 0.0
-    already_recorded: bool = False  # resumed: graded by an earlier run of the batch
     interrupted: bool = False  # the batch was stopped while this one ran: graded again next time
-
-    @property
-    def verdict(self) -> str:
-        return "not_graded" if self.result is None else self.result["verdict"]
 
 
 def file_sha256(path: Path) -> str | None:
@@ -126,11 +119,9 @@ def run_job_in_process(job: Job) -> Outcome:
     grading gone far past its budgets gives a "not graded" outcome instead (no retry: a hang
     is as likely the submission's doing as the machine's).
     """
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grader-batch-job-") as spool:
         job_file, outcome_file, log_file = (Path(spool) / name for name in ("job.json", "outcome.json", "worker.log"))
         job_file.write_text(json.dumps(job.to_dict()))
-        prepare_die_with_parent()
         with open(log_file, "wb") as log:
             process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker", str(job_file), str(outcome_file)],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -147,25 +138,28 @@ def run_job_in_process(job: Job) -> Outcome:
                 _stop(process)
                 with _running_lock:
                     _running.discard(process)
-        seconds = time.perf_counter() - started
         if outcome_file.is_file():
             document = json.loads(outcome_file.read_text())
-            return Outcome(job, result=document["result"], private=document["private"], seconds=seconds)
+            return Outcome(job, result=document["result"], private=document["private"])
         tail = log_file.read_bytes()[-OUTPUT_TAIL_BYTES:].decode(errors="replace").strip()
     if timed_out:
         return Outcome(job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the "
-                                  "profile's budgets", seconds=seconds)
+                                  "profile's budgets")
     how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
     raise InfrastructureFault(f"the grading process {how} without a result" + (f": {tail[-600:]}" if tail else ""))
 
 
+def _kill_session(process: subprocess.Popen) -> None:
+    """Kill the worker and its whole session (its trainer and sandboxed child die with it)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _stop(process: subprocess.Popen) -> None:
-    """Stop the worker and its whole session (its trainer and sandboxed child die with it)."""
     if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_session(process)
     process.wait()
 
 
@@ -180,10 +174,7 @@ def stop_all() -> None:
     with _running_lock:
         running = list(_running)
     for process in running:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_session(process)
 
 
 def run_job(job: Job) -> Outcome:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from grader import config
 from grader.batch.engines import LocalEngine, RayEngine, make_engine
@@ -26,6 +25,9 @@ from grader.batch.gradebook import Row, row_from_record, row_from_result, write_
 from grader.batch.inputs import BatchInputError, Submission, discover
 from grader.batch.jobs import WATCHDOG_SLACK_S, Job, Outcome, grading_key
 from grader.leaderboard import LeaderboardError
+
+if TYPE_CHECKING:
+    from grader.spec import ChallengeSpec
 
 DEFAULT_OUT = config.DEFAULT_RUNS_DIR / "batch"
 GRADEBOOK_FILE = "gradebook.csv"
@@ -53,7 +55,6 @@ class BatchSummary:
     gradebook_problem: str | None = None
     recorded_before: int = 0
     interrupted: bool = False
-    seconds: float = 0.0
     layout: str = ""
 
     @property
@@ -73,26 +74,29 @@ class BatchSummary:
 # --------------------------------------------------------------------------- planning
 
 
-def kit_version() -> str:
-    from grader.result import _grader_version
-
-    return _grader_version()
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)  # to grade
+    refused: list[tuple[Job, str]] = field(default_factory=list)  # cannot be graded, and why
+    datasets: dict[str, str] = field(default_factory=dict)  # grading key -> the dataset it trains on
 
 
 def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str, seed: int, device: str,
-         data_dir: Path | None, out_dir: Path, isolation: str | None) -> tuple[list[Job], list[tuple[Job, str]]]:
-    """(jobs to grade, jobs that cannot be graded with the reason), with the grader's own checks first.
+         data_dir: Path | None, out_dir: Path, isolation: str | None) -> Plan:
+    """The jobs to grade and those that cannot be graded, with the grader's own checks first.
 
     What `grade submit` would refuse before any training (an unknown challenge, a missing, linked
-    or oversized file) is refused here, without starting a worker.
+    or oversized file) is refused here, without starting a worker. Each spec is read and hashed once.
     """
     from grader.pipeline import NotGraded, read_submission, resolve_spec
+    from grader.result import grader_version
     from grader.spec import SpecError
 
-    jobs: list[Job] = []
-    refused: list[tuple[Job, str]] = []
+    planned = Plan()
     seen: dict[str, Path] = {}
-    version = kit_version()
+    spec_hashes: dict[Path, str] = {}
+    specs: dict[str, ChallengeSpec] = {}
+    version = grader_version()
     for index, submission in enumerate(submissions):
         path = Path(submission.path)
         job = Job(index=index, learner=submission.learner, path=str(path), challenge=submission.challenge, key="",
@@ -100,7 +104,10 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
                   spec_path=str(spec_path) if spec_path else None, data_dir=str(data_dir) if data_dir else None,
                   isolation=isolation)
         try:
-            spec = resolve_spec(path, submission.challenge, spec_path)
+            name = submission.challenge or path.stem
+            if name not in specs:
+                specs[name] = resolve_spec(path, submission.challenge, spec_path)
+            spec = specs[name]
             if path.is_symlink():
                 raise NotGraded(f"{path} is a symbolic link: submit the file itself")
             _, sha256 = read_submission(path)
@@ -110,30 +117,21 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
                 resources = dict(cpus=chosen.cpus, gpus=chosen.gpus, memory_mb=chosen.memory_mb,
                                  watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S)
         except (NotGraded, SpecError) as err:
-            refused.append((job, str(err)))
+            planned.refused.append((job, str(err)))
             continue
+        if spec.path not in spec_hashes:
+            spec_hashes[spec.path] = hashlib.sha256(Path(spec.path).read_bytes()).hexdigest()
         key = grading_key(learner=submission.learner, challenge=spec.name, submission_sha256=sha256,
-                          spec_sha256=hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(), profile=profile,
-                          seed=seed, kit_version=version)
+                          spec_sha256=spec_hashes[spec.path], profile=profile, seed=seed, kit_version=version)
         if key in seen:
-            refused.append((job, f"the same file as {seen[key]}, already in this batch: graded once"))
+            planned.refused.append((job, f"the same file as {seen[key]}, already in this batch: graded once"))
             continue
         seen[key] = path
         run_dir = Path(out_dir) / submission.learner / f"{spec.name}-{key[:12]}"
-        jobs.append(Job(**{**job.to_dict(), "challenge": spec.name, "key": key, "run_dir": str(run_dir),
-                           **resources}))
-    return jobs, refused
-
-
-def datasets_of(jobs: list[Job], spec_path: Path | None) -> list[str]:
-    from grader.spec import load_spec
-
-    names = set()
-    for job in jobs:
-        spec = load_spec(spec_path or job.challenge)
+        planned.jobs.append(replace(job, challenge=spec.name, key=key, run_dir=str(run_dir), **resources))
         if spec.kind != "functions":
-            names.add(spec.dataset)
-    return sorted(names)
+            planned.datasets[key] = spec.dataset
+    return planned
 
 
 # --------------------------------------------------------------------------- recording
@@ -175,7 +173,6 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     from grader.leaderboard.db import open_db
     from grader.spec import challenge_names
 
-    started = time.perf_counter()
     events = events or BatchEvents()
     out_dir = Path(out_dir or DEFAULT_OUT).absolute()
     gradebook = Path(gradebook or out_dir / GRADEBOOK_FILE)
@@ -191,26 +188,27 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     except BatchInputError as err:
         raise BatchError(str(err)) from None
     summary = BatchSummary(skipped=found.skipped, layout=found.layout)
-    planned, refused = plan(found.submissions, spec_path=spec_path, profile=profile, seed=seed, device=device,
+    planned = plan(found.submissions, spec_path=spec_path, profile=profile, seed=seed, device=device,
                             data_dir=data_dir, out_dir=out_dir, isolation=isolation)
     try:  # a damaged or locked database is refused before anything trains
         with open_db(db_path, create=True) as db:
-            recorded = db.batch_gradings([job.key for job in planned])
+            recorded = db.batch_gradings([job.key for job in planned.jobs])
     except LeaderboardError as err:
         raise BatchError(str(err)) from None
-    to_run = [job for job in planned if job.key not in recorded]
+    to_run = [job for job in planned.jobs if job.key not in recorded]
     if to_run:
         try:
-            fetch(datasets_of(to_run, spec_path), data_dir=data_dir, progress=False)
+            fetch(sorted({planned.datasets[job.key] for job in to_run if job.key in planned.datasets}),
+                  data_dir=data_dir, progress=False)
         except DataError as err:
             raise BatchError(str(err)) from None
 
-    summary.recorded_before = len(planned) - len(to_run)
+    summary.recorded_before = len(planned.jobs) - len(to_run)
     events.on_plan(len(found.submissions), summary.recorded_before)
-    for job, why in refused:
+    for job, why in planned.refused:
         _add(summary, events, Row(job.index, job.learner, job.challenge or Path(job.path).stem, None, None,
                                   "not_graded", None, None, "", why))
-    for job in planned:
+    for job in planned.jobs:
         if job.key in recorded:
             _add(summary, events, row_from_record(job.index, recorded[job.key], RESUMED_NOTE))
 
@@ -238,7 +236,6 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
             summary.gradebook = write_gradebook(gradebook, summary.rows)
         except OSError as err:  # what was graded is recorded all the same: the database has it
             summary.gradebook_problem = f"cannot write the gradebook {gradebook}: {err.strerror or err}"
-        summary.seconds = time.perf_counter() - started
     return summary
 
 

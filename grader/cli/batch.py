@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from grader import config
-from grader.cli.leaderboard import DB_HELP, _key_file_option
+from grader.cli.leaderboard import _db_option, _key_file_option
 
 
 @click.command()
@@ -26,8 +26,7 @@ from grader.cli.leaderboard import DB_HELP, _key_file_option
                    "(default: runs/batch). Keep it to resume the batch.")
 @click.option("--gradebook", type=click.Path(dir_okay=False, path_type=Path),
               help="Where the gradebook CSV goes (default: OUT/gradebook.csv).")
-@click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="GRADER_DB",
-              default=config.DEFAULT_LEADERBOARD_DB, show_default=True, help=DB_HELP)
+@_db_option
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: worker processes on this machine; ray: Ray tasks (a local cluster, or --address).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,

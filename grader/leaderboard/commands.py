@@ -172,14 +172,9 @@ def select(*, db_path: Path, learner: str, submission_ids: list[str]) -> dict[st
 
 
 def publish(*, db_path: Path, out: Path, final: bool) -> tuple[Path, list[Board]]:
-    from importlib.metadata import PackageNotFoundError, version
-
     from grader.leaderboard.site import publish_site
+    from grader.result import grader_version
 
     published = standings(db_path=db_path, final=final)
-    try:
-        grader_version = version("cnn-grader")
-    except PackageNotFoundError:
-        grader_version = "unknown"
     return publish_site(out, published, final=final, generated_at=utc_timestamp(),
-                        grader_version=grader_version), published
+                        grader_version=grader_version()), published

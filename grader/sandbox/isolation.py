@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.limits import MB, Limits, die_with_parent, prepare_die_with_parent
+from grader.sandbox.limits import MB, Limits, die_with_parent
 
 LEVELS = ("namespaces", "uid", "none")
 ISOLATION_ENV = "GRADER_ISOLATION"  # auto (default), namespaces, uid or none
@@ -422,8 +422,6 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
             for path in (work, home):
                 os.chown(path, lease.uid, lease.uid)
                 os.chmod(path, 0o700)
-
-    prepare_die_with_parent()
 
     def before_exec() -> None:  # in the child, between fork and exec
         cgroup.enter()

@@ -76,19 +76,19 @@ DEFAULT_LIMITS = Limits()
 # --------------------------------------------------------------------------- parent death
 
 _PR_SET_PDEATHSIG = 1
-_libc: Any = None
 
 
-def prepare_die_with_parent() -> None:
-    """Load libc's prctl in the parent, so the forked child does no loading between fork and exec."""
-    global _libc
-    if _libc is None:
-        import ctypes
+def _load_libc() -> Any:
+    """libc, loaded here in the parent: the forked child must load nothing between fork and exec."""
+    import ctypes
 
-        try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        except OSError:
-            _libc = False
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_libc = _load_libc()
 
 
 def die_with_parent() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import backend, config
-from grader.sandbox.limits import die_with_parent, prepare_die_with_parent
+from grader.sandbox.limits import die_with_parent
 from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
 from grader.training import trainer as files
 
@@ -59,8 +59,6 @@ class TrainerProcess:
     def start(cls, device: str) -> "TrainerProcess":
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
-
-        prepare_die_with_parent()
 
         def before_exec() -> None:
             if limit is not None:  # GPU runtimes map huge address ranges: no AS limit there
