@@ -17,7 +17,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from grader.toml_schema import Int, NonNegativeNumber, PositiveInt, PositiveNumber, Str, Table, validate
 
 # The suites the grader knows: a suite name -> the module with its CHECKS, cases and references.
 SUITES = {"convolution": "grader.convolution_suite"}
@@ -59,54 +63,52 @@ def suite_module(suite: str) -> Any:
     return importlib.import_module(SUITES[suite])
 
 
+class _ChallengeTable(Table):
+    name: Str | None = None
+    title: Str | None = None
+    kind: Literal["functions"]
+    suite: Str | None = None  # default: the challenge's name
+
+
+class _SettingsTable(Table):
+    cases: PositiveInt = DEFAULT_CASES  # each check's, unless the check sets its own
+    seed: Int = DEFAULT_SEED
+    tolerance: NonNegativeNumber = DEFAULT_TOLERANCE
+    time_budget_s: PositiveNumber = DEFAULT_TIME_BUDGET_S
+    call_time_limit_s: PositiveNumber = DEFAULT_CALL_TIME_LIMIT_S
+
+
+class _CheckTable(Table):
+    points: NonNegativeNumber
+    cases: PositiveInt | None = None
+
+
+class _FunctionsSpecFile(Table):
+    challenge: _ChallengeTable
+    functions: _SettingsTable = _SettingsTable()
+    checks: Annotated[dict[Str, _CheckTable], Field(min_length=1)]
+
+
 def parse_functions_spec(raw: dict[str, Any], path: Path) -> FunctionsSpec:
-    from grader.spec import _REQUIRED, SpecError, _Table  # the typed getters whose errors name the key
-
-    top = _Table(raw, "")
-    unknown = sorted(set(raw) - {"challenge", "functions", "checks"})
+    """A spec of kind "functions" from its parsed TOML; ValueError naming the table and key."""
+    unknown = sorted(set(raw) - set(_FunctionsSpecFile.model_fields))
     if unknown:
-        raise SpecError(f"a spec of kind 'functions' has only [challenge], [functions] and [checks]; "
-                        f"remove [{unknown[0]}]")
-    challenge = top.table("challenge", required=True)
-    name = challenge.str("name", path.stem)
-    suite = challenge.str("suite", name)
+        raise ValueError(f"a spec of kind 'functions' has only [challenge], [functions] and [checks]; "
+                         f"remove [{unknown[0]}]")
+    file = validate(_FunctionsSpecFile, raw)
+    name = file.challenge.name or path.stem
+    suite = file.challenge.suite or name
     if suite not in SUITES:
-        raise SpecError(f"[challenge] suite {suite!r} is not one the grader knows ({', '.join(sorted(SUITES))})")
+        raise ValueError(f"[challenge] suite {suite!r} is not one the grader knows ({', '.join(sorted(SUITES))})")
     known_checks = suite_module(suite).CHECKS
-
-    settings = top.table("functions") or _Table({}, "functions")
-    default_cases = settings.int("cases", DEFAULT_CASES)
-    spec_fields = dict(
-        seed=settings.int("seed", DEFAULT_SEED),
-        tolerance=settings.num("tolerance", DEFAULT_TOLERANCE),
-        time_budget_s=settings.num("time_budget_s", DEFAULT_TIME_BUDGET_S),
-        call_time_limit_s=settings.num("call_time_limit_s", DEFAULT_CALL_TIME_LIMIT_S),
-    )
-    if default_cases < 1:
-        raise SpecError(f"[functions] cases must be 1 or more, got {default_cases}")
-    if spec_fields["tolerance"] < 0:
-        raise SpecError(f"[functions] tolerance must not be negative, got {spec_fields['tolerance']:g}")
-    if spec_fields["time_budget_s"] <= 0 or spec_fields["call_time_limit_s"] <= 0:
-        raise SpecError("[functions] time_budget_s and call_time_limit_s must be positive")
-
-    checks_t = top.table("checks", required=True)
-    for check_name in checks_t.raw:
+    for check_name in file.checks:
         if check_name not in known_checks:
-            raise SpecError(f"[checks.{check_name}] is not a check of the {suite!r} suite; "
-                            f"its checks are: {', '.join(known_checks)}")
-    checks = []
-    for check_name in known_checks:  # the suite's order, which is also the report's
-        t = checks_t.table(check_name)
-        if t is None:
-            continue
-        points = t.num("points", _REQUIRED)
-        cases = t.int("cases", default_cases)
-        if points < 0 or cases < 1:
-            raise SpecError(f"[checks.{check_name}] points must not be negative and cases must be 1 or more")
-        checks.append(FunctionCheckSpec(check_name, points, cases))
-    if not checks:
-        raise SpecError(f"[checks] lists no check; the {suite!r} suite has: {', '.join(known_checks)}")
-
-    return FunctionsSpec(name=name, title=challenge.str("title", name), suite=suite, checks=tuple(checks),
-                         path=path, **spec_fields)
-
+            raise ValueError(f"[checks.{check_name}] is not a check of the {suite!r} suite; "
+                             f"its checks are: {', '.join(known_checks)}")
+    settings = file.functions
+    checks = tuple(FunctionCheckSpec(check_name, file.checks[check_name].points,
+                                     file.checks[check_name].cases or settings.cases)
+                   for check_name in known_checks if check_name in file.checks)  # the suite's order: the report's
+    return FunctionsSpec(name=name, title=file.challenge.title or name, suite=suite, checks=checks, path=path,
+                         seed=settings.seed, tolerance=settings.tolerance, time_budget_s=settings.time_budget_s,
+                         call_time_limit_s=settings.call_time_limit_s)

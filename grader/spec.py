@@ -1,16 +1,21 @@
-"""Challenge specs: the TOML file beside each challenge, read into plain dataclasses.
+"""Challenge specs: the TOML file beside each challenge, read into frozen objects.
 
-Every key has a documented default (docs/spec.md). Loading validates the file and
-raises SpecError with the key that is wrong, so a host editing a spec gets a precise
-message instead of a KeyError deep inside grading.
+Every key has a documented default (docs/spec.md). Each table's keys, types and ranges are
+declared once, as pydantic models (grader/toml_schema.py); loading validates the file and
+raises SpecError naming the file, the table and the key that is wrong, so a host editing a
+spec gets a precise message instead of a KeyError deep inside grading, and a misspelt key is
+an error rather than silently ignored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,6 +24,8 @@ else:  # pragma: no cover
 
 from grader import config
 from grader.sandbox.limits import DEFAULT_LIMITS, Limits
+from grader.toml_schema import (Bool, Fraction, Int, NonNegativeNumber, PositiveInt, PositiveNumber, Shape, Str,
+                                Table, validate)
 
 TASKS = ("multiclass", "binary")
 
@@ -68,56 +75,75 @@ class ArchitectureSpec:
         return self.variants[0]
 
 
-@dataclass(frozen=True)
-class Tier:
-    min_accuracy: float
-    points: float
-    architecture: str | None = None  # only counts for a model matching this variant
-    stretch: bool = False  # a bonus: not needed to pass
+class Tier(Table):
+    min_accuracy: Fraction
+    points: NonNegativeNumber
+    architecture: Str | None = None  # only counts for a model matching this variant
+    stretch: Bool = False  # a bonus: not needed to pass
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    epochs: int
-    batch_size: int
-    time_budget_s: float
-    tiers: tuple[Tier, ...]
-    train_limit: int | None = None
-    validation_limit: int | None = None
-    test_limit: int | None = None
-    target_accuracy: float = 0.99
-    max_gap: float | None = None
-    gap_points: float = 0.0
-    accuracy_tolerance: float = 0.0
-    describe_budget_s: float = 120.0  # wall time of the sandboxed describe step (import, preprocess, build)
+# A profile's [sandbox] table: the keys of Limits (grader/sandbox/limits.py), each a positive whole number.
+SandboxTable = create_model("SandboxTable", __base__=Table,
+                            **{f.name: (PositiveInt, f.default) for f in dataclasses.fields(Limits)})
+
+
+class Profile(Table):
+    name: Str = ""  # the table's key, [profiles.NAME]
+    epochs: PositiveInt
+    batch_size: PositiveInt = 32
+    time_budget_s: PositiveNumber = 600.0
+    tiers: tuple[Tier, ...] = ()  # sorted by min_accuracy
+    train_limit: PositiveInt | None = None
+    validation_limit: PositiveInt | None = None
+    test_limit: PositiveInt | None = None
+    target_accuracy: NonNegativeNumber = 0.99
+    max_gap: NonNegativeNumber | None = None
+    gap_points: NonNegativeNumber = 0.0
+    accuracy_tolerance: NonNegativeNumber = 0.0
+    describe_budget_s: PositiveNumber = 120.0  # wall time of the sandboxed describe step (import, preprocess, build)
     sandbox: Limits = DEFAULT_LIMITS  # resource limits of the sandboxed child (grader/sandbox/limits.py)
     # What one grading needs from a batch's machine (grade batch; Ray schedules by them): CPU cores,
     # a share of one GPU (0.25: four gradings train on one GPU at once) and memory, all processes together.
-    cpus: int = 1
-    gpus: float = 0.0
-    memory_mb: int = 4096
+    cpus: PositiveInt = 1
+    gpus: Fraction = 0.0
+    memory_mb: PositiveInt = 4096
+
+    @field_validator("tiers")
+    @classmethod
+    def _lowest_first(cls, tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+        return tuple(sorted(tiers, key=lambda tier: tier.min_accuracy))
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _limits(cls, table: Any) -> Limits:
+        if isinstance(table, Limits):
+            return table
+        return Limits(**SandboxTable.model_validate(table).model_dump())
 
 
-@dataclass(frozen=True)
-class CallbackSpec:
-    points: float
-    metric: str = "accuracy"
+class CallbackSpec(Table):
+    points: NonNegativeNumber = 10.0
+    metric: Str = "accuracy"
+    required: Bool = True  # false: the challenge has no callback check
 
 
-@dataclass(frozen=True)
-class AugmentationSpec:
-    points: float
-    kinds: tuple[str, ...]
-    min_kinds: int
+class AugmentationSpec(Table):
+    points: NonNegativeNumber = 10.0
+    kinds: tuple[Str, ...] = AUGMENTATION_LAYERS
+    min_kinds: PositiveInt = 1
 
 
-@dataclass(frozen=True)
-class CompileSpec:
-    points: float
-    loss: tuple[str, ...]
-    optimizer: tuple[str, ...] = ()
-    learning_rate: float | None = None
+class CompileSpec(Table):
+    points: NonNegativeNumber = 5.0
+    loss: tuple[Str, ...] = ()  # () in the file: the task's usual loss (see _parse)
+    optimizer: tuple[Str, ...] = ()  # lower case
+
+    learning_rate: PositiveNumber | None = None
+
+    @field_validator("optimizer")
+    @classmethod
+    def _lower(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(name.lower() for name in names)
 
 
 @dataclass(frozen=True)
@@ -177,203 +203,128 @@ def load_spec(name_or_path: str | Path) -> ChallengeSpec:
         raise SpecError(f"{path}: not valid TOML: {err}") from None
     try:
         return _parse(raw, path)
-    except SpecError as err:
+    except (SpecError, ValueError) as err:
         raise SpecError(f"{path}: {err}") from None
 
 
-class _Table:
-    """A TOML table with typed getters whose errors name the key."""
-
-    def __init__(self, raw: dict[str, Any], where: str):
-        if not isinstance(raw, dict):
-            raise SpecError(f"[{where}] must be a table")
-        self.raw, self.where = raw, where
-
-    def _get(self, key: str, default: Any, kinds: tuple[type, ...], kind_name: str) -> Any:
-        if key not in self.raw:
-            if default is _REQUIRED:
-                raise SpecError(f"[{self.where}] is missing the required key {key!r}")
-            return default
-        value = self.raw[key]
-        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-            raise SpecError(f"[{self.where}] {key} must be {kind_name}, got {value!r}")
-        return value
-
-    def str(self, key: str, default: Any = None) -> Any:
-        return self._get(key, default, (str,), "a string")
-
-    def num(self, key: str, default: Any = None) -> Any:
-        value = self._get(key, default, (int, float), "a number")
-        return float(value) if value is not None and value is not _REQUIRED else value
-
-    def int(self, key: str, default: Any = None) -> Any:
-        return self._get(key, default, (int,), "an integer")
-
-    def bool(self, key: str, default: Any = None) -> Any:
-        return self._get(key, default, (bool,), "true or false")
-
-    def strs(self, key: str, default: Any = ()) -> tuple[str, ...]:
-        value = self._get(key, default, (list, tuple), "a list of strings")
-        if not all(isinstance(v, str) for v in value):
-            raise SpecError(f"[{self.where}] {key} must be a list of strings")
-        return tuple(value)
-
-    def shape(self, key: str, default: Any = None) -> tuple[int, ...] | None:
-        value = self._get(key, default, (list, tuple), "a list of positive integers")
-        if value is None or value is _REQUIRED:
-            return value
-        if not value or not all(isinstance(v, int) and v > 0 for v in value):
-            raise SpecError(f"[{self.where}] {key} must be a list of positive integers, got {value!r}")
-        return tuple(value)
-
-    def table(self, key: str, required: bool = False) -> "_Table | None":
-        if key not in self.raw:
-            if required:
-                raise SpecError(f"the table [{self.where}.{key}] is missing".replace("[.", "["))
-            return None
-        return _Table(self.raw[key], f"{self.where}.{key}".lstrip("."))
+# --------------------------------------------------------------------------- the file's tables
+# What each table of a model spec may hold (docs/spec.md). Profiles, tiers, [compile], [callback]
+# and [augmentation] are read straight into the types above; the rest is assembled by _parse.
 
 
-_REQUIRED = object()
+class LayerTable(Table):
+    type: Str
+    output: Shape | None = None
+    params: Annotated[Int, Field(ge=0)] | None = None
+    config: dict[str, Any] = {}
 
 
-def _parse_layers(items: Any, where: str) -> tuple[LayerSpec, ...]:
-    if not isinstance(items, list) or not items:
-        raise SpecError(f"[{where}] layers must be a non-empty list of tables")
-    layers = []
-    for index, item in enumerate(items, start=1):
-        t = _Table(item, f"{where}.layers #{index}")
-        layers.append(
-            LayerSpec(
-                type=t.str("type", _REQUIRED),
-                output=t.shape("output"),
-                params=t.int("params"),
-                config=dict(t._get("config", {}, (dict,), "a table")),
-            )
-        )
-    return tuple(layers)
+class AlternativeTable(Table):
+    name: Str
+    layers: Annotated[tuple[LayerTable, ...], Field(min_length=1)]
 
 
-def _parse_limits(t: _Table) -> Limits:
-    table = t._get("sandbox", {}, (dict,), "a table")
-    try:
-        return Limits.from_table(table, f"[{t.where}.sandbox]")
-    except ValueError as err:
-        raise SpecError(str(err)) from None
+class ArchitectureTable(Table):
+    points: NonNegativeNumber = 30.0
+    layers: Annotated[tuple[LayerTable, ...], Field(min_length=1)]
+    alternatives: tuple[AlternativeTable, ...] = ()
+    ignore: tuple[Str, ...] = ()
 
 
-def _parse_profile(name: str, t: _Table) -> Profile:
-    tiers = []
-    for index, item in enumerate(t._get("tiers", [], (list,), "a list of tables"), start=1):
-        tier = _Table(item, f"{t.where}.tiers #{index}")
-        tiers.append(
-            Tier(
-                min_accuracy=tier.num("min_accuracy", _REQUIRED),
-                points=tier.num("points", _REQUIRED),
-                architecture=tier.str("architecture"),
-                stretch=tier.bool("stretch", False),
-            )
-        )
-    profile = Profile(
-        name=name,
-        epochs=t.int("epochs", _REQUIRED),
-        batch_size=t.int("batch_size", 32),
-        time_budget_s=t.num("time_budget_s", 600.0),
-        tiers=tuple(sorted(tiers, key=lambda tier: tier.min_accuracy)),
-        train_limit=t.int("train_limit"),
-        validation_limit=t.int("validation_limit"),
-        test_limit=t.int("test_limit"),
-        target_accuracy=t.num("target_accuracy", 0.99),
-        max_gap=t.num("max_gap"),
-        gap_points=t.num("gap_points", 0.0),
-        accuracy_tolerance=t.num("accuracy_tolerance", 0.0),
-        describe_budget_s=t.num("describe_budget_s", 120.0),
-        sandbox=_parse_limits(t),
-        cpus=t.int("cpus", 1),
-        gpus=t.num("gpus", 0.0),
-        memory_mb=t.int("memory_mb", 4096),
-    )
-    if profile.epochs < 1 or profile.batch_size < 1 or profile.time_budget_s <= 0:
-        raise SpecError(f"[{t.where}] epochs, batch_size and time_budget_s must be positive")
-    if profile.cpus < 1 or profile.memory_mb < 1 or not 0 <= profile.gpus <= 1:
-        raise SpecError(f"[{t.where}] cpus and memory_mb must be positive, gpus a share of one GPU from 0 to 1")
-    return profile
+class ChallengeTable(Table):
+    name: Str | None = None
+    title: Str | None = None
+    kind: Literal["model"] = "model"
+    dataset: Str
+    task: Literal[TASKS] = "multiclass"  # type: ignore[valid-type]
+
+
+class InputTable(Table):
+    shape: Shape
+    scale: PositiveNumber = 255.0
+
+
+class PreprocessTable(Table):
+    points: NonNegativeNumber = 5.0
+
+
+class ModelSpecFile(Table):
+    challenge: ChallengeTable
+    input: InputTable
+    architecture: ArchitectureTable
+    compile: CompileSpec = CompileSpec()
+    preprocess: PreprocessTable = PreprocessTable()
+    callback: CallbackSpec | None = None
+    augmentation: AugmentationSpec | None = None
+    profiles: Annotated[dict[Str, Profile], Field(min_length=1)]
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _named(cls, profiles: Any) -> Any:
+        """Each profile is named by its key: [profiles.quick] is "quick"."""
+        if not isinstance(profiles, dict):
+            return profiles
+        for name, table in profiles.items():
+            if isinstance(table, dict) and "name" in table:
+                raise ValueError(f"[profiles.{name}] takes its name from its key: remove name = ...")
+        return {name: {**table, "name": name} if isinstance(table, dict) else table
+                for name, table in profiles.items()}
+
+    @model_validator(mode="after")
+    def _tiers_name_variants(self) -> "ModelSpecFile":
+        variants = {"main"} | {alt.name for alt in self.architecture.alternatives}
+        for profile in self.profiles.values():
+            for tier in profile.tiers:
+                if tier.architecture is not None and tier.architecture not in variants:
+                    raise ValueError(f"[profiles.{profile.name}] a tier names architecture {tier.architecture!r}, "
+                                     f"but the spec defines only {sorted(variants)}")
+        return self
+
+
+class _KindOnly(BaseModel):
+    """Just [challenge] kind, to choose the kind's schema."""
+
+    class _Challenge(BaseModel):
+        kind: Str = "model"
+
+    challenge: _Challenge
+
+
+def _layers(tables: tuple[LayerTable, ...]) -> tuple[LayerSpec, ...]:
+    return tuple(LayerSpec(t.type, t.output, t.params, dict(t.config)) for t in tables)
 
 
 def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
-    top = _Table(raw, "")
-    challenge = top.table("challenge", required=True)
-    kind = challenge.str("kind", "model")
+    kind = validate(_KindOnly, raw).challenge.kind
     if kind == "functions":  # NumPy functions checked against Keras layers: no model, data or training
         from grader.functions_spec import parse_functions_spec
 
         return parse_functions_spec(raw, path)  # type: ignore[return-value]
     if kind != "model":
-        raise SpecError(f"[challenge] kind must be 'model' or 'functions', got {kind!r}")
-    task = challenge.str("task", "multiclass")
-    if task not in TASKS:
-        raise SpecError(f"[challenge] task must be one of {TASKS}, got {task!r}")
-
-    inputs = top.table("input", required=True)
-    arch = top.table("architecture", required=True)
-    variants = [ArchitectureVariant("main", _parse_layers(arch.raw.get("layers"), "architecture"))]
-    for index, alt in enumerate(arch._get("alternatives", [], (list,), "a list of tables"), 1):
-        alt_t = _Table(alt, f"architecture.alternatives #{index}")
-        variants.append(ArchitectureVariant(alt_t.str("name", _REQUIRED), _parse_layers(alt.get("layers"), alt_t.where)))
-    aug_t = top.table("augmentation")
-    augmentation = None
-    if aug_t is not None:
-        augmentation = AugmentationSpec(
-            points=aug_t.num("points", 10.0),
-            kinds=aug_t.strs("kinds", AUGMENTATION_LAYERS),
-            min_kinds=aug_t.int("min_kinds", 1),
-        )
-    ignored = ("InputLayer",) + arch.strs("ignore") + (augmentation.kinds if augmentation else ())
-    architecture = ArchitectureSpec(
-        points=arch.num("points", 30.0),
-        variants=tuple(variants),
-        ignore=tuple(dict.fromkeys(ignored)),
-    )
-
-    compile_t = top.table("compile") or _Table({}, "compile")
-    default_loss = "binary_crossentropy" if task == "binary" else "sparse_categorical_crossentropy"
-    compile_spec = CompileSpec(
-        points=compile_t.num("points", 5.0),
-        loss=compile_t.strs("loss", (default_loss,)),
-        optimizer=tuple(o.lower() for o in compile_t.strs("optimizer")),
-        learning_rate=compile_t.num("learning_rate"),
-    )
-
-    callback_t = top.table("callback")
-    callback = None
-    if callback_t is not None and callback_t.bool("required", True):
-        callback = CallbackSpec(points=callback_t.num("points", 10.0), metric=callback_t.str("metric", "accuracy"))
-
-    preprocess_t = top.table("preprocess") or _Table({}, "preprocess")
-    profiles_t = top.table("profiles", required=True)
-    profiles = {name: _parse_profile(name, profiles_t.table(name)) for name in profiles_t.raw}
-    if not profiles:
-        raise SpecError("[profiles] must define at least one profile, e.g. [profiles.quick]")
-    variant_names = {v.name for v in variants}
-    for profile in profiles.values():
-        for tier in profile.tiers:
-            if tier.architecture is not None and tier.architecture not in variant_names:
-                raise SpecError(
-                    f"[profiles.{profile.name}] a tier names architecture {tier.architecture!r}, "
-                    f"but the spec defines only {sorted(variant_names)}"
-                )
-
+        raise ValueError(f"[challenge] kind must be 'model' or 'functions', got {kind!r}")
+    file = validate(ModelSpecFile, raw)
+    arch = file.architecture
+    variants = [ArchitectureVariant("main", _layers(arch.layers))]
+    variants += [ArchitectureVariant(alt.name, _layers(alt.layers)) for alt in arch.alternatives]
+    augmentation = file.augmentation
+    ignored = ("InputLayer",) + arch.ignore + (augmentation.kinds if augmentation else ())
+    compile_spec = file.compile
+    if not compile_spec.loss:
+        usual = "binary_crossentropy" if file.challenge.task == "binary" else "sparse_categorical_crossentropy"
+        compile_spec = compile_spec.model_copy(update={"loss": (usual,)})
+    callback = file.callback if file.callback is not None and file.callback.required else None
     return ChallengeSpec(
-        name=challenge.str("name", path.stem),
-        title=challenge.str("title", path.stem),
-        dataset=challenge.str("dataset", _REQUIRED),
-        task=task,
-        input_shape=inputs.shape("shape", _REQUIRED),
-        input_scale=inputs.num("scale", 255.0),
-        architecture=architecture,
+        name=file.challenge.name or path.stem,
+        title=file.challenge.title or path.stem,
+        dataset=file.challenge.dataset,
+        task=file.challenge.task,
+        input_shape=file.input.shape,
+        input_scale=float(file.input.scale),
+        architecture=ArchitectureSpec(points=float(arch.points), variants=tuple(variants),
+                                      ignore=tuple(dict.fromkeys(ignored))),
         compile=compile_spec,
-        preprocess_points=preprocess_t.num("points", 5.0),
-        profiles=profiles,
+        preprocess_points=float(file.preprocess.points),
+        profiles=file.profiles,
         callback=callback,
         augmentation=augmentation,
         path=path,

@@ -19,7 +19,7 @@ Defaults (docs/security.md), each a key of a profile's `[profiles.NAME.sandbox]`
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 MB = 1024 * 1024
@@ -34,18 +34,6 @@ class Limits:
     tmp_mb: int = 256
     open_files: int = 256
     cpu_time_s: int = 3600
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any], where: str = "sandbox") -> "Limits":
-        """Limits from a spec's `sandbox` table: unknown keys and non-positive values are errors."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-        for key, value in table.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{where}.{key} must be a positive whole number, not {value!r}")
-        return replace(cls(), **table)
 
     def rlimits(self) -> dict[int, int]:
         """The rlimits to set (soft = hard, so the sandbox cannot raise them again)."""
