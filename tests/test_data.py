@@ -505,3 +505,61 @@ def test_cli_fetch_verify_and_errors(data_dir, tmp_path, no_env, monkeypatch):
     assert "error: mnist: no copy of the dataset found" in bad.stderr and bad.stdout == ""
     unknown = runner.invoke(data_cli, ["fetch", "cifar10", "--no-download", "--cache-dir", str(tmp_path / "c")])
     assert unknown.exit_code == 2 and "unknown dataset 'cifar10'" in unknown.stderr
+
+
+class _FlakyServer:
+    """A web server on 127.0.0.1, started and stopped by the test: answers each path from a script
+    of status codes (the last one repeats), 200 with the body."""
+
+    def __init__(self, script: dict[str, list[int]], body: bytes):
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                outer.requests.append(self.path)
+                codes = script.get(self.path, [404])
+                code = codes.pop(0) if len(codes) > 1 else codes[0]
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body) if code == 200 else 0))
+                self.end_headers()
+                if code == 200:
+                    self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self) -> "_FlakyServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_busy_server_is_tried_again_and_a_missing_file_is_not(tmp_path, monkeypatch):
+    from grader.data import download
+
+    monkeypatch.setattr(download, "RETRY_WAIT_S", 0.01)
+    body = b"the bytes of one file" * 100
+    with _FlakyServer({"/busy": [503, 503, 200], "/gone": [404], "/down": [503]}, body) as server:
+        download.download(server.url("/busy"), tmp_path / "busy", progress=False)
+        assert (tmp_path / "busy").read_bytes() == body
+        with pytest.raises(DataError, match=r"could not download http://127\.0\.0\.1:\d+/gone: Not Found$"):
+            download.download(server.url("/gone"), tmp_path / "gone", progress=False)
+        with pytest.raises(DataError, match=r"/down: Service Unavailable \(3 tries\)"):
+            download.download(server.url("/down"), tmp_path / "down", progress=False)
+        assert server.requests.count("/busy") == 3
+        assert server.requests.count("/gone") == 1  # another mirror may have it: no waiting here
+        assert server.requests.count("/down") == download.ATTEMPTS
+    assert not (tmp_path / "gone").exists() and not (tmp_path / "down").exists()

@@ -9,6 +9,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
 from grader.data import progress as bars
 from grader.data.checksums import mismatch
 from grader.data.errors import DataError, offline_help
@@ -16,21 +18,42 @@ from grader.data.manifest import DatasetInfo
 
 TIMEOUT_S = 60
 CHUNK = 1 << 20
+# A server that is busy or a connection that drops is tried again, after 1 s, then 2 s; a
+# missing file or a refused request is not (another mirror may have it).
+ATTEMPTS = 3
+RETRY_WAIT_S = 1.0
+
+
+def _transient(err: BaseException) -> bool:
+    """Worth another try: a timeout, a dropped connection, a busy server (5xx, 429)."""
+    if isinstance(err, urllib.error.HTTPError):
+        return err.code >= 500 or err.code == 429
+    if isinstance(err, urllib.error.URLError):
+        return isinstance(err.reason, (TimeoutError, ConnectionError))
+    return isinstance(err, (TimeoutError, ConnectionError, http.client.IncompleteRead))
+
+
+def _fetch(url: str, target: Path, progress: bool) -> None:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(target, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with bars.bar(url.rsplit("/", 1)[-1], total, progress, in_bytes=True) as advance:
+            while block := response.read(CHUNK):
+                out.write(block)
+                advance(len(block))
 
 
 def download(url: str, target: Path, *, progress: bool) -> None:
-    """Stream url into target; DataError (with the URL and the reason) if that fails."""
+    """Stream url into target, trying a transient failure again; DataError (with the URL and the
+    reason) if that fails."""
+    retrying = Retrying(stop=stop_after_attempt(ATTEMPTS), wait=wait_exponential(multiplier=RETRY_WAIT_S),
+                        retry=retry_if_exception(_transient), reraise=True)
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(target, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with bars.bar(url.rsplit("/", 1)[-1], total, progress, in_bytes=True) as advance:
-                while block := response.read(CHUNK):
-                    out.write(block)
-                    advance(len(block))
+        retrying(_fetch, url, target, progress)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         target.unlink(missing_ok=True)
         reason = getattr(err, "reason", None) or err
-        raise DataError(f"could not download {url}: {reason}") from None
+        tries = retrying.statistics.get("attempt_number", 1)
+        raise DataError(f"could not download {url}: {reason}" + (f" ({tries} tries)" if tries > 1 else "")) from None
 
 
 def download_files(info: DatasetInfo, staging: Path, *, progress: bool) -> str:

@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from grader import config
 from grader.leaderboard.errors import LeaderboardError
@@ -99,26 +100,25 @@ class LeaderboardDB:
 
     def _retrying(self, what: str, action: Callable[[], T]) -> T:
         """Run `action`, again after a pause while the database is busy; messages for every SQLite error."""
-        pause = 0.05
-        waited_since = time.monotonic()
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return action()
-            except sqlite3.OperationalError as err:
-                if not _is_busy(err):
-                    raise self._problem(what, err) from None
-                if attempt == self.attempts:
-                    raise LeaderboardError(
-                        f"the leaderboard database {self.path} is locked by another program: could not {what} "
-                        f"after {attempt} attempts over {time.monotonic() - waited_since:.1f} s. Nothing was "
-                        "changed. Try again when the other program is done (`fuser` shows who has the file open)"
-                    ) from None
-                # Jitter, so that graders that collided do not collide again in step.
-                time.sleep(pause * random.uniform(0.5, 1.5))
-                pause = min(pause * 2, 1.0)
-            except sqlite3.DatabaseError as err:
+        # Growing pauses with full jitter (0.05 s, 0.1 s, ... up to 1 s), so that graders that
+        # collided do not collide again in step.
+        retrying = Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                            wait=wait_random_exponential(multiplier=0.05, max=1.0),
+                            retry=retry_if_exception(lambda err: isinstance(err, sqlite3.OperationalError)
+                                                     and _is_busy(err)))
+        started = time.monotonic()
+        try:
+            return retrying(action)
+        except sqlite3.OperationalError as err:
+            if not _is_busy(err):
                 raise self._problem(what, err) from None
-        raise AssertionError("unreachable")
+            raise LeaderboardError(
+                f"the leaderboard database {self.path} is locked by another program: could not {what} "
+                f"after {self.attempts} attempts over {time.monotonic() - started:.1f} s. Nothing was "
+                "changed. Try again when the other program is done (`fuser` shows who has the file open)"
+            ) from None
+        except sqlite3.DatabaseError as err:
+            raise self._problem(what, err) from None
 
     def _problem(self, what: str, err: sqlite3.Error) -> LeaderboardError:
         text = str(err)
