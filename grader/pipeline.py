@@ -62,6 +62,7 @@ class Events:
 
     on_stage: Callable[[str], None] = lambda stage: None
     on_epoch: Callable[[dict[str, Any]], None] = lambda line: None
+    on_batch: Callable[[dict[str, Any]], None] = lambda line: None  # where the current epoch is
 
 
 @dataclass
@@ -217,7 +218,8 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
             if will_train:
                 events.on_stage("train")
             deadline = run.profile.time_budget_s if will_train else config.CHECK_TIME_BUDGET_S
-            run.trainer = trainer.run(folder.path, deadline_s=deadline, on_progress=events.on_epoch)
+            run.trainer = trainer.run(folder.path, deadline_s=deadline, on_progress=events.on_epoch,
+                                      on_batch=events.on_batch)
             training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
                                   train=will_train)
             if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics

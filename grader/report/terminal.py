@@ -91,28 +91,39 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
 
 @contextmanager
 def live_progress(console: Console, epochs: int) -> Iterator[Any]:
-    """A spinner for each stage and a bar for the epochs. Yields an Events object."""
+    """A spinner for each stage, a bar for the epochs and one for the batches of the current
+    epoch (with its running loss and accuracy). Yields an Events object."""
     from grader.pipeline import Events
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
                         console=console, transient=True)
     stage_task = progress.add_task("starting", total=None, count="", left="")
-    epoch_task: list[Any] = []
+    tasks: dict[str, Any] = {}
 
     def on_stage(stage: str) -> None:
         progress.update(stage_task, description=STAGE_TEXT.get(stage, stage))
+        if stage != "train" and "batches" in tasks:  # training is over: its batch bar goes
+            progress.update(tasks.pop("batches"), visible=False)
 
     def on_epoch(line: dict[str, Any]) -> None:
         total = line.get("epochs", epochs)
-        if not epoch_task:
-            epoch_task.append(progress.add_task("epochs", total=total, count="", left=""))
+        if "epochs" not in tasks:
+            tasks["epochs"] = progress.add_task("epochs", total=total, count="", left="")
         done = line.get("epoch", 0)
-        progress.update(epoch_task[0], completed=done, description="epochs  " + epoch_figures(line),
+        progress.update(tasks["epochs"], completed=done, description="epochs   " + epoch_figures(line),
                         count=f"{done}/{total}", left=time_left(line))
 
+    def on_batch(line: dict[str, Any]) -> None:
+        steps = line.get("steps") if isinstance(line.get("steps"), int) else None
+        if "batches" not in tasks:
+            tasks["batches"] = progress.add_task("batches", total=steps, count="", left="")
+        batch = line.get("batch", 0)
+        progress.update(tasks["batches"], total=steps, completed=batch, count=f"{batch}/{steps or '?'}",
+                        description=f"epoch {line.get('epoch')}  " + epoch_figures(line))
+
     with progress:
-        yield Events(on_stage=on_stage, on_epoch=on_epoch)
+        yield Events(on_stage=on_stage, on_epoch=on_epoch, on_batch=on_batch)
 
 
 def epoch_figures(line: dict[str, Any]) -> str:

@@ -121,12 +121,16 @@ def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso
 
 
 class ProgressTail:
-    """Follows the trusted trainer's progress file and hands each new epoch line to a callback."""
+    """Follows the trusted trainer's progress: each new epoch line of `path` goes to `on_progress`,
+    and each new version of `batch_path` (where the current epoch is) to `on_batch`."""
 
-    def __init__(self, path: Path, on_progress: Callable[[dict[str, Any]], None] | None):
+    def __init__(self, path: Path, on_progress: Callable[[dict[str, Any]], None] | None,
+                 batch_path: Path | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None):
         self.path, self.on_progress, self.offset = path, on_progress, 0
+        self.batch_path, self.on_batch, self.batch_seen = batch_path, on_batch, -1
 
     def poll(self) -> None:
+        self._poll_batch()
         if self.on_progress is None or not self.path.exists():
             return
         with open(self.path) as handle:
@@ -139,6 +143,19 @@ class ProgressTail:
                     self.on_progress(json.loads(line))
                 except ValueError:
                     continue
+
+
+    def _poll_batch(self) -> None:
+        if self.on_batch is None or self.batch_path is None:
+            return
+        try:
+            changed = self.batch_path.stat().st_mtime_ns
+            if changed == self.batch_seen:
+                return
+            self.batch_seen = changed
+            self.on_batch(json.loads(self.batch_path.read_text()))
+        except (OSError, ValueError):  # not written yet, or replaced while read: the next poll
+            return
 
 
 def read_progress(path: Path) -> list[dict[str, Any]]:

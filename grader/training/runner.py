@@ -72,7 +72,8 @@ class TrainerProcess:
         return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES))
 
     def run(self, folder: Path, *, deadline_s: float,
-            on_progress: Callable[[dict[str, Any]], None] | None = None) -> TrainerOutcome:
+            on_progress: Callable[[dict[str, Any]], None] | None = None,
+            on_batch: Callable[[dict[str, Any]], None] | None = None) -> TrainerOutcome:
         """Give the trainer its job folder and wait for it, at most `deadline_s` seconds."""
         started = time.perf_counter()
         outcome = TrainerOutcome()
@@ -81,7 +82,7 @@ class TrainerProcess:
             self.process.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # it died before its job: the return code below says so
-        progress = ProgressTail(folder / files.PROGRESS_FILE, on_progress)
+        progress = ProgressTail(folder / files.PROGRESS_FILE, on_progress, folder / files.BATCH_FILE, on_batch)
         while self.process.poll() is None:
             if time.perf_counter() - started > deadline_s:
                 outcome.timed_out = True

@@ -12,7 +12,8 @@ A job folder, private to the grader, holds:
                         images (checked by the parent), and the labels (the grader's own)
 
 and it writes there: facts.json (the built model's layers, shapes, parameters, compile
-settings), progress.jsonl (one line per epoch, with an estimate of the whole run), checkpoint.keras
+settings), progress.jsonl (one line per epoch, with an estimate of the whole run), batch.json (where
+the current epoch is, rewritten at most twice a second, for a progress bar), checkpoint.keras
 (the model after the last complete epoch, so that a run stopped by its deadline is still graded),
 training.json, model.keras, or failure.json.
 
@@ -42,6 +43,9 @@ JOB_FILE = "job.json"
 MODEL_FILE = "model.json"
 FACTS_FILE = "facts.json"
 PROGRESS_FILE = "progress.jsonl"
+BATCH_FILE = "batch.json"
+BATCH_EVERY_S = 0.5  # how often batch.json is rewritten: a bar needs no more, and the run stays as fast
+batch_clock = time.monotonic  # what BATCH_EVERY_S is measured with (a test's clock replaces it)
 TRAINING_FILE = "training.json"
 FAILURE_FILE = "failure.json"
 TRAINED_MODEL_FILE = "model.keras"
@@ -110,6 +114,7 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
     import keras
 
     checkpoint = path.parent / CHECKPOINT_FILE
+    batch_file = path.parent / BATCH_FILE
 
     class ProgressWriter(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -119,15 +124,24 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
             self.epoch_started = self.started
             self.longest_epoch = 0.0
             self.stopped_for_time: dict[str, float] | None = None
+            self.epoch = 0
+            self.batch_written = -math.inf  # the first batch is shown at once
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch_started = time.perf_counter()
+            self.epoch = epoch
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 self.nan_loss = True
                 self.model.stop_training = True
+            now = batch_clock()
+            if now - self.batch_written >= BATCH_EVERY_S:
+                self.batch_written = now
+                _write(batch_file, {"epoch": self.epoch + 1, "epochs": epochs, "batch": batch + 1,
+                                    "steps": self.params.get("steps"),
+                                    **{k: float(v) for k, v in (logs or {}).items()}})
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
