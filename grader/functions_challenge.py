@@ -25,19 +25,19 @@ from grader.facts import Failure
 from grader.functions_spec import FunctionsSpec, suite_module
 from grader.result import GradeResult
 from grader.sandbox.calls import CallsRun, Returned, call_functions
+from grader.submission_io import make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 
 
-def grade_functions(result: GradeResult, spec: FunctionsSpec, *, path: Path, out_dir: Path | None,
-                    events: Any, isolation: Any = None) -> None:
-    """Fill `result` in. Raises the pipeline's NotGraded for problems on the grader's side."""
-    from grader.pipeline import make_run_dir, read_submission, syntax_failure
-
+def grade_functions(result: GradeResult, spec: FunctionsSpec, request: Any) -> None:
+    """Fill `result` in (grader/pipeline.py's Request says what was asked); NotGraded for problems
+    on the grader's side. Nothing is trained, so the report has no figures: returns None."""
+    path, events, isolation = request.path, request.events, request.isolation
     result.challenge = spec.name
     result.seed = spec.seed  # the cases come from the spec's seed: every learner gets the same ones
     result.device = "cpu"
     source, result.submission_sha256 = read_submission(path)
-    workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
+    workdir = make_run_dir(request.out_dir, spec.name, result.submission_sha256)
     result.run_dir = str(workdir)
 
     suite = suite_module(spec.suite)

@@ -167,7 +167,7 @@ class JourneyOutput:
 
 def resolve_model(path: Path, challenge: str | None) -> tuple[Path, str]:
     """(the .keras file, the challenge name) from a run folder or a model file."""
-    from grader.pipeline import TRAINED_MODEL_FILE
+    from grader.submission_io import TRAINED_MODEL_FILE
 
     path = Path(path)
     if not path.exists():

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import math
 import shutil
-import stat
 import threading
 import time
 import warnings
@@ -34,7 +32,9 @@ import numpy as np
 from grader import backend, config, describe
 from grader.checks import run_checks
 from grader.checks.architecture import layer_table
+from grader.events import Events
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
+from grader.functions_challenge import grade_functions
 from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
 from grader.leaderboard.records import LeaderboardRun
 from grader.report import REPORT_FILE
@@ -43,27 +43,11 @@ from grader.sandbox import isolation as iso
 from grader.sandbox.box import Box
 from grader.sandbox.runner import ChildRun, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
+from grader.submission_io import (RUN_FOLDER_FILES, TRAINED_MODEL_FILE, NotGraded, make_run_dir,  # noqa: F401
+                                  read_submission, syntax_failure)
 from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.runner import TrainerOutcome, TrainerProcess
-
-TRAINED_MODEL_FILE = "model.keras"  # in the run folder: trained by the trusted trainer
-# What a run folder of ours may hold: --out may point at one of these again, or at an empty folder.
-RUN_FOLDER_FILES = {"result.json", REPORT_FILE, "output.log", TRAINED_MODEL_FILE, "results.json", NOTEBOOK_SOURCE_FILE}
-
-
-class NotGraded(Exception):
-    """A problem on the grader's side of the table: the submission was not graded."""
-
-
-@dataclass
-class Events:
-    """What a front end may want to show while grading. The default shows nothing."""
-
-    on_stage: Callable[[str], None] = lambda stage: None
-    on_epoch: Callable[[dict[str, Any]], None] = lambda line: None
-    on_batch: Callable[[dict[str, Any]], None] = lambda line: None  # where the current epoch is
-
 
 @dataclass
 class Run:
@@ -103,52 +87,6 @@ def resolve_spec(submission: Path, challenge: str | None, spec_path: Path | None
         return load_spec(name)
     except SpecError as err:
         raise NotGraded(str(err)) from None
-
-
-def read_submission(path: Path) -> tuple[str, str]:
-    """(source, sha256). A missing or unreadable file is the grader's 'not graded'."""
-    if not path.exists():
-        raise NotGraded(f"no such file: {path}")
-    if not path.is_file():
-        raise NotGraded(f"not a file: {path}")
-    if path.stat().st_size > config.MAX_SUBMISSION_BYTES:
-        raise NotGraded(f"{path.name} is {path.stat().st_size:,} bytes, more than the {config.MAX_SUBMISSION_BYTES:,} "
-                        f"allowed: keep data and outputs out of the file (clear a notebook's outputs)")
-    if path.suffix == ".ipynb":
-        return read_notebook(path)
-    if path.suffix != ".py":
-        raise NotGraded(f"{path.name} is not a Python file (.py) or a notebook (.ipynb)")
-    try:
-        raw = path.read_bytes()
-        return raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()
-    except UnicodeDecodeError:
-        raise NotGraded(f"{path} is not UTF-8 text") from None
-    except OSError as err:
-        raise NotGraded(f"cannot read {path}: {err.strerror}") from None
-
-
-def read_notebook(path: Path) -> tuple[str, str]:
-    """(the code cells as Python source, sha256 of the notebook's bytes)."""
-    from grader.integrations.notebook import NotebookError, read_notebook_submission
-
-    try:
-        source, raw = read_notebook_submission(path)
-    except NotebookError as err:
-        raise NotGraded(str(err)) from None
-    except OSError as err:
-        raise NotGraded(f"cannot read {path}: {err.strerror}") from None
-    return source, hashlib.sha256(raw).hexdigest()
-
-
-def syntax_failure(source: str, path: Path) -> Failure | None:
-    """Compile without running: a syntax error is reported with its line, safely, in the parent."""
-    try:
-        compile(source, str(path), "exec")
-    except SyntaxError as err:
-        line = (err.text or "").strip()
-        return Failure("read", f"syntax error at line {err.lineno}: {err.msg}" + (f" ({line})" if line else ""),
-                       "fix the line shown (and the one before it: a missing bracket shows up one line later)")
-    return None
 
 
 def stratified_take(labels: np.ndarray, limit: int | None) -> np.ndarray:
@@ -323,6 +261,22 @@ def write_report(result: GradeResult, run: Run | None = None) -> None:
 # --------------------------------------------------------------------------- the whole
 
 
+@dataclass(frozen=True)
+class Request:
+    """What one grading was asked to do: the options of `grade check` / `grade submit`, resolved."""
+
+    path: Path  # the submission, resolved
+    out_dir: Path | None
+    profile: str
+    device: str
+    seed: int
+    data_dir: Path | None
+    train: bool  # False: `grade check`
+    events: Events
+    isolation: iso.Isolation
+    leaderboard: LeaderboardRun | None = None
+
+
 def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
           profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
           seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
@@ -334,6 +288,9 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     only, and the private half's accuracy and points are left in `leaderboard` for the host.
     `isolation`: auto (None), namespaces, uid or none (grader/sandbox/isolation.py);
     `require_isolation` names a mode that refuses to run unisolated ("--sign", "Gradescope").
+
+    What is common to every kind of challenge happens here; the spec's kind then grades
+    (KINDS, below: `grade_model`, and `grade_functions` in grader/functions_challenge.py).
     """
     events = events or Events()
     started = time.perf_counter()
@@ -356,51 +313,63 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         spec = resolve_spec(path, challenge, spec_path)
         if given.is_symlink():
             raise NotGraded(f"{given} is a symbolic link: submit the file itself")
-        if spec.kind == "functions":  # NumPy functions checked against Keras layers: no data, nothing to train
-            from grader.functions_challenge import grade_functions
-
-            grade_functions(result, spec, path=path, out_dir=out_dir, events=events, isolation=chosen_isolation)
-            if train and result.run_dir:
-                write_report(result)
-            return finish(result, started)
-        try:
-            chosen = spec.profile(profile)
-        except SpecError as err:
-            raise NotGraded(str(err)) from None
-        result.challenge = spec.name
-        source, result.submission_sha256 = read_submission(path)
-        if device == "gpu" and not backend.gpu_names():
-            raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
-        workdir = make_run_dir(out_dir, spec.name, result.submission_sha256)
-        result.run_dir = str(workdir)
-        if path.suffix == ".ipynb":  # what was graded, for the learner to read
-            (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
-        run = Run(spec, chosen, path, workdir, seed, device, isolation=chosen_isolation, leaderboard=leaderboard)
-        events.on_stage("data")
-        data_started = time.perf_counter()
-        load_data(run, data_dir)
-        result.durations["data"] = round(time.perf_counter() - data_started, 3)
-        result.class_names = list(run.data.class_names)
-        run.facts.failure = syntax_failure(source, path)
-        if run.facts.failure is None:
-            if train:  # import Keras while the child works: the parent evaluates afterwards
-                threading.Thread(target=backend.import_keras, daemon=True).start()
-            events.on_stage("build")
-            describe_and_train(run, source, train, events)
-            events.on_stage("evaluate")
-            inspect_and_evaluate(run, train)
-        if path.suffix == ".ipynb":
-            notebook_lines(run.facts, source)
-        events.on_stage("score")
-        result.checks = run_checks(spec, chosen, run.facts, trained=train)
-        if leaderboard is not None:
-            score_private_half(run, spec, chosen, train)
-        fill_result(result, run, spec)
-        if train:
+        request = Request(path=path, out_dir=out_dir, profile=profile, device=device, seed=seed, data_dir=data_dir,
+                          train=train, events=events, isolation=chosen_isolation, leaderboard=leaderboard)
+        run = KINDS[spec.kind](result, spec, request)
+        if train and result.run_dir:
             write_report(result, run)
     except NotGraded as err:
         result.error = str(err)
     return finish(result, started)
+
+
+def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> Run:
+    """A model challenge: data, describe (sandboxed child), train (trusted), evaluate, score."""
+    try:
+        chosen = spec.profile(request.profile)
+    except SpecError as err:
+        raise NotGraded(str(err)) from None
+    path, train = request.path, request.train
+    result.challenge = spec.name
+    source, result.submission_sha256 = read_submission(path)
+    if request.device == "gpu" and not backend.gpu_names():
+        raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
+    workdir = make_run_dir(request.out_dir, spec.name, result.submission_sha256)
+    result.run_dir = str(workdir)
+    if path.suffix == ".ipynb":  # what was graded, for the learner to read
+        (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
+    run = Run(spec, chosen, path, workdir, request.seed, request.device, isolation=request.isolation,
+              leaderboard=request.leaderboard)
+    request.events.on_stage("data")
+    data_started = time.perf_counter()
+    load_data(run, request.data_dir)
+    result.durations["data"] = round(time.perf_counter() - data_started, 3)
+    result.class_names = list(run.data.class_names)
+    run.facts.failure = syntax_failure(source, path)
+    if run.facts.failure is None:
+        if train:  # import Keras while the child works: the parent evaluates afterwards
+            threading.Thread(target=backend.import_keras, daemon=True).start()
+        request.events.on_stage("build")
+        describe_and_train(run, source, train, request.events)
+        request.events.on_stage("evaluate")
+        inspect_and_evaluate(run, train)
+    if path.suffix == ".ipynb":
+        notebook_lines(run.facts, source)
+    request.events.on_stage("score")
+    result.checks = run_checks(spec, chosen, run.facts, trained=train)
+    if request.leaderboard is not None:
+        score_private_half(run, spec, chosen, train)
+    fill_result(result, run, spec)
+    return run
+
+
+# Each kind of challenge (a spec's [challenge] kind) and the function that grades it: it fills the
+# result in, raises NotGraded for the grader's own problems, and returns the Run that the report
+# draws its figures from (None: the report shows the checks only).
+KINDS: dict[str, Callable[[GradeResult, Any, Request], Run | None]] = {
+    "model": grade_model,
+    "functions": grade_functions,  # NumPy functions checked against Keras layers: no data, nothing to train
+}
 
 
 def notebook_lines(facts: SubmissionFacts, source: str) -> None:
@@ -432,34 +401,6 @@ def choose_isolation(requested: str | None, required_by: str | None) -> iso.Isol
     except iso.IsolationError as err:
         raise NotGraded(str(err)) from None
     return chosen
-
-
-def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
-    """The run folder: new, empty, or one of ours from before (its files are replaced).
-
-    Only the parent ever writes here: no sandbox sees it."""
-    if out_dir is None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = config.DEFAULT_RUNS_DIR / f"{challenge}-{stamp}-{sha256[:8]}"
-    out_dir = Path(out_dir)
-    if out_dir.is_symlink():
-        raise NotGraded(f"--out {out_dir} is a symbolic link: give a real folder")
-    out_dir = out_dir.resolve()
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise NotGraded(f"--out {out_dir} exists and is not a folder")
-        foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in RUN_FOLDER_FILES
-                         or not stat.S_ISREG(entry.lstat().st_mode))
-        if foreign:
-            raise NotGraded(f"--out {out_dir} holds {foreign[0]!r}, which is not from a grader run: give an empty "
-                            f"folder, a new one, or a previous run folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in RUN_FOLDER_FILES:
-            (out_dir / stale).unlink(missing_ok=True)
-    except OSError as err:
-        raise NotGraded(f"cannot use {out_dir} as the output folder: {err.strerror}") from None
-    return out_dir
 
 
 def _finite(values: list[Any]) -> list[float | None]:

@@ -88,7 +88,8 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
     What `grade submit` would refuse before any training (an unknown challenge, a missing, linked
     or oversized file) is refused here, without starting a worker. Each spec is read and hashed once.
     """
-    from grader.pipeline import NotGraded, read_submission, resolve_spec
+    from grader.pipeline import resolve_spec
+    from grader.submission_io import NotGraded, read_submission
     from grader.result import grader_version
     from grader.spec import SpecError
 

@@ -85,7 +85,8 @@ def start_leaderboard_submission(leaderboard: dict[str, Any], grading: dict[str,
     from grader.leaderboard.commands import check_daily_cap
     from grader.leaderboard.records import LeaderboardRun
     from grader.leaderboard.signing import load_key
-    from grader.pipeline import NotGraded, resolve_spec
+    from grader.pipeline import resolve_spec
+    from grader.submission_io import NotGraded
 
     try:
         if leaderboard["sign"]:

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from grader.events import Events
 from grader.report import REPORT_FILE
 from grader.report.rows import figures_text, layer_rows, points_text, verdict_text
 from grader.result import GradeResult
@@ -93,8 +94,6 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
 def live_progress(console: Console, epochs: int) -> Iterator[Any]:
     """A spinner for each stage, a bar for the epochs and one for the batches of the current
     epoch (with its running loss and accuracy). Yields an Events object."""
-    from grader.pipeline import Events
-
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
                         console=console, transient=True)
@@ -145,8 +144,6 @@ def time_left(line: dict[str, Any]) -> str:
 @contextmanager
 def plain_progress(console: Console) -> Iterator[Any]:
     """For logs (CI, Gradescope): one plain line per stage and per epoch, nothing redrawn."""
-    from grader.pipeline import Events
-
     def on_stage(stage: str) -> None:
         console.print(f"grade: {STAGE_TEXT.get(stage, stage)}", highlight=False)
 
