@@ -67,6 +67,7 @@ class Run:
     evaluation: Any = None
     trained_model: Any = None  # the re-loaded model that was evaluated: the HTML report draws from it
     leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
+    keras_backend: str | None = None  # the child's and the trainer's, when not the chosen one (grade check)
 
 
 # --------------------------------------------------------------------------- steps
@@ -131,7 +132,7 @@ def child_images(run: Run, train: bool) -> dict[str, np.ndarray]:
 
 def describe_and_train(run: Run, source: str, train: bool, events: Events) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
-    trainer = TrainerProcess.start(run.device)  # imports Keras while the child works
+    trainer = TrainerProcess.start(run.device, run.keras_backend)  # imports Keras while the child works
     try:
         described = describe_submission(run, source, train)
         if described.model is None:
@@ -182,7 +183,8 @@ def describe_submission(run: Run, source: str, train: bool) -> describe.Describe
                            seed=run.seed, input_shape=run.spec.input_shape, scale=run.spec.input_scale,
                            target_accuracy=run.profile.target_accuracy, callback=run.spec.callback is not None)
         budget = run.profile.describe_budget_s
-        run.child = run_child(job, box=box, timeout_s=budget, isolation=run.isolation, limits=run.profile.sandbox)
+        run.child = run_child(job, box=box, timeout_s=budget, isolation=run.isolation, limits=run.profile.sandbox,
+                              keras_backend=run.keras_backend)
         return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
                                 scale=run.spec.input_scale, budget_s=budget, train=train, task=run.spec.task,
                                 num_classes=run.spec.num_classes)
@@ -346,6 +348,11 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     result.durations["data"] = round(time.perf_counter() - data_started, 3)
     result.class_names = list(run.data.class_names)
     run.facts.failure = syntax_failure(source, path)
+    if not train:  # a check trains nothing: Keras' fastest backend to import, where it tells the same
+        try:
+            run.keras_backend = result.backend = backend.check_backend(source)
+        except ValueError as err:
+            raise NotGraded(str(err)) from None
     if run.facts.failure is None:
         if train:  # import Keras while the child works: the parent evaluates afterwards
             threading.Thread(target=backend.import_keras, daemon=True).start()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import config
+from grader import backend, config
 from grader.pipeline import grade
 from grader.sandbox import isolation as iso
 from tests.grading import fashion_submission, tiny_spec
@@ -46,7 +46,7 @@ def grade_on_jax(tmp_path: Path, **options) -> tuple[dict, str, bool]:
                           for k, v in json.loads(sys.argv[1]).items()}})
         print(json.dumps({{"result": result.to_dict(), "tensorflow": "tensorflow" in sys.modules}}))
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env = {**os.environ, "KERAS_BACKEND": "jax", backend.CHECK_BACKEND_ENV: "chosen"}
     arguments = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     done = subprocess.run([sys.executable, "-c", script, arguments], capture_output=True, text=True, env=env,
                           timeout=600, cwd=tmp_path)
@@ -62,7 +62,8 @@ def checks(document_or_result) -> list[tuple[str, float, bool]]:
 
 
 @pytest.mark.parametrize("challenge", ["fashion", "cats_dogs"])
-def test_check_mode_on_jax_gives_the_tensorflow_verdict(challenge, tmp_path, shared_cache):
+def test_check_mode_on_jax_gives_the_tensorflow_verdict(challenge, tmp_path, shared_cache, monkeypatch):
+    monkeypatch.setenv(backend.CHECK_BACKEND_ENV, "chosen")  # each check on its own backend, not the fast one
     solution = config.SOLUTIONS_DIR / f"{challenge}.py"
     on_tf = grade(path=solution, train=False, out_dir=tmp_path / "tf", device="cpu")
     on_jax, stderr, parent_imported_tf = grade_on_jax(tmp_path, path=solution, train=False,
@@ -99,3 +100,45 @@ def test_a_tiny_submit_on_jax_trains_without_tensorflow_anywhere(tmp_path, share
     assert "TENSORFLOW-IMPORTED: False" in on_jax["output"], on_jax["output"][-2000:]  # the sandboxed child
     assert not parent_imported_tf
     assert "tensorflow" not in stderr.lower(), stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- the fast check backend
+
+
+@pytest.mark.parametrize("challenge", ["fashion", "cnn", "cats_dogs"])
+def test_a_fast_check_tells_what_a_check_on_the_chosen_backend_tells(challenge, tmp_path, shared_cache,
+                                                                     monkeypatch):
+    solution = config.SOLUTIONS_DIR / f"{challenge}.py"
+    fast = grade(path=solution, train=False, out_dir=tmp_path / "fast", device="cpu")
+    monkeypatch.setenv(backend.CHECK_BACKEND_ENV, "chosen")
+    chosen = grade(path=solution, train=False, out_dir=tmp_path / "chosen", device="cpu")
+    assert fast.backend == backend.FAST_CHECK_BACKEND and chosen.backend == "tensorflow"
+    assert fast.verdict == chosen.verdict == "passed"
+    assert checks(fast) == checks(chosen)
+    assert fast.model_summary == chosen.model_summary and fast.layer_table == chosen.layer_table
+
+
+def test_a_file_that_imports_a_backend_or_trains_on_import_is_checked_on_the_chosen_backend(tmp_path,
+                                                                                         shared_cache):
+    solution = (config.SOLUTIONS_DIR / "fashion.py").read_text()
+    assert backend.check_backend(solution) == backend.FAST_CHECK_BACKEND
+    assert backend.check_backend("import tensorflow as tf\n" + solution) == "tensorflow"
+    assert backend.check_backend("from jax import numpy\n" + solution) == "tensorflow"
+    assert backend.check_backend(solution + "\nmodel = build_model()\nmodel.fit(x, y)\n") == "tensorflow"
+    for guarded in ("\nif __name__ == '__main__':\n    build_model().fit(x, y)\n",
+                    "\ndef train():\n    build_model().fit(x, y)\n"):
+        assert backend.check_backend(solution + guarded) == backend.FAST_CHECK_BACKEND
+
+    # tf.nn.relu as an activation (a course's spelling): checked on TensorFlow, and it passes there.
+    path = fashion_submission(tmp_path, 'keras.layers.Dense(128, activation="relu")',
+                              "keras.layers.Dense(128, activation=tf.nn.relu)")
+    path.write_text("import tensorflow as tf\n" + path.read_text())
+    result = grade(path=path, train=False, out_dir=tmp_path / "tf_nn", device="cpu")
+    assert result.backend == "tensorflow"
+    assert result.verdict == "passed", [c.message for c in result.checks if not c.passed]
+
+
+def test_a_wrong_check_backend_setting_is_not_graded(tmp_path, monkeypatch):
+    monkeypatch.setenv(backend.CHECK_BACKEND_ENV, "fastest")
+    result = grade(path=config.SOLUTIONS_DIR / "fashion.py", train=False, out_dir=tmp_path / "run", device="cpu")
+    assert result.verdict == "not_graded" and "use fast (the default) or chosen" in result.error

@@ -76,7 +76,7 @@ class BoundedOutput:
 
 
 def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso.Isolation,
-              limits: Limits) -> ChildRun:
+              limits: Limits, keras_backend: str | None = None) -> ChildRun:
     """Run one child job to completion, timeout, limit or crash; never raises for the submission's sake.
 
     The whole sandbox is gone when this returns: no process of the child survives it.
@@ -87,7 +87,8 @@ def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso
     # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
     child = iso.start([sys.executable, "-m", "grader.sandbox.child", f"{inputs}/{job_path.name}"],
                       isolation=isolation, work=box.work, inputs=box.inputs,
-                      extra_env=backend.device_env("cpu"), limits=limits,
+                      extra_env={**backend.device_env("cpu"),
+                                 **({"KERAS_BACKEND": keras_backend} if keras_backend else {})}, limits=limits,
                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     process = child.process
     output = BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES)

@@ -56,7 +56,8 @@ class TrainerProcess:
         self.process, self.output, self.started = process, output, time.perf_counter()
 
     @classmethod
-    def start(cls, device: str) -> "TrainerProcess":
+    def start(cls, device: str, keras_backend: str | None = None) -> "TrainerProcess":
+        """Start the trainer (it imports Keras at once); `keras_backend` overrides the chosen one."""
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
 
@@ -66,7 +67,10 @@ class TrainerProcess:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             die_with_parent()  # a killed grader (or batch worker) leaves no trainer behind
 
-        process = subprocess.Popen([sys.executable, "-m", "grader.training.trainer"], env=_environment(device),
+        env = _environment(device)
+        if keras_backend is not None:
+            env["KERAS_BACKEND"] = keras_backend
+        process = subprocess.Popen([sys.executable, "-m", "grader.training.trainer"], env=env,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=before_exec)
         return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES))
