@@ -5,7 +5,11 @@ same profile as bench/submit_vs_plain.py (12,000 training and 2,000 validation i
 batch 64), and prints the median of every duration result.json records, plus the command's
 wall time and what is left outside grade() (process start, imports, printing). Usage:
 
-    python bench/stage_profile.py [--repeats 3] [--out bench/results.md --label before]
+    python bench/stage_profile.py [--repeats 3] [--checks-only] [--out bench/results.md --label before]
+
+`grade check` runs twice per repeat: as learners get it (Keras' numpy backend where it tells the
+same, grader/backend.py check_backend) and with GRADER_CHECK_BACKEND=chosen (TensorFlow, as
+before the fast check).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--label", default="")
     parser.add_argument("--out", type=Path, help="append the Markdown rows to this file")
+    parser.add_argument("--checks-only", action="store_true", help="time the two checks, not submit")
     args = parser.parse_args()
 
     env = dict(os.environ, PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="-1")
@@ -56,22 +61,27 @@ def main() -> None:
         submit = [sys.executable, "-m", "grader.cli", "submit", str(solution), "--spec", str(spec), "--profile",
                   "bench", "--device", "cpu", "--json", "--out", str(Path(tmp) / "submit")]
         check = [sys.executable, "-m", "grader.cli", "check", str(solution), "--json", "--out", str(Path(tmp) / "check")]
-        walls = {"submit": [], "check": []}
-        results = {"submit": [], "check": []}
+        chosen_env = dict(env, GRADER_CHECK_BACKEND="chosen")
+        commands = [("check", check, env), ("check, chosen backend", check, chosen_env)]
+        if not args.checks_only:
+            commands.insert(0, ("submit", submit, env))
+        walls: dict[str, list[float]] = {name: [] for name, _, _ in commands}
+        results: dict[str, list[dict]] = {name: [] for name, _, _ in commands}
         for repeat in range(args.repeats):
-            for name, command in (("submit", submit), ("check", check)):
-                seconds, result = run(command, env)
+            for name, command, command_env in commands:
+                seconds, result = run(command, command_env)
                 walls[name].append(seconds)
                 results[name].append(result)
-                print(f"{name} {repeat + 1}: {seconds:.2f} s wall, " + ", ".join(
+                print(f"{name} {repeat + 1}: {seconds:.2f} s wall, backend {result['backend']}, " + ", ".join(
                     f"{k} {v:.2f}" for k, v in result["durations"].items()))
     header = ["| command | wall s | outside grade() | " + " | ".join(STAGES) + " |",
               "| --- " * (len(STAGES) + 3) + "|"]
-    rows = table(f"{args.label} grade submit".strip(), walls["submit"], results["submit"]) + \
-        table(f"{args.label} grade check".strip(), walls["check"], results["check"])
+    rows = [row for name, _, _ in commands
+            for row in table(f"{args.label} grade {name}".strip(), walls[name], results[name])]
     print("\n".join(header + rows))
+    accuracy = results["submit"][0]["metrics"].get("test_accuracy") if "submit" in results else None
     print(f"({machine('cpu', env)}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy "
-          f"{results['submit'][0]['metrics'].get('test_accuracy')})")
+          f"{accuracy})")
     append_row(args.out, "\n".join(rows) + "\n")
 
 
