@@ -43,8 +43,7 @@ from grader.sandbox import isolation as iso
 from grader.sandbox.box import Box
 from grader.sandbox.runner import ChildRun, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
-from grader.submission_io import (RUN_FOLDER_FILES, TRAINED_MODEL_FILE, NotGraded, make_run_dir,  # noqa: F401
-                                  read_submission, syntax_failure)
+from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.runner import TrainerOutcome, TrainerProcess

@@ -53,13 +53,17 @@ def _where(loc: tuple[Any, ...]) -> str:
     return f"[{text}]" if text else "the file"
 
 
+def _place(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The table and key of an error: without the steps a union (a number is a float or an int)
+    and an after-validator add to pydantic's path."""
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in ("float", "int") or p.startswith("function-"))))
+
+
 def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "value_error":  # our own validators' messages already name the table and key
         return error["msg"].removeprefix("Value error, ")
-    # A union (a number: float or int) and an after-validator add steps to the path: drop them.
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and (p in ("float", "int")
-                                                                          or p.startswith("function-"))))
+    loc = _place(tuple(error["loc"]))
     if kind == "extra_forbidden":
         return f"{_where(loc[:-1])} has no key {loc[-1]!r} (every key and its default: docs/spec.md)"
     if kind == "missing":
@@ -90,6 +94,6 @@ def validate(model: type[T], raw: Any) -> T:
         # One line per place: a value that fits no member of a union fails each member.
         first: dict[tuple[Any, ...], dict[str, Any]] = {}
         for error in err.errors(include_url=False):
-            first.setdefault(tuple(p for p in error["loc"] if p not in ("float", "int")), error)
+            first.setdefault(_place(tuple(error["loc"])), error)
         lines = list(dict.fromkeys(_message(e) for e in first.values()))
         raise ValueError("; ".join(lines)) from None
