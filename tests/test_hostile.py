@@ -209,10 +209,9 @@ def _everything_written(result, run_dir: Path) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
-def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener, database, shared_cache,
-                                         monkeypatch):
+def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: Listener, database: Path,
+                     shared_cache: Path, monkeypatch, *, train: bool):
+    """Grade one hostile case and assert it was contained; the result, for the caller's own checks."""
     source = (SUBMISSIONS / "fashion_ok.py").read_text() + PRELUDE + case.read_text().replace(
         "__PORT__", str(listener.port))
     submission = tmp_path / "fashion.py"
@@ -225,15 +224,13 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
     received_before = listener.received
 
     run_dir = tmp_path / "run"
-    result = grade(path=submission, spec_path=hostile_spec, profile="tiny", out_dir=run_dir, device="cpu")
+    result = grade(path=submission, spec_path=hostile_spec, profile="tiny", out_dir=run_dir, device="cpu",
+                   train=train)
 
     # A clear verdict: graded (the attack is the learner's problem), with an explanation when failed.
     assert result.error is None, result.error
     assert result.exit_code in (config.EXIT_PASSED, config.EXIT_FAILED)
     assert result.isolation in ("namespaces", "uid")
-    if case.stem in EXPECTED_FAILURE:
-        assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
-        assert result.verdict == "failed"
     assert "HOSTILE-STARTED" in result.output, result.output[-1000:]  # the attack did run, in the sandbox
     written = _everything_written(result, run_dir)
     assert MARKER not in written, [line for line in written.splitlines() if MARKER in line][:3]
@@ -244,7 +241,36 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
     assert _outside_state(shared_cache, database) == before
     assert not HOST_CANARY.exists()
     assert listener.received == received_before
-    # No process left, and no more training than allowed.
+    # No process left.
     left = _describe_pids(_live_pids() - pids_before - {os.getpid()})
     assert left == [], left
-    assert len(result.history.get("loss", [])) <= 1
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener, database, shared_cache,
+                                         monkeypatch):
+    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
+                              train=True)
+    if case.stem in EXPECTED_FAILURE:
+        assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
+        assert result.verdict == "failed"
+    assert len(result.history.get("loss", [])) <= 1  # no more training than allowed
+
+
+# `grade check` runs the same sandbox on another backend (Keras' numpy backend, grader/backend.py
+# check_backend): the attacks on resources, the host and the grader, once more in check mode.
+CHECK_CASES = [HOSTILE / f"{name}.py" for name in (
+    "memory_bomb", "fork_bomb", "output_bomb", "disk_bomb", "kill_parent", "setsid_daemon", "read_secret_env",
+    "read_parent_environ", "network_localhost", "read_test_split_cache", "nested_userns", "monkeypatch_fit")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CHECK_CASES, ids=lambda p: p.stem)
+def test_hostile_submission_is_contained_in_a_check(case, tmp_path, hostile_spec, listener, database, shared_cache,
+                                                    monkeypatch):
+    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
+                              train=False)
+    assert result.mode == "check" and result.history == {}
+    assert result.backend == "numpy"  # none of these cases imports a backend library: the fast check ran
