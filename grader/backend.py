@@ -131,7 +131,8 @@ def check_backend(source: str) -> str:
     Keras' numpy backend (FAST_CHECK_BACKEND), except where it could change the checks, so that
     `grade check` and `grade submit` tell a learner the same things:
     - the file imports a backend library itself (tf.nn.relu as an activation, tf.image in
-      preprocess(): they behave as on that backend only);
+      preprocess(): they behave as on that backend only), or imports in a way a reader cannot
+      follow (__import__, importlib.import_module, exec);
     - the file trains at its top level (a notebook's model.fit cell): the numpy backend cannot
       train, and the learner must hear, as in `grade submit`, that the file was still running;
     - the numpy backend cannot load here (Keras' numpy backend needs jax installed);
@@ -163,8 +164,9 @@ def _imports_a_backend(tree: Any) -> bool:
             [node.module or ""] if isinstance(node, ast.ImportFrom) else []
         if any(name.split(".")[0] in _BACKEND_LIBRARIES for name in names):
             return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
-            return True  # a computed import: cannot tell which
+        if isinstance(node, ast.Call) and (isinstance(node.func, ast.Name) and node.func.id in ("__import__", "exec")
+                                           or isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"):
+            return True  # a computed import, or code in a string: cannot tell which
     return False
 
 

@@ -124,6 +124,9 @@ def test_a_file_that_imports_a_backend_or_trains_on_import_is_checked_on_the_cho
     assert backend.check_backend(solution) == backend.FAST_CHECK_BACKEND
     assert backend.check_backend("import tensorflow as tf\n" + solution) == "tensorflow"
     assert backend.check_backend("from jax import numpy\n" + solution) == "tensorflow"
+    assert backend.check_backend("import importlib\ntf = importlib.import_module('tensorflow')\n" + solution) == \
+        "tensorflow"
+    assert backend.check_backend("exec('import tensorflow')\n" + solution) == "tensorflow"
     assert backend.check_backend(solution + "\nmodel = build_model()\nmodel.fit(x, y)\n") == "tensorflow"
     for guarded in ("\nif __name__ == '__main__':\n    build_model().fit(x, y)\n",
                     "\ndef train():\n    build_model().fit(x, y)\n"):
