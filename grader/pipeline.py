@@ -333,6 +333,12 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     path, train = request.path, request.train
     result.challenge = spec.name
     source, result.submission_sha256 = read_submission(path)
+    keras_backend = None
+    if not train:  # a check trains nothing: Keras' fastest backend to import, where it tells the same
+        try:
+            keras_backend = result.backend = backend.check_backend(source)
+        except ValueError as err:  # a host's bad setting: refused before any data is loaded
+            raise NotGraded(str(err)) from None
     if request.device == "gpu" and not backend.gpu_names():
         raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
     workdir = make_run_dir(request.out_dir, spec.name, result.submission_sha256)
@@ -340,18 +346,13 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     if path.suffix == ".ipynb":  # what was graded, for the learner to read
         (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
     run = Run(spec, chosen, path, workdir, request.seed, request.device, isolation=request.isolation,
-              leaderboard=request.leaderboard)
+              leaderboard=request.leaderboard, keras_backend=keras_backend)
     request.events.on_stage("data")
     data_started = time.perf_counter()
     load_data(run, request.data_dir)
     result.durations["data"] = round(time.perf_counter() - data_started, 3)
     result.class_names = list(run.data.class_names)
     run.facts.failure = syntax_failure(source, path)
-    if not train:  # a check trains nothing: Keras' fastest backend to import, where it tells the same
-        try:
-            run.keras_backend = result.backend = backend.check_backend(source)
-        except ValueError as err:
-            raise NotGraded(str(err)) from None
     if run.facts.failure is None:
         if train:  # import Keras while the child works: the parent evaluates afterwards
             threading.Thread(target=backend.import_keras, daemon=True).start()

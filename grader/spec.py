@@ -137,7 +137,6 @@ class CompileSpec(Table):
     points: NonNegativeNumber = 5.0
     loss: tuple[Str, ...] = ()  # () in the file: the task's usual loss (see _parse)
     optimizer: tuple[Str, ...] = ()  # lower case
-
     learning_rate: PositiveNumber | None = None
 
     @field_validator("optimizer")
