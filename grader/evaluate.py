@@ -1,8 +1,10 @@
-"""The parent's own measurements of a trained model, on data prepared the canonical way.
+"""The grader's own measurements of a trained model, on data prepared the canonical way.
 
-The child never labels anything for the parent: accuracy on the held-out test split, and on
+The child never labels anything for the grader: accuracy on the held-out test split, and on
 the training and validation data for the overfitting gap, are all computed here from the
-re-loaded model's predictions.
+re-loaded model's raw outputs. The outputs come from the trusted trainer, which has the model
+and Keras in memory already (`predict_outputs`, grader/training/evaluation.py); the labels never
+leave the parent, which turns outputs into figures without importing Keras (`measure`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ def canonical_inputs(images: np.ndarray, input_shape: tuple[int, ...], scale: fl
     return images.astype("float32").reshape((-1, *input_shape)) / np.float32(scale)
 
 
-def predict_labels(model: Any, x: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted labels, raw outputs) in batches, in inference mode (no dropout, no augmentation)."""
-    outputs = np.asarray(model.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0))
+def predict_outputs(model: Any, images: np.ndarray, input_shape: tuple[int, ...], scale: float) -> np.ndarray:
+    """The model's raw outputs for raw `images`, in batches, in inference mode (no dropout, no
+    augmentation). One predict call for everything: the backend compiles its step once."""
+    x = canonical_inputs(images, input_shape, scale)
+    return np.asarray(model.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0))
+
+
+def predicted_labels(outputs: np.ndarray, task: str) -> np.ndarray:
+    flat = outputs.reshape(len(outputs), -1)
     if task == "binary":
-        return (outputs.reshape(len(x), -1)[:, 0] >= 0.5).astype("int64"), outputs
-    return outputs.reshape(len(x), -1).argmax(axis=1), outputs
+        return (flat[:, 0] >= 0.5).astype("int64")
+    return flat.argmax(axis=1)
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
@@ -54,21 +62,27 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int
     return matrix.tolist()
 
 
-def evaluate(model: Any, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], input_shape: tuple[int, ...],
-             scale: float, task: str, num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
-    """Accuracy on 'test', 'train' and 'validation' (each a pair of raw images and labels).
+def evaluated_images(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The raw images of every split, in the order `measure` expects their outputs."""
+    return np.concatenate([images for images, _ in splits.values()])
+
+
+def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], task: str,
+            num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
+    """Accuracy on 'test', 'train' and 'validation' (each a pair of raw images and labels) from the
+    model's `outputs` for evaluated_images(splits).
 
     `public_mask` (leaderboard mode) marks the test images of the public half: see below.
     """
-    # One predict call for all splits: the backend compiles its predict step once, not per split.
     names = list(splits)
-    x = canonical_inputs(np.concatenate([splits[n][0] for n in names]), input_shape, scale)
-    predicted_all, outputs_all = predict_labels(model, x, task)
     bounds = np.cumsum([0] + [len(splits[n][1]) for n in names])
+    if len(outputs) != bounds[-1]:
+        raise ValueError(f"{len(outputs)} outputs for {bounds[-1]} images")
+    predicted_all = predicted_labels(outputs, task)
     predicted = {n: predicted_all[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
     test_predicted, test_labels = predicted["test"], splits["test"][1]
     test_at = names.index("test")
-    test_images, test_outputs = splits["test"][0], outputs_all[bounds[test_at]:bounds[test_at + 1]]
+    test_images, test_outputs = splits["test"][0], outputs[bounds[test_at]:bounds[test_at + 1]]
     private_test_accuracy = None
     if public_mask is not None:
         # The one place the private half is cut out: from here on every test figure (accuracy,
@@ -85,3 +99,10 @@ def evaluate(model: Any, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], in
     return Evaluation(metrics, test_predicted,
                       confusion_matrix(test_predicted, test_labels, max(num_classes, 2)), private_test_accuracy,
                       test_images=test_images, test_labels=test_labels, test_outputs=test_outputs)
+
+
+def evaluate(model: Any, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], input_shape: tuple[int, ...],
+             scale: float, task: str, num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
+    """predict_outputs, then measure, in one process (what the trainer and the parent do between them)."""
+    outputs = predict_outputs(model, evaluated_images(splits), input_shape, scale)
+    return measure(outputs, splits=splits, task=task, num_classes=num_classes, public_mask=public_mask)

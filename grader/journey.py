@@ -140,9 +140,12 @@ def followed_layers(model: Any, input_shape: tuple[int, ...]) -> list[Any]:
     return layers
 
 
-def compute_journey(model: Any, images: np.ndarray, *, image_indices: Sequence[int], labels: Sequence[str],
-                    input_shape: tuple[int, ...], scale: float, filter_index: int = DEFAULT_FILTER) -> Journey:
-    """The chosen filter's output of every convolution and pooling layer, for `images` (raw uint8)."""
+def journey_steps(model: Any, images: np.ndarray, *, input_shape: tuple[int, ...], scale: float,
+                  filter_index: int = DEFAULT_FILTER) -> tuple[JourneyStep, ...]:
+    """The chosen filter's output of every convolution and pooling layer, for `images` (raw uint8).
+
+    The Keras half of a journey: the trusted trainer runs it on the model it has just evaluated,
+    and the parent draws the steps without importing Keras."""
     from grader.evaluate import canonical_inputs
 
     layers = followed_layers(model, input_shape)
@@ -150,9 +153,15 @@ def compute_journey(model: Any, images: np.ndarray, *, image_indices: Sequence[i
     x = canonical_inputs(images, input_shape, scale)
     outputs = layer_outputs(model, x, layers)
     check_filter_index(layers, [out.shape[1:] for out in outputs], filter_index)
-    steps = tuple(JourneyStep(layer.name, type(layer).__name__, tuple(int(d) for d in out.shape[1:]),
-                              out[..., filter_index])
-                  for layer, out in zip(layers, outputs))
+    return tuple(JourneyStep(layer.name, type(layer).__name__, tuple(int(d) for d in out.shape[1:]),
+                             out[..., filter_index])
+                 for layer, out in zip(layers, outputs))
+
+
+def compute_journey(model: Any, images: np.ndarray, *, image_indices: Sequence[int], labels: Sequence[str],
+                    input_shape: tuple[int, ...], scale: float, filter_index: int = DEFAULT_FILTER) -> Journey:
+    """The journey of `images` (raw uint8) through `model`: journey_steps, with what the figure shows."""
+    steps = journey_steps(model, images, input_shape=input_shape, scale=scale, filter_index=filter_index)
     return Journey(tuple(int(i) for i in image_indices), images, tuple(labels), filter_index, steps)
 
 

@@ -1,12 +1,14 @@
 """Grading, step by step, composed in one place.
 
-    load spec -> read submission -> load data -> describe (sandboxed child) -> train (trusted)
-    -> evaluate -> score -> result -> report
+    load spec -> read submission -> load data -> describe (sandboxed child) -> train and predict
+    (trusted trainer) -> measure -> score -> result -> report
 
 The learner's code runs only in the describe step, in a sandbox (grader/sandbox/isolation.py)
 that never sees the test split, the run folder, the grader's secrets or its files. The model
 that earns points is rebuilt from its validated config and trained by the trusted trainer
-(grader/training/), which runs no learner code.
+(grader/training/), which runs no learner code; it also computes the saved model's outputs on
+the evaluation images, and the parent measures them against labels only it holds. The parent
+of a `grade submit` never imports Keras.
 
 Each step is a small function. `grade()` is what `grade check` and `grade submit` call; it
 always returns a GradeResult: a submission that crashes, hangs or lies is graded (and fails),
@@ -20,7 +22,6 @@ import dataclasses
 import datetime as dt
 import math
 import shutil
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load
 from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 from grader.training import step as training_step
+from grader.training.evaluation import EvaluationJob, EvaluationOutcome
 from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
@@ -63,8 +65,8 @@ class Run:
     facts: SubmissionFacts = field(default_factory=SubmissionFacts)
     child: ChildRun | None = None
     trainer: TrainerOutcome | None = None
-    evaluation: Any = None
-    trained_model: Any = None  # the re-loaded model that was evaluated: the HTML report draws from it
+    evaluated: EvaluationOutcome | None = None  # the trainer's outputs on evaluation_splits' images
+    evaluation: Any = None  # grader.evaluate.Evaluation: the figures measured from them
     leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
     keras_backend: str | None = None  # the child's and the trainer's, when not the chosen one (grade check)
 
@@ -129,6 +131,41 @@ def child_images(run: Run, train: bool) -> dict[str, np.ndarray]:
     return chosen
 
 
+def evaluation_splits(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The raw images and labels a trained model is measured on: test, validation and (at most
+    TRAIN_EVAL_LIMIT of) the training images."""
+    splits = {name: subset(run, name) for name in ("test", "validation")}
+    x, y = subset(run, "train")
+    keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
+    splits["train"] = (x[keep], y[keep])
+    return splits
+
+
+def public_mask(run: Run, test_labels: np.ndarray) -> np.ndarray | None:
+    """Leaderboard mode: which test images are of the public half (None: all are graded)."""
+    if run.leaderboard is None:
+        return None
+    from grader.leaderboard.split import public_test_mask
+
+    return public_test_mask(test_labels, run.spec.name)
+
+
+def evaluation_job(run: Run) -> EvaluationJob:
+    """What the trainer evaluates: every split's raw images, and the report's journey images
+    (positions in the graded test images, the public half in leaderboard mode). No labels."""
+    from grader.evaluate import evaluated_images
+    from grader.journey import DEFAULT_FILTER
+    from grader.report.html import JOURNEY_POSITIONS
+
+    splits = evaluation_splits(run)
+    graded, labels = splits["test"]
+    if (mask := public_mask(run, labels)) is not None:
+        graded = graded[mask]
+    positions = [p for p in JOURNEY_POSITIONS if p < len(graded)]
+    return EvaluationJob(evaluated_images(splits), graded[positions], run.spec.input_shape, run.spec.input_scale,
+                         DEFAULT_FILTER)
+
+
 def describe_and_train(run: Run, source: str, train: bool, events: Events) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
     trainer = TrainerProcess.start(run.device, run.keras_backend)  # imports Keras while the child works
@@ -150,25 +187,45 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
                          stop_metric=callback.metric if callback else "accuracy",
                          stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
                          if callback else None, arrays=arrays,
-                         budget_s=run.profile.time_budget_s if will_train else None)
+                         budget_s=run.profile.time_budget_s if will_train else None,
+                         evaluation=evaluation_job(run) if will_train else None)
             learner_metrics = described.model.learner_metrics
             del arrays, described
             if will_train:
                 events.on_stage("train")
             deadline = run.profile.time_budget_s if will_train else config.CHECK_TIME_BUDGET_S
-            run.trainer = trainer.run(folder.path, deadline_s=deadline, on_progress=events.on_epoch,
-                                      on_batch=events.on_batch)
+            run.trainer = trainer.run(folder.path, deadline_s=deadline,
+                                      evaluate_s=config.EVALUATE_BUDGET_S if will_train else 0.0,
+                                      on_progress=events.on_epoch, on_batch=events.on_batch,
+                                      on_trained=lambda: events.on_stage("evaluate"))
             training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
                                   train=will_train)
             if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics
                 run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics)
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
                 shutil.copyfile(folder.trained_model, run.workdir / TRAINED_MODEL_FILE)
+                run.evaluated = run.trainer.evaluation
             elif will_train and run.facts.timed_out and folder.checkpoint.is_file():
                 shutil.copyfile(folder.checkpoint, run.workdir / TRAINED_MODEL_FILE)  # the last complete epoch
         finally:
             folder.remove()
     finally:
+        trainer.close()
+    if run.facts.timed_out and run.evaluated is None and (run.workdir / TRAINED_MODEL_FILE).is_file():
+        events.on_stage("evaluate")
+        run.evaluated = evaluate_checkpoint(run)
+
+
+def evaluate_checkpoint(run: Run) -> EvaluationOutcome | None:
+    """A run killed in the middle of an epoch is graded on its last complete one: the trainer
+    that was killed cannot evaluate it, so a fresh one does (it runs no learner code either)."""
+    trainer = TrainerProcess.start(run.device)
+    folder = training_step.JobFolder()
+    try:
+        folder.write_evaluation(run.workdir / TRAINED_MODEL_FILE, evaluation_job(run))
+        return trainer.run(folder.path, deadline_s=config.EVALUATE_BUDGET_S).evaluation
+    finally:
+        folder.remove()
         trainer.close()
 
 
@@ -191,38 +248,33 @@ def describe_submission(run: Run, source: str, train: bool) -> describe.Describe
         box.remove()
 
 
-def inspect_and_evaluate(run: Run, train: bool) -> None:
-    """Load the model the trusted trainer trained and measure it ourselves."""
-    from grader.evaluate import evaluate
-    from grader.inspect_model import ModelLoadError, load_model
+def measure_trained_model(run: Run, train: bool) -> None:
+    """The figures of the trained model, from the outputs the trainer computed and our own labels."""
+    from grader.evaluate import measure
 
-    path = run.workdir / TRAINED_MODEL_FILE
-    if not (train and path.is_file() and run.facts.failure is None):
+    if not (train and run.facts.failure is None and (run.workdir / TRAINED_MODEL_FILE).is_file()):
         return
-    started = time.perf_counter()
-    try:
-        model = load_model(path)
-    except ModelLoadError as err:
-        run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {err}",
-                                    "use only built-in Keras layers", err.detail)
+    outcome = run.evaluated
+    if outcome is None or outcome.problem == "evaluate":
+        why = outcome.message if outcome is not None else (
+            f"it took longer than {config.EVALUATE_BUDGET_S:.0f} s" if run.trainer is not None and run.trainer.timed_out
+            else "the trainer stopped before it was done")
+        run.facts.failure = Failure("evaluate", f"the trained model could not be evaluated: {why}",
+                                    "the model may be too large to run on the test images: make it smaller")
         return
-    splits = {name: subset(run, name) for name in ("test", "validation")}
-    x, y = subset(run, "train")
-    keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
-    splits["train"] = (x[keep], y[keep])
-    public_mask = None
-    if run.leaderboard is not None:
-        from grader.leaderboard.split import public_test_mask
-
-        public_mask = public_test_mask(splits["test"][1], run.spec.name)
-        run.leaderboard.public_images = int(public_mask.sum())
-        run.leaderboard.private_images = int((~public_mask).sum())
-    run.evaluation = evaluate(model, splits=splits, input_shape=run.spec.input_shape,
-                              scale=run.spec.input_scale, task=run.spec.task, num_classes=run.spec.num_classes,
-                              public_mask=public_mask)
+    if outcome.problem == "load":
+        run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {outcome.message}",
+                                    "use only built-in Keras layers", outcome.message)
+        return
+    splits = evaluation_splits(run)
+    mask = public_mask(run, splits["test"][1])
+    if mask is not None:
+        run.leaderboard.public_images = int(mask.sum())
+        run.leaderboard.private_images = int((~mask).sum())
+    run.evaluation = measure(outcome.outputs, splits=splits, task=run.spec.task, num_classes=run.spec.num_classes,
+                             public_mask=mask)
     run.facts.metrics = run.evaluation.metrics
-    run.trained_model = model
-    run.facts.seconds["evaluate"] = round(time.perf_counter() - started, 3)
+    run.facts.seconds["evaluate"] = outcome.seconds
 
 
 def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: bool) -> None:
@@ -250,9 +302,8 @@ def write_report(result: GradeResult, run: Run | None = None) -> None:
         evaluated, options = None, {}
         if run is not None:
             options = {"task": run.spec.task, "max_gap": run.profile.max_gap}
-            if run.trained_model is not None and run.evaluation is not None:
-                evaluated = EvaluatedModel(run.trained_model, run.evaluation, run.spec.input_shape,
-                                           run.spec.input_scale)
+            if run.evaluated is not None and run.evaluation is not None:
+                evaluated = EvaluatedModel(run.evaluation, run.evaluated.journey, run.evaluated.journey_error)
         write_html_report(Path(result.run_dir) / REPORT_FILE, result, evaluated=evaluated, **options)
     except Exception as err:  # each figure already fails alone; this is the page itself (a full disk, say)
         warnings.warn(f"could not write the HTML report: {type(err).__name__}: {err}", stacklevel=2)
@@ -354,12 +405,9 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     result.class_names = list(run.data.class_names)
     run.facts.failure = syntax_failure(source, path)
     if run.facts.failure is None:
-        if train:  # import Keras while the child works: the parent evaluates afterwards
-            threading.Thread(target=backend.import_keras, daemon=True).start()
         request.events.on_stage("build")
-        describe_and_train(run, source, train, request.events)
-        request.events.on_stage("evaluate")
-        inspect_and_evaluate(run, train)
+        describe_and_train(run, source, train, request.events)  # the trainer evaluates, too
+        measure_trained_model(run, train)
     if path.suffix == ".ipynb":
         notebook_lines(run.facts, source)
     request.events.on_stage("score")

@@ -40,13 +40,14 @@ class EvaluatedModel:
     """What the parent holds after measuring a trained model: the report draws from this only.
 
     `evaluation` (grader.evaluate.Evaluation) keeps the test images it measured, their labels,
-    and the model's outputs and predicted labels, all in the same order.
+    and the model's outputs and predicted labels, all in the same order. `journey` holds the
+    steps (grader.journey.JourneyStep) the trainer computed for the test images at
+    JOURNEY_POSITIONS; when it is None, `journey_error` says why.
     """
 
-    model: Any
     evaluation: Any
-    input_shape: tuple[int, ...]
-    scale: float
+    journey: tuple[Any, ...] | None
+    journey_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,17 +96,18 @@ def mistake_thumbnails(evaluation: Any, class_names: list[str], task: str) -> li
 
 
 def _journey_block(evaluated: EvaluatedModel, class_names: list[str]) -> FigureBlock:
-    from grader.journey import DEFAULT_FILTER, compute_journey
+    from grader.journey import DEFAULT_FILTER, Journey
     from grader.report.plots import journey_figure
 
     evaluation = evaluated.evaluation
+    if evaluated.journey is None:
+        return FigureBlock(None, f"Could not draw this figure ({evaluated.journey_error}).")
 
     def make() -> Any:
         positions = [p for p in JOURNEY_POSITIONS if p < len(evaluation.test_labels)]
-        journey = compute_journey(evaluated.model, evaluation.test_images[positions], image_indices=positions,
-                                  labels=[_class_name(class_names, int(evaluation.test_labels[p])) for p in positions],
-                                  input_shape=evaluated.input_shape, scale=evaluated.scale,
-                                  filter_index=DEFAULT_FILTER)
+        journey = Journey(tuple(positions), evaluation.test_images[positions],
+                          tuple(_class_name(class_names, int(evaluation.test_labels[p])) for p in positions),
+                          DEFAULT_FILTER, tuple(evaluated.journey))
         return journey_figure(journey)
 
     return draw(make, "")

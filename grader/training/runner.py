@@ -24,6 +24,7 @@ from typing import Any, Callable
 from grader import backend, config
 from grader.sandbox.limits import die_with_parent
 from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
+from grader.training import evaluation
 from grader.training import trainer as files
 
 
@@ -37,6 +38,7 @@ class TrainerOutcome:
     output: str = ""
     seconds: float = 0.0
     progress: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: evaluation.EvaluationOutcome | None = None  # the trained model's outputs (no labels)
 
 
 def _environment(device: str) -> dict[str, str]:
@@ -75,11 +77,14 @@ class TrainerProcess:
                                    start_new_session=True, preexec_fn=before_exec)
         return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES))
 
-    def run(self, folder: Path, *, deadline_s: float,
+    def run(self, folder: Path, *, deadline_s: float, evaluate_s: float = 0.0,
             on_progress: Callable[[dict[str, Any]], None] | None = None,
-            on_batch: Callable[[dict[str, Any]], None] | None = None) -> TrainerOutcome:
-        """Give the trainer its job folder and wait for it, at most `deadline_s` seconds."""
+            on_batch: Callable[[dict[str, Any]], None] | None = None,
+            on_trained: Callable[[], None] | None = None) -> TrainerOutcome:
+        """Give the trainer its job folder and wait for it, at most `deadline_s` seconds, and
+        `evaluate_s` more once training is over (the evaluation is the grader's time, not the learner's)."""
         started = time.perf_counter()
+        trained = folder / files.TRAINING_FILE
         outcome = TrainerOutcome()
         try:
             self.process.stdin.write(f"{folder}\n".encode())
@@ -87,8 +92,13 @@ class TrainerProcess:
         except (BrokenPipeError, OSError):
             pass  # it died before its job: the return code below says so
         progress = ProgressTail(folder / files.PROGRESS_FILE, on_progress, folder / files.BATCH_FILE, on_batch)
+        evaluating = False
         while self.process.poll() is None:
-            if time.perf_counter() - started > deadline_s:
+            if not evaluating and trained.exists():
+                evaluating = True
+                if on_trained is not None:
+                    on_trained()
+            if time.perf_counter() - started > deadline_s + (evaluate_s if evaluating else 0.0):
                 outcome.timed_out = True
                 break
             progress.poll()
@@ -103,6 +113,7 @@ class TrainerProcess:
         outcome.training = _read(folder / files.TRAINING_FILE)
         outcome.failure = _read(folder / files.FAILURE_FILE)
         outcome.progress = read_progress(folder / files.PROGRESS_FILE)
+        outcome.evaluation = evaluation.read_outcome(folder)
         return outcome
 
     def close(self) -> None:

@@ -2,8 +2,9 @@
 
 The job folder is the grader's own (0700, never mounted into a sandbox). It gets the
 validated model description, the learner's preprocessed arrays (already read back and
-checked) and the grader's labels; the trainer writes the trained model there, which the
-parent then evaluates.
+checked) and the grader's training labels, and the raw images to evaluate on (no labels); the
+trainer writes the trained model there, and its outputs on those images, which the parent
+then measures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from grader.facts import Failure, ModelFacts, SubmissionFacts, TrainingFacts
 from grader.training import trainer as files
+from grader.training.evaluation import EvaluationJob
 from grader.training.modelconfig import ModelDescription
 from grader.training.runner import TrainerOutcome
 
@@ -27,14 +29,23 @@ class JobFolder:
 
     def write(self, *, description: ModelDescription, mode: str, seed: int, epochs: int, batch_size: int,
               stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None,
-              budget_s: float | None = None) -> None:
+              budget_s: float | None = None, evaluation: EvaluationJob | None = None) -> None:
+        """A job to build, or to train and then evaluate on `evaluation`'s images."""
         (self.path / files.MODEL_FILE).write_text(json.dumps({"config": description.config,
                                                               "compile": description.compile}))
-        (self.path / files.JOB_FILE).write_text(json.dumps({
-            "mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
-            "stop_metric": stop_metric, "stop_at": stop_at, "budget_s": budget_s}))
+        self._write_job({"mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+                         "stop_metric": stop_metric, "stop_at": stop_at, "budget_s": budget_s,
+                         "evaluate": evaluation.write(self.path) if evaluation is not None else None})
         for name, array in (arrays or {}).items():
             np.save(self.path / f"{name}.npy", array, allow_pickle=False)
+
+    def write_evaluation(self, model: Path, evaluation: EvaluationJob) -> None:
+        """A job that only evaluates `model`, a .keras file trained earlier."""
+        shutil.copyfile(model, self.trained_model)
+        self._write_job({"mode": "evaluate", "evaluate": evaluation.write(self.path)})
+
+    def _write_job(self, job: dict) -> None:
+        (self.path / files.JOB_FILE).write_text(json.dumps(job))
 
     @property
     def trained_model(self) -> Path:
@@ -76,7 +87,7 @@ def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, dea
         failure = Failure(f["stage"], f["message"], f.get("hint", ""), f.get("detail", ""))
         facts.stage_failures.setdefault(failure.stage, failure)
         facts.failure = facts.failure or failure
-    elif outcome.timed_out and facts.failure is None:
+    elif outcome.timed_out and facts.failure is None and outcome.training is None:
         facts.timed_out = True
         facts.failure = Failure("timeout", f"stopped at the time budget of {deadline_s:.0f} s after "
                                            f"{len(outcome.progress)} of {epochs} epochs",

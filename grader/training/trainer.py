@@ -6,7 +6,7 @@ It starts while the sandboxed child is still describing the submission, imports 
 then waits for its job on stdin (the parent closes stdin when there is nothing to train).
 A job folder, private to the grader, holds:
 
-    job.json            seed, epochs, batch size, the stop rule, "build" or "train"
+    job.json            seed, epochs, batch size, the stop rule, "build", "train" or "evaluate"
     model.json          the model config and compile config (validated: grader/training/modelconfig.py)
     train_x.npy ...     what the learner's preprocess() returned for the training and validation
                         images (checked by the parent), and the labels (the grader's own)
@@ -15,7 +15,9 @@ and it writes there: facts.json (the built model's layers, shapes, parameters, c
 settings), progress.jsonl (one line per epoch, with an estimate of the whole run), batch.json (where
 the current epoch is, rewritten at most twice a second, for a progress bar), checkpoint.keras
 (the model after the last complete epoch, so that a run stopped by its deadline is still graded),
-training.json, model.keras, or failure.json.
+training.json, model.keras, or failure.json. After training, it evaluates the saved model on the
+images the parent left there (grader/training/evaluation.py): outputs only, the labels stay with
+the parent.
 
 Time: the job carries the training budget. After every epoch the trainer checks whether one more
 epoch (as long as the longest so far) still fits; when it does not, it stops there, on its own,
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.text import keras_cause
+from grader.training import evaluation
 
 JOB_FILE = "job.json"
 MODEL_FILE = "model.json"
@@ -209,12 +212,17 @@ def run_job(folder: Path) -> None:
 
     job = json.loads((folder / JOB_FILE).read_text())
     job["started"] = time.perf_counter()  # the parent's deadline runs from here, near enough
+    if job["mode"] == "evaluate":  # a model trained earlier (the checkpoint of a run stopped mid-epoch)
+        evaluation.run_evaluation(folder, job["evaluate"], TRAINED_MODEL_FILE)
+        return
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
         model = build_model(described, job["seed"])
         _write(folder / FACTS_FILE, model_facts(model).to_dict())
         if job["mode"] == "train":
-            _write(folder / TRAINING_FILE, train(model, job, folder))
+            _write(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
+            if job.get("evaluate"):
+                evaluation.run_evaluation(folder, job["evaluate"], TRAINED_MODEL_FILE)
     except TrainingFailed as failure:
         _write(folder / FAILURE_FILE, {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
                                        "detail": failure.detail})

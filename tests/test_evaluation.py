@@ -1,0 +1,151 @@
+"""Evaluation in the trusted trainer: it predicts, the parent measures, and the parent never imports Keras.
+
+The trainer gets the raw images of every split (no labels) and writes back the saved model's
+outputs and the report's journey (grader/training/evaluation.py); the parent turns the outputs
+into figures with labels only it holds (grader.evaluate.measure).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import backend, config, pipeline
+from grader.evaluate import canonical_inputs, evaluate, evaluated_images
+from grader.journey import journey_steps
+from grader.spec import load_spec
+from grader.submission_io import TRAINED_MODEL_FILE
+from grader.training.evaluation import EvaluationJob, EvaluationOutcome, read_outcome, run_evaluation
+from tests.grading import tiny_spec
+
+keras = backend.import_keras()
+SHAPE = (28, 28, 1)
+
+
+def small_model(convolutions: bool = True) -> keras.Model:
+    layers = [keras.layers.Conv2D(3, 3, activation="relu"), keras.layers.MaxPooling2D(2)] if convolutions else []
+    model = keras.Sequential([keras.Input(SHAPE), *layers, keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def evaluated_folder(tmp_path: Path, model: keras.Model | None, images: np.ndarray) -> Path:
+    """A job folder as the trainer has it after training: model.keras and the parent's images."""
+    folder = tmp_path / "job"
+    folder.mkdir()
+    if model is not None:
+        keras.saving.save_model(model, folder / "model.keras")
+    settings = EvaluationJob(images, images[:2], SHAPE, 255.0, 1).write(folder)
+    (folder / "settings.json").write_text(json.dumps(settings))
+    return folder
+
+
+def run_in(folder: Path) -> EvaluationOutcome:
+    run_evaluation(folder, json.loads((folder / "settings.json").read_text()), "model.keras")
+    return read_outcome(folder)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+
+
+def test_the_trainer_returns_the_saved_models_outputs_and_journey(tmp_path, images):
+    model = small_model()
+    outcome = run_in(evaluated_folder(tmp_path, model, images))
+    assert outcome.problem == ""
+    np.testing.assert_allclose(outcome.outputs, model.predict(canonical_inputs(images, SHAPE, 255.0), verbose=0),
+                               rtol=1e-6, atol=1e-6)
+    expected = journey_steps(model, images[:2], input_shape=SHAPE, scale=255.0, filter_index=1)
+    assert [(s.name, s.type, s.shape) for s in outcome.journey] == [(s.name, s.type, s.shape) for s in expected]
+    for got, want in zip(outcome.journey, expected):
+        np.testing.assert_allclose(got.maps, want.maps, rtol=1e-6, atol=1e-6)
+
+
+def test_a_model_without_convolutions_is_measured_and_its_journey_says_why_not(tmp_path, images):
+    outcome = run_in(evaluated_folder(tmp_path, small_model(convolutions=False), images))
+    assert outcome.problem == "" and outcome.outputs.shape == (40, 10)
+    assert outcome.journey is None and "no convolution or pooling layers" in outcome.journey_error
+
+
+def test_a_saved_model_that_cannot_be_loaded_is_a_load_problem(tmp_path, images):
+    folder = evaluated_folder(tmp_path, None, images)
+    (folder / "model.keras").write_bytes(b"not a zip archive at all")
+    outcome = run_in(folder)
+    assert outcome.problem == "load" and "is not a .keras archive" in outcome.message
+    assert outcome.outputs is None
+
+
+def fashion_run(tmp_path: Path, data_dir: Path) -> pipeline.Run:
+    spec = load_spec(tiny_spec(tmp_path, "fashion"))
+    run = pipeline.Run(spec, spec.profile("tiny"), tmp_path / "fashion.py", tmp_path, 1, "cpu")
+    pipeline.load_data(run, data_dir)
+    return run
+
+
+def test_what_the_trainer_could_not_evaluate_fails_the_grading_with_its_reason(tmp_path, data_dir):
+    run = fashion_run(tmp_path, data_dir)
+    (tmp_path / TRAINED_MODEL_FILE).write_bytes(b"trained")
+    run.evaluated = EvaluationOutcome(problem="evaluate", message="MemoryError: cannot allocate 80 GiB")
+    pipeline.measure_trained_model(run, train=True)
+    assert run.facts.failure.stage == "evaluate" and "cannot allocate 80 GiB" in run.facts.failure.message
+    assert "make it smaller" in run.facts.failure.hint and run.facts.metrics is None
+
+    run.facts.failure, run.evaluated = None, None  # the trainer died (or ran out of time) while evaluating
+    run.trainer = pipeline.TrainerOutcome(timed_out=True)
+    pipeline.measure_trained_model(run, train=True)
+    assert f"took longer than {config.EVALUATE_BUDGET_S} s" in run.facts.failure.message
+
+    run.facts.failure, run.evaluated = None, EvaluationOutcome(problem="load", message="config.json is too large")
+    pipeline.measure_trained_model(run, train=True)
+    assert run.facts.failure.stage == "load" and "cannot be loaded again: config.json is too large" in \
+        run.facts.failure.message
+
+
+def test_a_checkpoint_is_evaluated_by_a_fresh_trainer(tmp_path, data_dir):
+    """A run killed mid-epoch: its trainer is gone, so a new one evaluates the last complete epoch."""
+    run = fashion_run(tmp_path, data_dir)
+    model = small_model()
+    keras.saving.save_model(model, tmp_path / TRAINED_MODEL_FILE)
+    outcome = pipeline.evaluate_checkpoint(run)
+    splits = pipeline.evaluation_splits(run)
+    assert outcome is not None and outcome.problem == ""
+    np.testing.assert_allclose(outcome.outputs, model.predict(canonical_inputs(evaluated_images(splits), SHAPE, 255.0),
+                                                              verbose=0), rtol=1e-5, atol=1e-6)
+    assert len(outcome.journey) == 2
+
+
+PARENT = """
+import json, sys
+from pathlib import Path
+from grader.pipeline import grade
+result = grade(path=Path(sys.argv[1]), spec_path=Path(sys.argv[2]), profile="tiny", out_dir=Path(sys.argv[3]))
+print(json.dumps({"imported": sorted(m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules),
+                  "metrics": result.metrics, "verdict": result.verdict, "failure": result.failure}))
+"""
+
+
+def test_a_submit_is_measured_without_keras_in_the_parent_and_as_a_direct_evaluation_would(tmp_path, data_dir):
+    spec_path = tiny_spec(tmp_path, "fashion")
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", PARENT, str(config.SOLUTIONS_DIR / "fashion.py"), str(spec_path),
+                           str(out)], capture_output=True, text=True, cwd=config.REPO_ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    graded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert graded["imported"] == [] and graded["failure"] is None
+    # The figures are those of the saved model evaluated here directly, on the same splits.
+    run = fashion_run(tmp_path, data_dir)
+    direct = evaluate(keras.saving.load_model(out / TRAINED_MODEL_FILE), splits=pipeline.evaluation_splits(run),
+                      input_shape=SHAPE, scale=255.0, task=run.spec.task, num_classes=10)
+    assert graded["metrics"]["test_accuracy"] == direct.metrics.test_accuracy
+    assert graded["metrics"]["train_accuracy"] == direct.metrics.train_accuracy
+    assert graded["metrics"]["validation_accuracy"] == direct.metrics.validation_accuracy
+    report = (out / "report.html").read_text()
+    assert 'id="journey"' in report and "Could not draw" not in report
