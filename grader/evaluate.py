@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import config
+from grader import backend, config
 from grader.facts import Metrics
 
 
@@ -27,7 +27,7 @@ def predict_outputs(model: Any, images: np.ndarray, input_shape: tuple[int, ...]
     """The model's raw outputs for raw `images`, in batches, in inference mode (no dropout, no
     augmentation). One predict call for everything: the backend compiles its step once."""
     x = canonical_inputs(images, input_shape, scale)
-    return np.asarray(model.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0))
+    return np.asarray(model.predict(**backend.inference_inputs(x, batch_size=config.EVAL_BATCH_SIZE), verbose=0))
 
 
 def predicted_labels(outputs: np.ndarray, task: str) -> np.ndarray:
