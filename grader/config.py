@@ -28,9 +28,16 @@ SOLUTIONS_DIR = kit_dir("solutions")
 DEFAULT_PROFILE = "quick"
 DEFAULT_DEVICE = "auto"
 DEFAULT_SEED = 1234
-# Where `grade submit` writes its run folders when --out is not given: ./runs in the folder the
-# command runs in (never inside an installed package), or $GRADER_RUNS_DIR.
-DEFAULT_RUNS_DIR = Path(os.environ.get("GRADER_RUNS_DIR", "runs")).absolute()
+
+
+def runs_dir() -> Path:
+    """Where `grade submit` writes its run folders when --out is not given: ./runs in the folder
+    the command runs in (never inside an installed package), or $GRADER_RUNS_DIR. Read when
+    asked: the warm helper (grader/warm/) grades for commands run in other folders."""
+    return Path(os.environ.get("GRADER_RUNS_DIR", "runs")).absolute()
+
+
+DEFAULT_RUNS_DIR = runs_dir()  # the leaderboard's and batch's defaults, in this process's folder
 
 # How much of a submission's output is kept in the report: the first and last part.
 OUTPUT_HEAD_BYTES = 16_384
@@ -38,6 +45,9 @@ OUTPUT_TAIL_BYTES = 16_384
 
 # `grade check` builds the model but trains nothing, so it gets a short budget.
 CHECK_TIME_BUDGET_S = 120
+
+# `grade check --warm`: its helper (grader/warm/) stops after this long without a request.
+WARM_IDLE_S = float(os.environ.get("GRADER_WARM_IDLE_S", 15 * 60))
 
 # The evaluation's batch size (large: inference only).
 EVAL_BATCH_SIZE = 512

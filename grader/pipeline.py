@@ -38,17 +38,17 @@ from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
 from grader.functions_challenge import grade_functions
 from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE
 from grader.leaderboard.records import LeaderboardRun
+from grader.processes import COLD, Processes
 from grader.report import REPORT_FILE
 from grader.result import GradeResult
 from grader.sandbox import isolation as iso
-from grader.sandbox.box import Box
-from grader.sandbox.runner import ChildRun, run_child
+from grader.sandbox.runner import ChildRun, StartedChild, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
 from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.evaluation import EvaluationJob, EvaluationOutcome
-from grader.training.runner import TrainerOutcome, TrainerProcess
+from grader.training.runner import TrainerOutcome
 
 @dataclass
 class Run:
@@ -69,6 +69,9 @@ class Run:
     evaluation: Any = None  # grader.evaluate.Evaluation: the figures measured from them
     leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
     keras_backend: str | None = None  # the child's and the trainer's, when not the chosen one (grade check)
+    splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # evaluation_splits(), made once
+    public: np.ndarray | None = None  # public_mask() of the test split, made with the splits
+    processes: Processes = COLD  # started now, or ahead by the warm helper (grader/processes.py)
 
 
 # --------------------------------------------------------------------------- steps
@@ -133,16 +136,25 @@ def child_images(run: Run, train: bool) -> dict[str, np.ndarray]:
 
 def evaluation_splits(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The raw images and labels a trained model is measured on: test, validation and (at most
-    TRAIN_EVAL_LIMIT of) the training images."""
-    splits = {name: subset(run, name) for name in ("test", "validation")}
-    x, y = subset(run, "train")
-    keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
-    splits["train"] = (x[keep], y[keep])
-    return splits
+    TRAIN_EVAL_LIMIT of) the training images. Copied out of the dataset once per grading, then
+    kept on the run: the trainer's job, the measuring and a checkpoint's evaluation share them."""
+    if run.splits is None:
+        splits = {name: subset(run, name) for name in ("test", "validation")}
+        x, y = subset(run, "train")
+        keep = stratified_take(y, config.TRAIN_EVAL_LIMIT)
+        splits["train"] = (x[keep], y[keep])
+        run.splits = splits
+        run.public = _public_mask(run, splits["test"][1])
+    return run.splits
 
 
-def public_mask(run: Run, test_labels: np.ndarray) -> np.ndarray | None:
-    """Leaderboard mode: which test images are of the public half (None: all are graded)."""
+def public_mask(run: Run) -> np.ndarray | None:
+    """Leaderboard mode: which of the graded test images are of the public half (None: all are)."""
+    evaluation_splits(run)
+    return run.public
+
+
+def _public_mask(run: Run, test_labels: np.ndarray) -> np.ndarray | None:
     if run.leaderboard is None:
         return None
     from grader.leaderboard.split import public_test_mask
@@ -158,19 +170,24 @@ def evaluation_job(run: Run) -> EvaluationJob:
     from grader.report.html import JOURNEY_POSITIONS
 
     splits = evaluation_splits(run)
-    graded, labels = splits["test"]
-    if (mask := public_mask(run, labels)) is not None:
+    graded = splits["test"][0]
+    if (mask := public_mask(run)) is not None:
         graded = graded[mask]
     positions = [p for p in JOURNEY_POSITIONS if p < len(graded)]
     return EvaluationJob(evaluated_images(splits), graded[positions], run.spec.input_shape, run.spec.input_scale,
                          DEFAULT_FILTER)
 
 
-def describe_and_train(run: Run, source: str, train: bool, events: Events) -> None:
+def start_child(run: Run) -> StartedChild:
+    """The sandboxed child, started before the data is loaded: it imports Keras meanwhile."""
+    return run.processes.child(isolation=run.isolation, limits=run.profile.sandbox, keras_backend=run.keras_backend)
+
+
+def describe_and_train(run: Run, child: StartedChild, source: str, train: bool, events: Events) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
-    trainer = TrainerProcess.start(run.device, run.keras_backend)  # imports Keras while the child works
+    trainer = run.processes.trainer(run.device, run.keras_backend)  # imports Keras while the child works
     try:
-        described = describe_submission(run, source, train)
+        described = describe_submission(run, child, source, train)
         if described.model is None:
             return
         will_train = train and run.facts.failure is None and described.preprocessed is not None
@@ -219,7 +236,7 @@ def describe_and_train(run: Run, source: str, train: bool, events: Events) -> No
 def evaluate_checkpoint(run: Run) -> EvaluationOutcome | None:
     """A run killed in the middle of an epoch is graded on its last complete one: the trainer
     that was killed cannot evaluate it, so a fresh one does (it runs no learner code either)."""
-    trainer = TrainerProcess.start(run.device)
+    trainer = run.processes.trainer(run.device)
     folder = training_step.JobFolder()
     try:
         folder.write_evaluation(run.workdir / TRAINED_MODEL_FILE, evaluation_job(run))
@@ -229,9 +246,9 @@ def evaluate_checkpoint(run: Run) -> EvaluationOutcome | None:
         trainer.close()
 
 
-def describe_submission(run: Run, source: str, train: bool) -> describe.Described:
+def describe_submission(run: Run, child: StartedChild, source: str, train: bool) -> describe.Described:
     images = child_images(run, train)
-    box = Box()
+    box = child.box
     try:
         describe.prepare_box(box, source, images)
         _, inputs = iso.box_paths(run.isolation, box.work, box.inputs)
@@ -239,13 +256,12 @@ def describe_submission(run: Run, source: str, train: bool) -> describe.Describe
                            seed=run.seed, input_shape=run.spec.input_shape, scale=run.spec.input_scale,
                            target_accuracy=run.profile.target_accuracy, callback=run.spec.callback is not None)
         budget = run.profile.describe_budget_s
-        run.child = run_child(job, box=box, timeout_s=budget, isolation=run.isolation, limits=run.profile.sandbox,
-                              keras_backend=run.keras_backend)
+        run.child = run_child(job, child=child, timeout_s=budget)
         return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
                                 scale=run.spec.input_scale, budget_s=budget, train=train, task=run.spec.task,
                                 num_classes=run.spec.num_classes)
     finally:
-        box.remove()
+        child.discard()
 
 
 def measure_trained_model(run: Run, train: bool) -> None:
@@ -267,7 +283,7 @@ def measure_trained_model(run: Run, train: bool) -> None:
                                     "use only built-in Keras layers", outcome.message)
         return
     splits = evaluation_splits(run)
-    mask = public_mask(run, splits["test"][1])
+    mask = public_mask(run)
     if mask is not None:
         run.leaderboard.public_images = int(mask.sum())
         run.leaderboard.private_images = int((~mask).sum())
@@ -327,19 +343,23 @@ class Request:
     events: Events
     isolation: iso.Isolation
     leaderboard: LeaderboardRun | None = None
+    processes: Processes = COLD
 
 
 def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
           profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
           seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
           events: Events | None = None, leaderboard: LeaderboardRun | None = None,
-          isolation: str | None = None, require_isolation: str | None = None) -> GradeResult:
+          isolation: str | None = None, require_isolation: str | None = None,
+          processes: Processes = COLD) -> GradeResult:
     """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds.
 
     `leaderboard` (grade submit --learner): test figures are of the public half of the test set
     only, and the private half's accuracy and points are left in `leaderboard` for the host.
     `isolation`: auto (None), namespaces, uid or none (grader/sandbox/isolation.py);
     `require_isolation` names a mode that refuses to run unisolated ("--sign", "Gradescope").
+    `processes`: where the sandboxed child and the trainer come from (the warm helper's, or
+    started on the spot).
 
     What is common to every kind of challenge happens here; the spec's kind then grades
     (KINDS, below: `grade_model`, and `grade_functions` in grader/functions_challenge.py).
@@ -366,7 +386,8 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         if given.is_symlink():
             raise NotGraded(f"{given} is a symbolic link: submit the file itself")
         request = Request(path=path, out_dir=out_dir, profile=profile, device=device, seed=seed, data_dir=data_dir,
-                          train=train, events=events, isolation=chosen_isolation, leaderboard=leaderboard)
+                          train=train, events=events, isolation=chosen_isolation, leaderboard=leaderboard,
+                          processes=processes)
         run = KINDS[spec.kind](result, spec, request)
         if train and result.run_dir:
             write_report(result, run)
@@ -397,17 +418,22 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     if path.suffix == ".ipynb":  # what was graded, for the learner to read
         (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
     run = Run(spec, chosen, path, workdir, request.seed, request.device, isolation=request.isolation,
-              leaderboard=request.leaderboard, keras_backend=keras_backend)
-    request.events.on_stage("data")
-    data_started = time.perf_counter()
-    load_data(run, request.data_dir)
-    result.durations["data"] = round(time.perf_counter() - data_started, 3)
-    result.class_names = list(run.data.class_names)
+              leaderboard=request.leaderboard, keras_backend=keras_backend, processes=request.processes)
     run.facts.failure = syntax_failure(source, path)
-    if run.facts.failure is None:
-        request.events.on_stage("build")
-        describe_and_train(run, source, train, request.events)  # the trainer evaluates, too
-        measure_trained_model(run, train)
+    child = start_child(run) if run.facts.failure is None else None  # it imports Keras while the data loads
+    try:
+        request.events.on_stage("data")
+        data_started = time.perf_counter()
+        load_data(run, request.data_dir)
+        result.durations["data"] = round(time.perf_counter() - data_started, 3)
+        result.class_names = list(run.data.class_names)
+        if child is not None:
+            request.events.on_stage("build")
+            describe_and_train(run, child, source, train, request.events)  # the trainer evaluates, too
+            measure_trained_model(run, train)
+    finally:
+        if child is not None:
+            child.discard()
     if path.suffix == ".ipynb":
         notebook_lines(run.facts, source)
     request.events.on_stage("score")

@@ -80,7 +80,7 @@ class DeferredName:
         self._owner, self._name = owner, name
 
     def resolve(self) -> Any:
-        return getattr(self._owner.real() if isinstance(self._owner, Deferred) else self._owner.resolve(), self._name)
+        return getattr(self._owner.real(), self._name)
 
     def real(self) -> Any:  # so that a DeferredName can own names too (jax.lax.max)
         return self.resolve()

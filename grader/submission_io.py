@@ -79,7 +79,7 @@ def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
     Only the parent ever writes here: no sandbox sees it."""
     if out_dir is None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = config.DEFAULT_RUNS_DIR / f"{challenge}-{stamp}-{sha256[:8]}"
+        out_dir = config.runs_dir() / f"{challenge}-{stamp}-{sha256[:8]}"
     out_dir = Path(out_dir)
     if out_dir.is_symlink():
         raise NotGraded(f"--out {out_dir} is a symbolic link: give a real folder")

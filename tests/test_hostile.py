@@ -29,6 +29,7 @@ import pytest
 
 from grader import config
 from grader.pipeline import grade
+from grader.processes import COLD, Processes
 from grader.sandbox import isolation as iso
 from tests.grading import SUBMISSIONS, tiny_spec
 
@@ -210,7 +211,7 @@ def _everything_written(result, run_dir: Path) -> str:
 
 
 def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: Listener, database: Path,
-                     shared_cache: Path, monkeypatch, *, train: bool):
+                     shared_cache: Path, monkeypatch, *, train: bool, processes: Processes = COLD):
     """Grade one hostile case and assert it was contained; the result, for the caller's own checks."""
     source = (SUBMISSIONS / "fashion_ok.py").read_text() + PRELUDE + case.read_text().replace(
         "__PORT__", str(listener.port))
@@ -225,7 +226,7 @@ def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: L
 
     run_dir = tmp_path / "run"
     result = grade(path=submission, spec_path=hostile_spec, profile="tiny", out_dir=run_dir, device="cpu",
-                   train=train)
+                   train=train, processes=processes)
 
     # A clear verdict: graded (the attack is the learner's problem), with an explanation when failed.
     assert result.error is None, result.error
@@ -274,3 +275,33 @@ def test_hostile_submission_is_contained_in_a_check(case, tmp_path, hostile_spec
                               train=False)
     assert result.mode == "check" and result.history == {}
     assert result.backend == "numpy"  # none of these cases imports a backend library: the fast check ran
+
+
+@pytest.fixture(scope="module")
+def warm_pool():
+    from grader.warm.pool import WarmProcesses
+
+    pool = WarmProcesses()
+    yield pool
+    pool.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CHECK_CASES, ids=lambda p: p.stem)
+def test_hostile_submission_is_contained_in_a_warm_check(case, tmp_path, hostile_spec, listener, database,
+                                                         shared_cache, monkeypatch, warm_pool):
+    """`grade check --warm`: the child and the trainer were started before the submission was
+    known, by the warm helper's pool, and the same attacks are contained the same way."""
+    from grader.spec import load_spec
+
+    warm_pool.prime(isolation=iso.choose(), limits=load_spec(hostile_spec).profile("tiny").sandbox,
+                    keras_backend="numpy", device="cpu")
+    ready = [c.sandbox.process for c in warm_pool.children.values()] + \
+            [t.process for t in warm_pool.trainers.values()]
+    handed_before = dict(warm_pool.handed_over)
+    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
+                              train=False, processes=warm_pool)
+    assert result.mode == "check" and result.backend == "numpy"
+    # Both processes were the ones started ahead, and neither outlived its one check.
+    assert warm_pool.handed_over == {"child": handed_before["child"] + 1, "trainer": handed_before["trainer"] + 1}
+    assert len(ready) == 2 and all(process.poll() is not None for process in ready)

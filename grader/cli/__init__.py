@@ -7,7 +7,6 @@ and other tools call directly). Heavy imports (numpy, Keras) happen inside the c
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -46,11 +45,26 @@ def main() -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @_common_options
-def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, isolation) -> None:
+@click.option("--warm", is_flag=True, envvar="GRADER_WARM",
+              help="Answer through a helper that keeps Keras imported between checks (started on first use, "
+                   "stopped after 15 idle minutes; `grade warm stop`). Each check still gets a fresh sandbox.")
+def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose, isolation, warm) -> None:
     """Check the architecture of PATH in seconds, without training."""
-    _run_grading(path=path, challenge=challenge, spec_path=spec_path, out_dir=out_dir, as_json=as_json,
-                 data_dir=data_dir, verbose=verbose, train=False, profile=config.DEFAULT_PROFILE,
-                 device="cpu", seed=config.DEFAULT_SEED, isolation=isolation)
+    options = dict(path=path, challenge=challenge, spec_path=spec_path, out_dir=out_dir, data_dir=data_dir,
+                   isolation=isolation)
+    if warm:
+        from grader.warm.client import WarmUnavailable, check_warm
+
+        try:
+            reply = check_warm(as_json=as_json, verbose=verbose, **options)
+        except WarmUnavailable as why:
+            click.echo(f"grade: the warm helper is not available ({why}); checking without it", err=True)
+        else:
+            sys.stdout.write(reply.stdout)
+            sys.stderr.write(reply.stderr)
+            sys.exit(reply.exit_code)
+    _run_grading(as_json=as_json, verbose=verbose, train=False, profile=config.DEFAULT_PROFILE, device="cpu",
+                 seed=config.DEFAULT_SEED, **options)
 
 
 @main.command()
@@ -81,7 +95,7 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
 
     from grader.cli.leaderboard import finish_leaderboard_submission, start_leaderboard_submission
     from grader.pipeline import grade
-    from grader.report.terminal import live_progress, plain_progress, render
+    from grader.report.terminal import live_progress, plain_progress, show_result
 
     # Leaderboard mode (--learner): the daily cap is checked before training, the result recorded after.
     board_run = start_leaderboard_submission(leaderboard, options) if leaderboard else None
@@ -101,14 +115,7 @@ def _run_grading(*, as_json: bool, verbose: bool, train: bool, leaderboard: dict
             plain_progress(Console(stderr=True, width=120))
         with progress as events:
             result = grade(train=train, events=events, leaderboard=board_run, **options)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        render(result, console, show_output=verbose)
-    from grader.sandbox.isolation import Isolation, LEVELS
-
-    if result.error is None and result.isolation in LEVELS and (notice := Isolation(result.isolation).notice()):
-        click.echo(notice, err=True)
+    show_result(result, console, as_json=as_json, verbose=verbose)
     if output_format == "gradescope":
         from grader.cli.courses import write_gradescope_output
 
@@ -155,6 +162,7 @@ from grader.cli.courses import gradescope, nbgrader  # noqa: E402
 from grader.cli.kernel import kernel  # noqa: E402
 from grader.cli.calibrate import calibrate  # noqa: E402
 from grader.cli.batch import batch  # noqa: E402
+from grader.cli.warm import warm  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)
@@ -165,6 +173,7 @@ main.add_command(gradescope)
 main.add_command(kernel)
 main.add_command(calibrate)
 main.add_command(batch)
+main.add_command(warm)
 
 if __name__ == "__main__":
     main()

@@ -90,6 +90,24 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
     console.print(Group(*parts))
 
 
+def show_result(result: GradeResult, console: Console, *, as_json: bool, verbose: bool,
+                stdout: Any = None, stderr: Any = None) -> None:
+    """What `grade check` and `grade submit` print at the end: the report (or the JSON result on
+    `stdout`), then the isolation notice on `stderr` when the sandbox was weaker than namespaces."""
+    import json
+    import sys
+
+    from grader.sandbox.isolation import LEVELS, Isolation
+
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    if as_json:
+        stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        render(result, console, show_output=verbose)
+    if result.error is None and result.isolation in LEVELS and (notice := Isolation(result.isolation).notice()):
+        stderr.write(notice + "\n")
+
+
 @contextmanager
 def live_progress(console: Console, epochs: int) -> Iterator[Any]:
     """A spinner for each stage, a bar for the epochs and one for the batches of the current

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from grader.facts import Failure
-from grader.sandbox.box import Box, BoxFileError, read_bounded
+from grader.sandbox.box import BoxFileError, read_bounded
 from grader.sandbox.isolation import Isolation, box_paths, choose
 from grader.sandbox.limits import DEFAULT_LIMITS, Limits
-from grader.sandbox.runner import ChildRun, run_child
+from grader.sandbox.runner import ChildRun, run_child, start_child
 from grader.text import clean
 
 CALLS_DIR = "calls"
@@ -61,7 +61,8 @@ def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call
     `source` is the learner's file (its text): the child imports a copy of it from its inputs.
     """
     isolation = isolation or choose()
-    box = Box()
+    started = start_child(isolation=isolation, limits=limits, preload="none")  # no Keras: NumPy functions
+    box = started.box
     try:
         (box.work / CALLS_DIR).mkdir(mode=0o777)
         os.chmod(box.work / CALLS_DIR, 0o777)
@@ -79,7 +80,7 @@ def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call
                               "output": f"{CALLS_DIR}/{call.id}.out.npy"})
         job = {"mode": "functions", "submission": f"{inputs}/submission.py", "calls": job_calls,
                "call_time_limit_s": call_time_limit_s}
-        child = run_child(job, box=box, timeout_s=time_budget_s, isolation=isolation, limits=limits)
+        child = run_child(job, child=started, timeout_s=time_budget_s)
         recorded = child.result.get("calls") if isinstance(child.result.get("calls"), dict) else {}
         returned = {}
         for call, job_call in zip(calls, job_calls):
@@ -89,7 +90,7 @@ def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call
                                                job_call["text"])
         return CallsRun(returned, child, _run_failure(child, time_budget_s))
     finally:
-        box.remove()
+        started.discard()
 
 
 def _read_back(outcome: dict[str, Any], folder: Path, name: str, text: str) -> Returned:

@@ -1,6 +1,10 @@
 """The child process: the only place where a submission's code runs, always in the sandbox.
 
-    python -m grader.sandbox.child /inputs/job.json
+    python -m grader.sandbox.child --preload keras      (then the job's path on stdin)
+
+It imports Keras first (trusted code, before the job is known: the parent or a warm helper
+starts it ahead), then reads the path of its job from stdin; nothing of the submission is
+in its box before that.
 
 It only *describes* the submission; it trains nothing. It imports the file and records,
 stage by stage, in `child_result.json` in its work folder (after every stage, so a crash or
@@ -252,7 +256,31 @@ def run_stages(recorder: Recorder, stages: Callable[[], None]) -> int:
     return 0
 
 
-def main(job_path: str) -> int:
+def preload(what: str) -> float:
+    """Import what the job will need before it is known ("keras" or "none"); the seconds it took.
+
+    A failure is not reported here: the "keras" stage imports again and records it."""
+    started = time.perf_counter()
+    if what == "keras":
+        try:
+            from grader import backend
+
+            backend.import_keras()
+        except BaseException:
+            pass
+    return time.perf_counter() - started
+
+
+def wait_for_job() -> str:
+    """The job's path, one line on stdin; then stdin is /dev/null, as it is for the submission."""
+    line = sys.stdin.readline().strip()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return line
+
+
+def main(job_path: str, preloaded_s: float = 0.0) -> int:
     job = json.loads(Path(job_path).read_text())
     if job["mode"] == "functions":  # plain NumPy functions, no Keras: grader/sandbox/functions_child.py
         from grader.sandbox.functions_child import run_functions_job
@@ -267,7 +295,7 @@ def main(job_path: str) -> int:
 
         t = time.perf_counter()
         backend.import_keras()  # before the submission, so its `import keras` prints nothing
-        recorder.stage_done("keras", time.perf_counter() - t)
+        recorder.stage_done("keras", preloaded_s + time.perf_counter() - t)
         t = time.perf_counter()
         module = guarded("import", "importing the file", submission, lambda: import_submission(submission))
         recorder.stage_done("import", time.perf_counter() - t)
@@ -318,7 +346,9 @@ def _versions() -> dict[str, str]:
 
 if __name__ == "__main__":
     # Flush and exit hard: a submission's atexit hooks or threads must not hang the child.
-    code = main(sys.argv[1])
+    preloaded_s = preload(sys.argv[sys.argv.index("--preload") + 1] if "--preload" in sys.argv else "none")
+    job_path = wait_for_job()
+    code = main(job_path, preloaded_s) if job_path else 0  # no job: the parent discarded this child
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -380,6 +380,7 @@ class SandboxedProcess:
     isolation: Isolation
     cgroup: PidsCgroup
     lease: UidLease | None = None
+    closed: bool = False
 
     def kill(self) -> None:
         """Kill the sandbox and every process in it."""
@@ -392,6 +393,10 @@ class SandboxedProcess:
             kill_uid(self.lease.uid)
 
     def close(self) -> None:
+        """Kill the sandbox, wait for it, release its cgroup and uid; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
         self.kill()
         try:
             self.process.wait(timeout=10)
@@ -404,7 +409,8 @@ class SandboxedProcess:
 
 def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path, extra_env: dict[str, str],
           limits: Limits, **popen: Any) -> SandboxedProcess:
-    """Start `command` (a python -m ... line) in the sandbox; stdout/stderr as `popen` says."""
+    """Start `command` (a python -m ... line) in the sandbox; stdin (default: nothing), stdout and
+    stderr as `popen` says."""
     cgroup = PidsCgroup(limits.processes if isolation.isolated else None)
     lease: UidLease | None = None
     if isolation.level == "namespaces":
@@ -433,8 +439,9 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
         die_with_parent()  # after setuid, which clears it; bwrap has --die-with-parent as well
 
     try:
-        process = subprocess.Popen(argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=before_exec, **popen)
+        popen.setdefault("stdin", subprocess.DEVNULL)
+        process = subprocess.Popen(argv, cwd=cwd, env=run_env, start_new_session=True, preexec_fn=before_exec,
+                                   **popen)
     except BaseException:
         cgroup.remove()
         if lease is not None:

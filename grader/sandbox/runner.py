@@ -1,9 +1,10 @@
 """The parent's side of the sandbox: start the child, bound its output, time and disk, collect.
 
 The child runs isolated (grader/sandbox/isolation.py) with the box's work folder as its
-only writable place (grader/sandbox/box.py). Its output is read continuously and only the
-first and last parts are kept, so a submission that prints gigabytes neither fills memory
-nor blocks. What it wrote is read back bounded and never through a link.
+only writable place (grader/sandbox/box.py). It is started before its job is known
+(`start_child`: it imports Keras meanwhile) and handed the job on its stdin (`run_child`).
+Its output is read continuously and only the first and last parts are kept, so a submission
+that prints gigabytes neither fills memory nor blocks. What it wrote is read back bounded and never through a link.
 """
 
 from __future__ import annotations
@@ -75,23 +76,73 @@ class BoundedOutput:
         return self.head.decode(errors="replace"), self.tail.decode(errors="replace")
 
 
-def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso.Isolation,
-              limits: Limits, keras_backend: str | None = None) -> ChildRun:
-    """Run one child job to completion, timeout, limit or crash; never raises for the submission's sake.
+@dataclass
+class StartedChild:
+    """A sandboxed child that has started, imported what it preloads, and waits for its job.
 
-    The whole sandbox is gone when this returns: no process of the child survives it.
+    The parent starts it first and prepares the box while the child imports Keras (a cold
+    grading), or a warm helper starts it ahead of the next request (grader/warm/). Either way
+    it is the same sandbox, started the same way, and it runs one job only.
     """
-    work, inputs = iso.box_paths(isolation, box.work, box.inputs)
+
+    box: Box
+    sandbox: iso.SandboxedProcess
+    output: BoundedOutput
+    preload: str
+    keras_backend: str | None
+    limits: Limits
+
+    @property
+    def isolation(self) -> iso.Isolation:
+        return self.sandbox.isolation
+
+    def alive(self) -> bool:
+        return self.sandbox.process.poll() is None
+
+    def discard(self) -> None:
+        """Kill the sandbox (if it still runs) and delete its box; idempotent."""
+        self.sandbox.close()
+        self.box.remove()
+
+
+def start_child(*, isolation: iso.Isolation, limits: Limits, keras_backend: str | None = None,
+                preload: str = "keras") -> StartedChild:
+    """Start a sandboxed child in a fresh box; it imports `preload` ("keras" or "none") and waits.
+
+    Nothing of a submission is in its box yet: `run_child` writes the job and hands it over.
+    """
+    box = Box()
+    try:
+        # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
+        sandbox = iso.start([sys.executable, "-m", "grader.sandbox.child", "--preload", preload],
+                            isolation=isolation, work=box.work, inputs=box.inputs,
+                            extra_env={**backend.device_env("cpu"),
+                                       **({"KERAS_BACKEND": keras_backend} if keras_backend else {})},
+                            limits=limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except BaseException:
+        box.remove()
+        raise
+    output = BoundedOutput(sandbox.process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES)
+    return StartedChild(box, sandbox, output, preload, keras_backend, limits)
+
+
+def run_child(job: dict[str, Any], *, child: StartedChild, timeout_s: float) -> ChildRun:
+    """Hand a started child its job and run it to completion, timeout, limit or crash; never
+    raises for the submission's sake. `timeout_s` counts from the hand-over.
+
+    The whole sandbox is gone when this returns: no process of the child survives it. The box
+    stays for the caller to read; `child.discard()` deletes it.
+    """
+    box, limits, process = child.box, child.limits, child.sandbox.process
+    work, inputs = iso.box_paths(child.isolation, box.work, box.inputs)
     job_path = box.add_input("job.json", json.dumps({**job, "workdir": work}, indent=1))
     started = time.perf_counter()
-    # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
-    child = iso.start([sys.executable, "-m", "grader.sandbox.child", f"{inputs}/{job_path.name}"],
-                      isolation=isolation, work=box.work, inputs=box.inputs,
-                      extra_env={**backend.device_env("cpu"),
-                                 **({"KERAS_BACKEND": keras_backend} if keras_backend else {})}, limits=limits,
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    process = child.process
-    output = BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES)
+    try:
+        process.stdin.write(f"{inputs}/{job_path.name}\n".encode())
+        process.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # it died before its job (a broken runtime): its output and return code say why
+    output = child.output
     timed_out, exceeded, last_disk_check = False, "", 0.0
     try:
         while process.poll() is None:
@@ -105,9 +156,9 @@ def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso
                 if used > limits.disk_mb * MB or entries >= 10_000:
                     exceeded = "disk"
                     break
-            time.sleep(0.1)
+            time.sleep(0.05)
     finally:
-        child.close()  # kills whatever is left in the sandbox, then releases it
+        child.sandbox.close()  # kills whatever is left in the sandbox, then releases it
     head, tail = output.text()
     unreadable = ""
     try:
@@ -117,7 +168,7 @@ def run_child(job: dict[str, Any], *, box: Box, timeout_s: float, isolation: iso
     return ChildRun(
         returncode=process.returncode, timed_out=timed_out, seconds=time.perf_counter() - started,
         output_head=head, output_tail=tail, output_bytes=output.total, result=result,
-        isolation=isolation.level, exceeded=exceeded, unreadable=unreadable,
+        isolation=child.isolation.level, exceeded=exceeded, unreadable=unreadable,
     )
 
 

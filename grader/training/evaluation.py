@@ -40,7 +40,8 @@ def _journey_file(index: int) -> str:
     return f"journey_{index:02d}.npy"
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
+def write_json(path: Path, doc: Any) -> None:
+    """Write `doc` whole or not at all: the parent never reads half a file."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, path)
@@ -115,13 +116,13 @@ def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> N
     try:
         model = load_checked(folder / model_file)
     except ModelFileError as err:
-        _write_json(folder / EVALUATION_FILE, {"problem": "load", "message": str(err)})
+        write_json(folder / EVALUATION_FILE, {"problem": "load", "message": str(err)})
         return
     try:
         images = np.load(folder / EVAL_IMAGES_FILE, mmap_mode="r", allow_pickle=False)
         np.save(folder / OUTPUTS_FILE, predict_outputs(model, images, shape, scale), allow_pickle=False)
     except Exception as exc:  # MemoryError included: the model is too large to evaluate here
-        _write_json(folder / EVALUATION_FILE, {"problem": "evaluate", "message": keras_cause(exc)})
+        write_json(folder / EVALUATION_FILE, {"problem": "evaluate", "message": keras_cause(exc)})
         return
     doc: dict[str, Any] = {}
     try:
@@ -133,4 +134,4 @@ def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> N
     except Exception as err:  # the report says why in the figure's place; the grade is not touched
         doc["journey_error"] = f"{type(err).__name__}: {err}"
     doc["seconds"] = round(time.perf_counter() - started, 3)
-    _write_json(folder / EVALUATION_FILE, doc)
+    write_json(folder / EVALUATION_FILE, doc)

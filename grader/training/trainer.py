@@ -64,12 +64,6 @@ class TrainingFailed(Exception):
         self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
 
 
-def _write(path: Path, doc: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
-
-
 def build_model(described: dict[str, Any], seed: int) -> Any:
     """The model from its validated config, initialised from the seed, compiled as validated."""
     import keras
@@ -142,7 +136,7 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
             now = batch_clock()
             if now - self.batch_written >= BATCH_EVERY_S:
                 self.batch_written = now
-                _write(batch_file, {"epoch": self.epoch + 1, "epochs": epochs, "batch": batch + 1,
+                evaluation.write_json(batch_file, {"epoch": self.epoch + 1, "epochs": epochs, "batch": batch + 1,
                                     "steps": self.params.get("steps"),
                                     **{k: float(v) for k, v in (logs or {}).items()}})
 
@@ -218,16 +212,16 @@ def run_job(folder: Path) -> None:
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
         model = build_model(described, job["seed"])
-        _write(folder / FACTS_FILE, model_facts(model).to_dict())
+        evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
         if job["mode"] == "train":
-            _write(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
+            evaluation.write_json(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
             if job.get("evaluate"):
                 evaluation.run_evaluation(folder, job["evaluate"], TRAINED_MODEL_FILE)
     except TrainingFailed as failure:
-        _write(folder / FAILURE_FILE, {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
+        evaluation.write_json(folder / FAILURE_FILE, {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
                                        "detail": failure.detail})
     except MemoryError:
-        _write(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
+        evaluation.write_json(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
                                        "hint": "make the model smaller (fewer filters or units, or pool before "
                                                "Flatten)", "detail": ""})
 
