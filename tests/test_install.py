@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,8 +28,13 @@ CHALLENGES = sorted(p.stem for p in config.CHALLENGES_DIR.glob("*.toml"))
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("install")
     wheels = root / "wheels"
+    # From a copy without the checkout's build/ folder: setuptools would reuse what an earlier
+    # build left there (a package since dropped from pyproject.toml would still ship).
+    source = root / "source"
+    shutil.copytree(config.REPO_ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(wheels), str(config.REPO_ROOT)], check=True, capture_output=True, text=True)
+                    "--wheel-dir", str(wheels), str(source)], check=True, capture_output=True, text=True)
     (wheel,) = wheels.glob("cnn_grader-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -90,3 +96,34 @@ def test_init_then_submit_the_reference_from_another_folder(installed, tmp_path)
     # Run folders go to ./runs of the folder the command ran in, never into the package.
     assert Path(doc["run_dir"]).parent == installed["work"] / "runs"
     assert not list((site / "grader").glob("runs"))
+
+
+def test_the_wheel_holds_every_package_of_the_grader(installed):
+    import zipfile
+
+    names = set(zipfile.ZipFile(installed["wheel"]).namelist())
+    packages = sorted(str(p.parent.relative_to(config.REPO_ROOT)) for p in (config.REPO_ROOT / "grader").rglob("__init__.py"))
+    missing = [p for p in packages if f"{p}/__init__.py" not in names]
+    assert missing == [], f"add these to [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
+def test_a_warm_check_from_another_folder(installed, tmp_path):
+    """The helper of the installed package grades for the folder the command ran in: the run
+    folder goes to its ./runs, as a cold check's does."""
+    site = next((installed["venv"] / "lib").glob("python*/site-packages"))
+    learner = installed["work"] / "warm"
+    learner.mkdir()
+    (learner / "fashion.py").write_text((site / "grader" / "kit" / "solutions" / "fashion.py").read_text())
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    warm = {**installed, "env": {**installed["env"], "XDG_RUNTIME_DIR": str(runtime), "GRADER_WARM_IDLE_S": "120"}}
+    try:
+        for _ in range(2):  # the first starts the helper, the second gets the processes it started ahead
+            result = run(warm, "check", "--warm", "warm/fashion.py", "--json")
+            assert "not available" not in result.stderr, result.stderr
+            doc = json.loads(result.stdout)
+            assert doc["verdict"] == "passed" and doc["mode"] == "check", doc["checks"]
+            assert Path(doc["run_dir"]).parent == installed["work"] / "runs"
+        assert "2 checks" in run(warm, "warm", "status").stdout
+    finally:
+        assert "stopped" in run(warm, "warm", "stop").stdout
