@@ -49,14 +49,14 @@ def test_the_batch_file_is_written_at_most_once_per_half_second(tmp_path, monkey
     ticks = iter(range(10**6))
     monkeypatch.setattr(trainer, "batch_clock", lambda: next(ticks) * 0.1)  # each batch takes 0.1 s
     writes: list[int] = []
-    real_write = trainer._write
+    real_write = trainer.evaluation.write_json
 
     def counting(path, doc):
         if path.name == trainer.BATCH_FILE:
             writes.append(doc["batch"])
         real_write(path, doc)
 
-    monkeypatch.setattr(trainer, "_write", counting)
+    monkeypatch.setattr(trainer.evaluation, "write_json", counting)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(np.zeros((40, 4), "float32"), np.zeros(40, "int64"), batch_size=1, epochs=1, verbose=0,
