@@ -286,8 +286,14 @@ def warm_pool():
     pool.close()
 
 
+# Warm: the attacks on the processes around the sandbox (the helper is their parent's parent).
+WARM_CASES = [HOSTILE / f"{name}.py" for name in (
+    "kill_parent", "setsid_daemon", "fork_bomb", "read_parent_environ", "network_localhost", "nested_userns")]
+# (The limits are the same rlimits, set by the same start: tests/test_warm.py compares them from inside.)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CHECK_CASES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("case", WARM_CASES, ids=lambda p: p.stem)
 def test_hostile_submission_is_contained_in_a_warm_check(case, tmp_path, hostile_spec, listener, database,
                                                          shared_cache, monkeypatch, warm_pool):
     """`grade check --warm`: the child and the trainer were started before the submission was
