@@ -56,7 +56,7 @@ def _view():
     mounts = sorted(" ".join(line.split()[1:3]) for line in open("/proc/self/mounts"))
     limits = {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")}
     try:
-        socket.create_connection(("127.0.0.1", int(os.environ.get("NO_SUCH_PORT", "9")))).close()
+        socket.create_connection(("127.0.0.1", __PORT__), timeout=2).close()
         network = "connected"
     except OSError as err:
         network = type(err).__name__
@@ -102,11 +102,21 @@ def _helpers(runtime: Path) -> list[int]:
     return pids
 
 
-def _submission(tmp_path: Path, name: str, extra: str) -> Path:
+@pytest.fixture(scope="module")
+def listener():
+    """A listener on the host's 127.0.0.1 that LOOK tries to reach (it must not, warm or cold)."""
+    from tests.test_hostile import Listener
+
+    server = Listener()
+    yield server
+    server.stop()
+
+
+def _submission(tmp_path: Path, name: str, extra: str, port: int = 0) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     path = folder / "fashion.py"
-    path.write_text((SUBMISSIONS / "fashion_ok.py").read_text() + extra)
+    path.write_text((SUBMISSIONS / "fashion_ok.py").read_text() + extra.replace("__PORT__", str(port)))
     return path
 
 
@@ -128,8 +138,8 @@ def _line(output: str, prefix: str) -> str:
     return lines[0]
 
 
-def test_a_warm_check_is_the_cold_check(tmp_path, warm_env):
-    path = _submission(tmp_path, "ok", LOOK)
+def test_a_warm_check_is_the_cold_check(tmp_path, warm_env, listener):
+    path = _submission(tmp_path, "ok", LOOK, listener.port)
     cold, cold_run = _check(path, warm_env, warm=False)
     first, _ = _check(path, warm_env)  # starts the helper
     second, second_run = _check(path, warm_env)  # handed processes started ahead
@@ -144,11 +154,12 @@ def test_a_warm_check_is_the_cold_check(tmp_path, warm_env):
     # limits, capabilities, environment, network, processes).
     assert _line(second["output"], "VIEW ") == _line(cold["output"], "VIEW ")
     assert "2 checks" in _status(warm_env)
+    assert listener.connections == 0
 
 
-def test_warm_checks_share_nothing(tmp_path, warm_env):
+def test_warm_checks_share_nothing(tmp_path, warm_env, listener):
     planter = _submission(tmp_path, "plant", PLANT)
-    looker = _submission(tmp_path, "look", LOOK)
+    looker = _submission(tmp_path, "look", LOOK, listener.port)
     planted, _ = _check(planter, warm_env)
     assert "PLANTED" in planted["output"]
     seen, _ = _check(looker, warm_env)
