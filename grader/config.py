@@ -49,6 +49,11 @@ CHECK_TIME_BUDGET_S = 120
 # `grade check --warm`: its helper (grader/warm/) stops after this long without a request.
 WARM_IDLE_S = float(os.environ.get("GRADER_WARM_IDLE_S", 15 * 60))
 
+# On TensorFlow the trainer runs this many batches per call into the compiled train step: the
+# same weights, bitwise, with less Python overhead per batch
+# (grader/backend.py prepare_for_training; bench/results.md).
+STEPS_PER_EXECUTION = 16
+
 # The evaluation's batch size (large: inference only).
 EVAL_BATCH_SIZE = 512
 # Training accuracy is measured on at most this many training examples.

@@ -176,7 +176,7 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
                    np.load(folder / f"{name}_y.npy", allow_pickle=False)) for name in ("train", "validation")}
     progress = progress_callback(folder / PROGRESS_FILE, job["epochs"], job.get("budget_s"),
                                  job.get("started", time.perf_counter()))
-    backend.prepare_for_cpu(model)
+    backend.prepare_for_training(model)
     feed = backend.training_inputs(*data["train"], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
     val_feed = backend.training_inputs(*data["validation"], batch_size=job["batch_size"], seed=job["seed"],
                                        shuffle=False)
