@@ -163,6 +163,71 @@ def check_backend(source: str) -> str:
     return FAST_CHECK_BACKEND
 
 
+def describe_backend(source: str) -> str:
+    """The backend a `grade submit`'s sandboxed child imports and describes this submission with.
+
+    The trainer always trains on the chosen backend; the child only builds the model (its config
+    is the same on every backend) and runs preprocess(), whose output the model trains on. So
+    the child gets Keras' numpy backend, which imports in a third of TensorFlow's time, where
+    check_backend would give it and preprocess() computes with NumPy alone: where it calls Keras
+    or a backend, the numpy backend could round differently, and the chosen one is kept.
+    """
+    import ast
+
+    fast = check_backend(source)
+    if fast != FAST_CHECK_BACKEND or backend_name() == FAST_CHECK_BACKEND:
+        return fast
+    return fast if _preprocess_uses_numpy_only(ast.parse(source)) else backend_name()
+
+
+_PLAIN_MODULES = frozenset({"numpy", "math"})
+_DYNAMIC_NAMES = frozenset({"eval", "exec", "compile", "globals", "locals", "vars", "getattr", "__import__"})
+
+
+def _preprocess_uses_numpy_only(tree: Any) -> bool:
+    """Whether the module's preprocess(), and every module-level function or value it uses, names
+    no module but numpy and math. Unsure (a class, a loop's variable, a relative import, eval or
+    getattr, which can reach any name): no."""
+    import ast
+
+    imported: dict[str, str] = {}  # alias -> top-level module, from imports anywhere in the file
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update({a.asname or a.name.split(".")[0]: a.name.split(".")[0] for a in node.names})
+        elif isinstance(node, ast.ImportFrom):
+            root = "" if node.level else (node.module or "").split(".")[0]
+            imported.update({a.asname or a.name: root for a in node.names})
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    values: dict[str, list[Any]] = {}  # module-level names bound by a plain assignment -> their values
+    unknown: set[str] = set()  # module-level names bound any other way (a class, a loop, a with)
+    for n in tree.body:
+        if isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) for t in n.targets):
+            for target in n.targets:
+                values.setdefault(target.id, []).append(n.value)
+        elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.value is not None:
+            values.setdefault(n.target.id, []).append(n.value)
+        elif isinstance(n, ast.ClassDef):
+            unknown.add(n.name)
+        elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom)):
+            unknown.update(name.id for name in ast.walk(n)
+                           if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store))
+    if "preprocess" not in functions:
+        return False
+    pending: list[Any] = [functions["preprocess"]]
+    seen: set[str] = {"preprocess"}
+    while pending:
+        for node in ast.walk(pending.pop()):
+            if not isinstance(node, ast.Name) or node.id in seen:
+                continue
+            if node.id in unknown or node.id in _DYNAMIC_NAMES or imported.get(node.id, "numpy") not in _PLAIN_MODULES:
+                return False
+            seen.add(node.id)
+            if node.id in functions:
+                pending.append(functions[node.id])
+            pending.extend(values.get(node.id, []))
+    return True
+
+
 def _imports_a_backend(tree: Any) -> bool:
     import ast
 

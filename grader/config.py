@@ -62,7 +62,7 @@ TRAIN_EVAL_LIMIT = 10_000
 # not the learner's budget); on the fashion reference it takes about 1 s.
 EVALUATE_BUDGET_S = 300
 
-RESULT_SCHEMA_VERSION = 3
+RESULT_SCHEMA_VERSION = 4
 
 # The leaderboard (`grade submit --learner`, `grade leaderboard`): the database (also $GRADER_DB),
 # where host-signed records go (they hold the private score: never give them to learners), and

@@ -27,7 +27,8 @@ def predict_outputs(model: Any, images: np.ndarray, input_shape: tuple[int, ...]
     """The model's raw outputs for raw `images`, in batches, in inference mode (no dropout, no
     augmentation). One predict call for everything: the backend compiles its step once."""
     x = canonical_inputs(images, input_shape, scale)
-    return np.asarray(model.predict(**backend.inference_inputs(x, batch_size=config.EVAL_BATCH_SIZE), verbose=0))
+    outputs = model.predict(**backend.inference_inputs(x, batch_size=config.EVAL_BATCH_SIZE), verbose=0)
+    return np.asarray(outputs, dtype="float32")  # float32 also where a nested model computed in bfloat16
 
 
 def predicted_labels(outputs: np.ndarray, task: str) -> np.ndarray:

@@ -68,7 +68,11 @@ class Run:
     evaluated: EvaluationOutcome | None = None  # the trainer's outputs on evaluation_splits' images
     evaluation: Any = None  # grader.evaluate.Evaluation: the figures measured from them
     leaderboard: LeaderboardRun | None = None  # leaderboard mode (grade submit --learner)
-    keras_backend: str | None = None  # the child's and the trainer's, when not the chosen one (grade check)
+    # The Keras backends of the child and of the trainer (None: the chosen one). Keras' numpy
+    # backend, where it tells the same, for both in grade check and for the child in grade submit
+    # (grader/backend.py check_backend, describe_backend).
+    child_backend: str | None = None
+    trainer_backend: str | None = None
     splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # evaluation_splits(), made once
     public: np.ndarray | None = None  # public_mask() of the test split, made with the splits
     processes: Processes = COLD  # started now, or ahead by the warm helper (grader/processes.py)
@@ -180,12 +184,12 @@ def evaluation_job(run: Run) -> EvaluationJob:
 
 def start_child(run: Run) -> StartedChild:
     """The sandboxed child, started before the data is loaded: it imports Keras meanwhile."""
-    return run.processes.child(isolation=run.isolation, limits=run.profile.sandbox, keras_backend=run.keras_backend)
+    return run.processes.child(isolation=run.isolation, limits=run.profile.sandbox, keras_backend=run.child_backend)
 
 
 def describe_and_train(run: Run, child: StartedChild, source: str, train: bool, events: Events) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
-    trainer = run.processes.trainer(run.device, run.keras_backend)  # imports Keras while the child works
+    trainer = run.processes.trainer(run.device, run.trainer_backend)  # imports Keras while the child works
     try:
         described = describe_submission(run, child, source, train)
         if described.model is None:
@@ -205,6 +209,7 @@ def describe_and_train(run: Run, child: StartedChild, source: str, train: bool, 
                          stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
                          if callback else None, arrays=arrays,
                          budget_s=run.profile.time_budget_s if will_train else None,
+                         precision=run.profile.precision,
                          evaluation=evaluation_job(run) if will_train else None)
             learner_metrics = described.model.learner_metrics
             del arrays, described
@@ -405,12 +410,14 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     path, train = request.path, request.train
     result.challenge = spec.name
     source, result.submission_sha256 = read_submission(path)
-    keras_backend = None
-    if not train:  # a check trains nothing: Keras' fastest backend to import, where it tells the same
-        try:
-            keras_backend = result.backend = backend.check_backend(source)
-        except ValueError as err:  # a host's bad setting: refused before any data is loaded
-            raise NotGraded(str(err)) from None
+    try:  # Keras' fastest backend to import wherever it tells the same: a check trains nothing,
+        # and a submit's child only describes the model and preprocesses
+        fast = backend.check_backend(source) if not train else backend.describe_backend(source)
+    except ValueError as err:  # a host's bad setting: refused before any data is loaded
+        raise NotGraded(str(err)) from None
+    child_backend, trainer_backend = fast, (None if train else fast)
+    if not train:
+        result.backend = fast
     if request.device == "gpu" and not backend.gpu_names():
         raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
     workdir = make_run_dir(request.out_dir, spec.name, result.submission_sha256)
@@ -418,7 +425,8 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     if path.suffix == ".ipynb":  # what was graded, for the learner to read
         (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
     run = Run(spec, chosen, path, workdir, request.seed, request.device, isolation=request.isolation,
-              leaderboard=request.leaderboard, keras_backend=keras_backend, processes=request.processes)
+              leaderboard=request.leaderboard, child_backend=child_backend, trainer_backend=trainer_backend,
+              processes=request.processes)
     run.facts.failure = syntax_failure(source, path)
     child = start_child(run) if run.facts.failure is None else None  # it imports Keras while the data loads
     try:
@@ -490,6 +498,7 @@ def _finite(values: list[Any]) -> list[float | None]:
 
 def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
     facts = run.facts
+    result.precision = run.profile.precision
     result.versions = backend.library_versions()
     if run.trainer is not None and run.trainer.training is not None:
         result.device = clean(run.trainer.training.get("device", "unknown"), 200)

@@ -27,6 +27,7 @@ class GradeResult:
     seed: int
     backend: str
     device: str = "unknown"
+    precision: str = "float32"  # the profile's number format for training (grader/training/precision.py)
     isolation: str = "none"  # how the submission's code was isolated: namespaces, uid or none
     versions: dict[str, str] = field(default_factory=dict)
     started_at: str = ""

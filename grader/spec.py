@@ -24,6 +24,7 @@ else:  # pragma: no cover
 
 from grader import config
 from grader.sandbox.limits import DEFAULT_LIMITS, Limits
+from grader.training.precision import FLOAT32, PRECISIONS
 from grader.toml_schema import (Bool, Fraction, Int, NonNegativeNumber, PositiveInt, PositiveNumber, Shape, Str,
                                 Table, validate)
 
@@ -100,6 +101,8 @@ class Profile(Table):
     max_gap: NonNegativeNumber | None = None
     gap_points: NonNegativeNumber = 0.0
     accuracy_tolerance: NonNegativeNumber = 0.0
+    # The trainer's number format (grader/training/precision.py): the tiers depend on it.
+    precision: Literal[PRECISIONS] = FLOAT32  # type: ignore[valid-type]
     describe_budget_s: PositiveNumber = 120.0  # wall time of the sandboxed describe step (import, preprocess, build)
     sandbox: Limits = DEFAULT_LIMITS  # resource limits of the sandboxed child (grader/sandbox/limits.py)
     # What one grading needs from a batch's machine (grade batch; Ray schedules by them): CPU cores,

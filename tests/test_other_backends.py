@@ -145,3 +145,56 @@ def test_a_wrong_check_backend_setting_is_not_graded(tmp_path, monkeypatch):
     monkeypatch.setenv(backend.CHECK_BACKEND_ENV, "fastest")
     result = grade(path=config.SOLUTIONS_DIR / "fashion.py", train=False, out_dir=tmp_path / "run", device="cpu")
     assert result.verdict == "not_graded" and "use fast (the default) or chosen" in result.error
+
+
+# ----------------------------------------------------------------------------- a submit's child
+
+# Printed by the submission from inside the sandbox: the backend its code runs on.
+BACKEND_PROBE = textwrap.dedent('''
+    _built_model = build_model
+    def build_model():
+        import keras
+        print("CHILD-BACKEND:", keras.backend.backend(), flush=True)
+        return _built_model()
+''')
+
+
+def test_a_submits_child_gets_the_fast_backend_only_where_preprocess_is_plain_numpy():
+    solution = (config.SOLUTIONS_DIR / "fashion.py").read_text()
+    assert backend.describe_backend(solution) == backend.FAST_CHECK_BACKEND
+    plain = {
+        "a constant and a helper": "import numpy as np\nSCALE = np.float32(255)\n"
+                                   "def scale(x):\n    return x / SCALE\n"
+                                   "def preprocess(x):\n    return scale(x.reshape(-1, 28, 28, 1))\n",
+        "math": "import math\ndef preprocess(x):\n    return x / math.pow(2, 8)\n",
+    }
+    keras_or_unsure = {
+        "keras.ops": "import keras\ndef preprocess(x):\n    return keras.ops.cast(x, 'float32') / 255\n",
+        "a layer made at module level": "from keras import layers\nrescale = layers.Rescaling(1 / 255)\n"
+                                        "def preprocess(x):\n    return rescale(x)\n",
+        "a helper that calls Keras": "from keras import ops\ndef scale(x):\n    return ops.divide(x, 255)\n"
+                                     "def preprocess(x):\n    return scale(x)\n",
+        "an import inside": "def preprocess(x):\n    from keras import ops\n    return ops.divide(x, 255)\n",
+        "eval": "import keras\ndef preprocess(x):\n    return eval('keras.ops.divide(x, 255)')\n",
+        "a class": "class Scale:\n    pass\ndef preprocess(x):\n    return Scale()(x)\n",
+        "no preprocess at all": "def build_model():\n    pass\n",
+    }
+    for name, source in plain.items():
+        assert backend.describe_backend(source) == backend.FAST_CHECK_BACKEND, name
+    for name, source in keras_or_unsure.items():
+        assert backend.describe_backend(source) == "tensorflow", name
+    assert backend.describe_backend("import tensorflow as tf\n" + solution) == "tensorflow"  # check_backend's rules
+
+
+def test_a_submit_described_on_the_fast_backend_trains_bitwise_the_same(tmp_path, shared_cache, monkeypatch):
+    path = fashion_submission(tmp_path)
+    path.write_text(path.read_text() + BACKEND_PROBE)
+    spec = tiny_spec(tmp_path, "fashion", epochs=2)
+    fast = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "fast", device="cpu")
+    monkeypatch.setenv(backend.CHECK_BACKEND_ENV, "chosen")
+    chosen = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "chosen", device="cpu")
+    assert "CHILD-BACKEND: numpy" in fast.output and "CHILD-BACKEND: tensorflow" in chosen.output
+    assert fast.backend == chosen.backend == "tensorflow"  # both trained on the chosen backend
+    assert fast.metrics == chosen.metrics and fast.history == chosen.history
+    assert fast.confusion_matrix == chosen.confusion_matrix
+    assert [c for c in checks(fast) if c[0] != "training"] == [c for c in checks(chosen) if c[0] != "training"]

@@ -41,6 +41,7 @@ from typing import Any
 
 from grader.text import keras_cause
 from grader.training import evaluation
+from grader.training.precision import FLOAT32, with_precision
 
 JOB_FILE = "job.json"
 MODEL_FILE = "model.json"
@@ -64,15 +65,16 @@ class TrainingFailed(Exception):
         self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
 
 
-def build_model(described: dict[str, Any], seed: int) -> Any:
-    """The model from its validated config, initialised from the seed, compiled as validated."""
+def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32) -> Any:
+    """The model from its validated config, initialised from the seed, computing in `precision`,
+    compiled as validated."""
     import keras
 
     from grader import backend
 
     backend.make_deterministic(seed)
     try:
-        model = keras.saving.deserialize_keras_object(described["config"], safe_mode=True)
+        model = keras.saving.deserialize_keras_object(with_precision(described["config"], precision), safe_mode=True)
     except Exception as exc:
         cause = keras_cause(exc)
         hint = "use only built-in Keras layers with their usual arguments"
@@ -211,7 +213,7 @@ def run_job(folder: Path) -> None:
         return
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
-        model = build_model(described, job["seed"])
+        model = build_model(described, job["seed"], job.get("precision", FLOAT32))
         evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
         if job["mode"] == "train":
             evaluation.write_json(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
