@@ -48,7 +48,7 @@ from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, re
 from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.evaluation import EvaluationJob, EvaluationOutcome
-from grader.training.runner import TrainerOutcome
+from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
 class Run:
@@ -187,9 +187,14 @@ def start_child(run: Run) -> StartedChild:
     return run.processes.child(isolation=run.isolation, limits=run.profile.sandbox, keras_backend=run.child_backend)
 
 
-def describe_and_train(run: Run, child: StartedChild, source: str, train: bool, events: Events) -> None:
+def start_trainer(run: Run) -> TrainerProcess:
+    """The trusted trainer, started with the child: it imports Keras while the child works."""
+    return run.processes.trainer(run.device, run.trainer_backend)
+
+
+def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, source: str, train: bool,
+                       events: Events) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
-    trainer = run.processes.trainer(run.device, run.trainer_backend)  # imports Keras while the child works
     try:
         described = describe_submission(run, child, source, train)
         if described.model is None:
@@ -428,8 +433,11 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
               leaderboard=request.leaderboard, child_backend=child_backend, trainer_backend=trainer_backend,
               processes=request.processes)
     run.facts.failure = syntax_failure(source, path)
-    child = start_child(run) if run.facts.failure is None else None  # it imports Keras while the data loads
+    child = trainer = None
     try:
+        if run.facts.failure is None:  # both import Keras while the data loads
+            child = start_child(run)
+            trainer = start_trainer(run)
         request.events.on_stage("data")
         data_started = time.perf_counter()
         load_data(run, request.data_dir)
@@ -437,11 +445,13 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
         result.class_names = list(run.data.class_names)
         if child is not None:
             request.events.on_stage("build")
-            describe_and_train(run, child, source, train, request.events)  # the trainer evaluates, too
+            describe_and_train(run, child, trainer, source, train, request.events)  # the trainer evaluates, too
             measure_trained_model(run, train)
     finally:
         if child is not None:
             child.discard()
+        if trainer is not None:
+            trainer.close()
     if path.suffix == ".ipynb":
         notebook_lines(run.facts, source)
     request.events.on_stage("score")
