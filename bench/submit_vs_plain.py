@@ -59,13 +59,23 @@ epochs = {epochs}
 batch_size = {batch}
 target_accuracy = 1.01   # never reached: both runs train every epoch
 time_budget_s = 3600
+precision = "{precision}"
 tiers = [{{ min_accuracy = 0.5, points = 1 }}]
 """
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def machine(device: str, env: dict[str, str]) -> str:
     """The machine column of bench/results.md."""
-    return f"{platform.machine()}, {os.cpu_count()} cores, {device}, backend {env.get('KERAS_BACKEND', 'tensorflow')}"
+    return (f"{platform.machine()} {cpu_name()}, {os.cpu_count()} cores, {device}, "
+            f"backend {env.get('KERAS_BACKEND', 'tensorflow')}")
 
 
 def append_row(path: Path | None, row: str) -> None:
@@ -92,6 +102,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+                        help="the grader's training precision (the plain script always trains in float32)")
     parser.add_argument("--out", type=Path, help="append a Markdown row of results to this file")
     args = parser.parse_args()
 
@@ -102,7 +114,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "fashion.toml"
         spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
-            train=args.train, validation=args.validation, epochs=args.epochs, batch=args.batch))
+            train=args.train, validation=args.validation, epochs=args.epochs, batch=args.batch,
+            precision=args.precision))
         plain_py = Path(tmp) / "plain.py"
         plain_py.write_text(PLAIN_SCRIPT)
         plain_cmd = [sys.executable, str(plain_py), str(args.train), str(args.validation), str(args.epochs),
@@ -119,10 +132,12 @@ def main() -> None:
             result = json.loads(out)
             grade_acc.append(result["metrics"]["test_accuracy"])
             print(f"run {repeat + 1}: plain {plain_s[-1]:.1f} s (acc {plain_acc[-1]:.4f}), "
-                  f"grade submit {grade_s[-1]:.1f} s (acc {grade_acc[-1]:.4f}, train {result['durations'].get('train', 0):.1f} s)")
+                  f"grade submit {grade_s[-1]:.1f} s (acc {grade_acc[-1]:.4f}, "
+                  + ", ".join(f"{stage} {result['durations'].get(stage, 0):.1f} s"
+                              for stage in ("child", "train", "evaluate", "report")) + ")")
 
     ratio = statistics.median(grade_s) / statistics.median(plain_s)
-    where = machine(args.device, env)
+    where = machine(args.device, env) + ("" if args.precision == "float32" else f", grader in {args.precision}")
     print(f"median: plain {statistics.median(plain_s):.1f} s, grade submit {statistics.median(grade_s):.1f} s, "
           f"ratio {ratio:.2f} ({where})")
     append_row(args.out, f"| {time.strftime('%Y-%m-%d')} | {where} | {args.train}/{args.validation}, {args.epochs} "

@@ -23,15 +23,14 @@ class WarmProcesses(Processes):
         self.children: dict[Hashable, StartedChild] = {}
         self.trainers: dict[Hashable, TrainerProcess] = {}
         self.wanted_children: dict[Hashable, dict] = {}  # settings asked for, to start again after a grading
-        self.wanted_trainers: dict[Hashable, tuple[str, str | None]] = {}
+        self.wanted_trainers: set[tuple[str, str | None]] = set()  # (device, Keras backend) asked for
         self.handed_over = {"child": 0, "trainer": 0}  # how many were ready when asked for (for tests, status)
         self.started_cold = {"child": 0, "trainer": 0}
 
     def child(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None,
               preload: str = "keras") -> StartedChild:
         settings = {"isolation": isolation, "limits": limits, "keras_backend": keras_backend, "preload": preload}
-        key = tuple(settings.values())
-        self.wanted_children[key] = settings
+        key = self._want_child(settings)
         ready = self.children.pop(key, None)
         if ready is not None and ready.alive():
             self.handed_over["child"] += 1
@@ -43,7 +42,7 @@ class WarmProcesses(Processes):
 
     def trainer(self, device: str, keras_backend: str | None = None) -> TrainerProcess:
         key = (device, keras_backend)
-        self.wanted_trainers[key] = key
+        self.wanted_trainers.add(key)
         ready = self.trainers.pop(key, None)
         if ready is not None and ready.process.poll() is None:
             self.handed_over["trainer"] += 1
@@ -55,19 +54,24 @@ class WarmProcesses(Processes):
 
     def prime(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None, device: str) -> None:
         """Ask for the settings a check will most likely want, before the first request."""
-        settings = {"isolation": isolation, "limits": limits, "keras_backend": keras_backend, "preload": "keras"}
-        self.wanted_children[tuple(settings.values())] = settings
-        self.wanted_trainers[(device, keras_backend)] = (device, keras_backend)
+        self._want_child({"isolation": isolation, "limits": limits, "keras_backend": keras_backend,
+                          "preload": "keras"})
+        self.wanted_trainers.add((device, keras_backend))
         self.refill()
+
+    def _want_child(self, settings: dict) -> Hashable:
+        key = tuple(settings.values())
+        self.wanted_children[key] = settings
+        return key
 
     def refill(self) -> None:
         """Start a process for every setting asked for that has none waiting."""
         for key, settings in self.wanted_children.items():
             if key not in self.children:
                 self.children[key] = super().child(**settings)
-        for key, (device, keras_backend) in self.wanted_trainers.items():
+        for key in self.wanted_trainers:
             if key not in self.trainers:
-                self.trainers[key] = super().trainer(device, keras_backend)
+                self.trainers[key] = super().trainer(*key)
 
     def close(self) -> None:
         for child in self.children.values():

@@ -81,6 +81,14 @@ def serve(idle_s: float) -> int:
     path = protocol.socket_path(folder, ident)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     served, started = 0, time.time()
+
+    def shut_down() -> None:  # idempotent: on "stop" before the reply, and again on the way out
+        pool.close()
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
     try:
         import grader.pipeline  # noqa: F401  (what every request needs, imported once)
         import grader.report.terminal  # noqa: F401
@@ -104,8 +112,7 @@ def serve(idle_s: float) -> int:
                     request = protocol.receive(connection)
                     op = request.get("op")
                     if op == "stop":  # done when the reply comes: nothing of the helper is left but its exit
-                        pool.close()
-                        path.unlink(missing_ok=True)
+                        shut_down()
                         protocol.send(connection, {"stopped": True})
                         return 0
                     if op == "status":
@@ -131,12 +138,7 @@ def serve(idle_s: float) -> int:
                     print(f"request dropped: {err}", file=sys.stderr, flush=True)
             pool.refill()  # the next check's processes start while the learner edits
     finally:
-        pool.close()
-        if path.exists():
-            try:
-                path.unlink()
-            except OSError:
-                pass
+        shut_down()
         listener.close()
         lock.close()
 
