@@ -128,25 +128,26 @@ def missing_backend() -> str | None:
 # that could change what the learner hears keep the chosen backend (see check_backend).
 FAST_CHECK_BACKEND = "numpy"
 CHECK_BACKEND_ENV = "GRADER_CHECK_BACKEND"  # "fast" (the default) or "chosen": checks on the chosen backend
-_BACKEND_LIBRARIES = frozenset({"tensorflow", "jax", "jaxlib", "flax", "torch"})
-_TRAINING_CALLS = frozenset({"fit", "fit_generator", "train_on_batch"})
 
 
 def check_backend(source: str) -> str:
     """The backend `grade check` describes and rebuilds this submission with.
 
     Keras' numpy backend (FAST_CHECK_BACKEND), except where it could change the checks, so that
-    `grade check` and `grade submit` tell a learner the same things:
+    `grade check` and `grade submit` tell a learner the same things (grader/source_reading.py):
     - the file imports a backend library itself (tf.nn.relu as an activation, tf.image in
       preprocess(): they behave as on that backend only), or imports in a way a reader cannot
       follow (__import__, importlib.import_module, exec);
-    - the file trains at its top level (a notebook's model.fit cell): the numpy backend cannot
-      train, and the learner must hear, as in `grade submit`, that the file was still running;
+    - the file trains at its top level (a notebook's model.fit cell), or in what the grader
+      calls (a build_model() that fits its model before returning it): the numpy backend cannot
+      train, and the learner must hear what `grade submit` says (that the file was still
+      running; or nothing, since the trainer trains afresh);
     - the numpy backend cannot load here (Keras' numpy backend needs jax installed);
     - the host asked for the chosen backend ($GRADER_CHECK_BACKEND=chosen).
     """
-    import ast
     import importlib.util
+
+    from grader.source_reading import SourceReading
 
     chosen = backend_name()
     wanted = os.environ.get(CHECK_BACKEND_ENV, "fast").strip().lower()
@@ -155,10 +156,10 @@ def check_backend(source: str) -> str:
     if wanted == "chosen" or chosen == FAST_CHECK_BACKEND or importlib.util.find_spec("jax") is None:
         return chosen
     try:
-        tree = ast.parse(source)
+        reading = SourceReading.of(source)
     except (SyntaxError, ValueError):
         return chosen  # reported as a syntax error before anything runs
-    if _imports_a_backend(tree) or _trains_at_top_level(tree):
+    if reading.imports_a_backend() or reading.trains_at_top_level() or reading.trains_when_called():
         return chosen
     return FAST_CHECK_BACKEND
 
@@ -172,92 +173,15 @@ def describe_backend(source: str) -> str:
     check_backend would give it and preprocess() computes with NumPy alone: where it calls Keras
     or a backend, the numpy backend could round differently, and the chosen one is kept.
     """
-    import ast
+    from grader.source_reading import SourceReading
 
     fast = check_backend(source)
     if fast != FAST_CHECK_BACKEND or backend_name() == FAST_CHECK_BACKEND:
         return fast
-    return fast if _preprocess_uses_numpy_only(ast.parse(source)) else backend_name()
+    return fast if SourceReading.of(source).computes_with_only("preprocess", _PLAIN_MODULES) else backend_name()
 
 
 _PLAIN_MODULES = frozenset({"numpy", "math"})
-_DYNAMIC_NAMES = frozenset({"eval", "exec", "compile", "globals", "locals", "vars", "getattr", "__import__"})
-
-
-def _preprocess_uses_numpy_only(tree: Any) -> bool:
-    """Whether the module's preprocess(), and every module-level function or value it uses, names
-    no module but numpy and math. Unsure (a class, a loop's variable, a relative import, eval or
-    getattr, which can reach any name): no."""
-    import ast
-
-    imported: dict[str, str] = {}  # alias -> top-level module, from imports anywhere in the file
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update({a.asname or a.name.split(".")[0]: a.name.split(".")[0] for a in node.names})
-        elif isinstance(node, ast.ImportFrom):
-            root = "" if node.level else (node.module or "").split(".")[0]
-            imported.update({a.asname or a.name: root for a in node.names})
-    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    values: dict[str, list[Any]] = {}  # module-level names bound by a plain assignment -> their values
-    unknown: set[str] = set()  # module-level names bound any other way (a class, a loop, a with)
-    for n in tree.body:
-        if isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) for t in n.targets):
-            for target in n.targets:
-                values.setdefault(target.id, []).append(n.value)
-        elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.value is not None:
-            values.setdefault(n.target.id, []).append(n.value)
-        elif isinstance(n, ast.ClassDef):
-            unknown.add(n.name)
-        elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom)):
-            unknown.update(name.id for name in ast.walk(n)
-                           if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store))
-    if "preprocess" not in functions:
-        return False
-    pending: list[Any] = [functions["preprocess"]]
-    seen: set[str] = {"preprocess"}
-    while pending:
-        for node in ast.walk(pending.pop()):
-            if not isinstance(node, ast.Name) or node.id in seen:
-                continue
-            if node.id in unknown or node.id in _DYNAMIC_NAMES or imported.get(node.id, "numpy") not in _PLAIN_MODULES:
-                return False
-            seen.add(node.id)
-            if node.id in functions:
-                pending.append(functions[node.id])
-            pending.extend(values.get(node.id, []))
-    return True
-
-
-def _imports_a_backend(tree: Any) -> bool:
-    import ast
-
-    for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-        if any(name.split(".")[0] in _BACKEND_LIBRARIES for name in names):
-            return True
-        if isinstance(node, ast.Call) and (isinstance(node.func, ast.Name) and node.func.id in ("__import__", "exec")
-                                           or isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"):
-            return True  # a computed import, or code in a string: cannot tell which
-    return False
-
-
-def _trains_at_top_level(tree: Any) -> bool:
-    """A .fit(...) call that runs on import: outside functions, classes and `if __name__ == "__main__":`."""
-    import ast
-
-    def main_guard(node: Any) -> bool:
-        return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test)
-
-    pending = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) or main_guard(node):
-            continue
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _TRAINING_CALLS:
-            return True
-        pending.extend(ast.iter_child_nodes(node))
-    return False
 
 
 def device_env(device: str) -> dict[str, str]:

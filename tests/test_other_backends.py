@@ -131,6 +131,16 @@ def test_a_file_that_imports_a_backend_or_trains_on_import_is_checked_on_the_cho
     for guarded in ("\nif __name__ == '__main__':\n    build_model().fit(x, y)\n",
                     "\ndef train():\n    build_model().fit(x, y)\n"):
         assert backend.check_backend(solution + guarded) == backend.FAST_CHECK_BACKEND
+    # build_model() trains its model before returning it, itself or through a helper: the numpy
+    # backend cannot, and `grade submit` (where the trainer trains afresh) would not fail for it.
+    def in_build_model(line: str) -> str:  # solutions/fashion.py's build_model() is its last function
+        head, tail = solution.rsplit("    return model\n", 1)
+        return f"{head}    {line}\n    return model\n{tail}"
+
+    assert backend.check_backend(in_build_model("model.fit(x, y)")) == "tensorflow"
+    assert backend.check_backend(in_build_model("warm_up(model)") + "\ndef warm_up(m):\n    m.fit(x, y)\n") == \
+        "tensorflow"
+    assert backend.check_backend(in_build_model("model.summary()")) == backend.FAST_CHECK_BACKEND
 
     # tf.nn.relu as an activation (a course's spelling): checked on TensorFlow, and it passes there.
     path = fashion_submission(tmp_path, 'keras.layers.Dense(128, activation="relu")',
