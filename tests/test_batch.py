@@ -248,6 +248,11 @@ def _db_rows(db_path: Path) -> tuple[list[tuple], list[str]]:
 @needs_sandbox
 def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, shared_cache):
     _learners(tmp_path / "in")
+    # Bob's and Carol's files take seconds to import, so that the interrupt after the first
+    # recorded grading lands while they are still being graded (quick ones were done first).
+    slow = "import time\ntime.sleep(6)  # still importing when the test interrupts the batch\n"
+    write(tmp_path / "in" / "bob" / "fashion.py", slow + (tmp_path / "in" / "bob" / "fashion.py").read_text())
+    write(tmp_path / "in" / "carol" / "fashion.py", slow + OK.replace('activation="softmax"', 'activation="relu"', 1))
     spec = tiny_spec(tmp_path, "fashion")
     db_path, out = tmp_path / "board.sqlite", tmp_path / "out"
     command = [sys.executable, "-m", "grader.cli", "batch", str(tmp_path / "in"), "--spec", str(spec),
@@ -257,7 +262,7 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, s
     while time.monotonic() < deadline and driver.poll() is None:  # wait for the first recorded grading
         if _has_table(db_path) and _db_rows(db_path)[1]:
             break
-        time.sleep(0.02)  # the next gradings are quick: interrupt before they are done
+        time.sleep(0.05)
     assert driver.poll() is None, driver.communicate()[0][-3000:]
     driver.send_signal(signal.SIGINT)
     output = driver.communicate(timeout=120)[0]
