@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "fashion.toml"
         spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
-            train=12000, validation=2000, epochs=5, batch=64))
+            train=12000, validation=2000, epochs=5, batch=64, precision="float32"))
         submit = [sys.executable, "-m", "grader.cli", "submit", str(solution), "--spec", str(spec), "--profile",
                   "bench", "--device", "cpu", "--json", "--out", str(Path(tmp) / "submit")]
         check = [sys.executable, "-m", "grader.cli", "check", str(solution), "--json", "--out", str(Path(tmp) / "check")]
