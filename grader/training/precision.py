@@ -2,7 +2,7 @@
 
 "float32" (the default) is what every shipped tier was calibrated with. "mixed_bfloat16"
 computes the layers in bfloat16 and keeps the weights in float32 (Keras' mixed precision). On a
-CPU with AMX (Intel Xeon since Sapphire Rapids) it trains the fashion reference 1.75 times
+CPU with AMX (Intel Xeon since Sapphire Rapids) it trains the fashion reference 1.8 times
 faster; on one without (the AMD EPYC of earlier measurements) 2.6 times slower; either way it
 changes the figures, so a host who turns it on re-measures the tiers with `grade calibrate`
 (bench/results.md).
