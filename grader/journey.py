@@ -153,8 +153,10 @@ def journey_steps(model: Any, images: np.ndarray, *, input_shape: tuple[int, ...
     x = canonical_inputs(images, input_shape, scale)
     outputs = layer_outputs(model, x, layers)
     check_filter_index(layers, [out.shape[1:] for out in outputs], filter_index)
+    # float32 also from layers computing in bfloat16 (a profile's precision): NumPy cannot save
+    # bfloat16 arrays so that they load back as numbers.
     return tuple(JourneyStep(layer.name, type(layer).__name__, tuple(int(d) for d in out.shape[1:]),
-                             out[..., filter_index])
+                             np.asarray(out[..., filter_index], dtype=np.float32))
                  for layer, out in zip(layers, outputs))
 
 

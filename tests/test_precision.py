@@ -78,3 +78,5 @@ def test_a_mixed_bfloat16_profile_trains_and_saves_a_mixed_precision_model(tmp_p
     computes = [layer.compute_dtype for layer in trained.layers]
     assert computes[-1] == "float32" and set(computes[:-1]) == {"bfloat16"}
     assert all(weight.dtype == "float32" for weight in trained.weights)  # mixed: the weights stay float32
+    report = (Path(result.run_dir) / "report.html").read_text()
+    assert "Could not draw" not in report  # the journey's bfloat16 feature maps reach the page as numbers
