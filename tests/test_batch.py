@@ -257,7 +257,10 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, s
     db_path, out = tmp_path / "board.sqlite", tmp_path / "out"
     command = [sys.executable, "-m", "grader.cli", "batch", str(tmp_path / "in"), "--spec", str(spec),
                "--profile", "tiny", "--device", "cpu", "--db", str(db_path), "--out", str(out)]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT as a terminal's Ctrl-C delivers it: a shell starting this suite in the background
+    # leaves SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and driver.poll() is None:  # wait for the first recorded grading
         if _has_table(db_path) and _db_rows(db_path)[1]:
