@@ -128,6 +128,8 @@ def missing_backend() -> str | None:
 # that could change what the learner hears keep the chosen backend (see check_backend).
 FAST_CHECK_BACKEND = "numpy"
 CHECK_BACKEND_ENV = "GRADER_CHECK_BACKEND"  # "fast" (the default) or "chosen": checks on the chosen backend
+# What a submit's preprocess() may name for its child to get the fast backend (describe_backend).
+_PLAIN_MODULES = frozenset({"numpy", "math"})
 
 
 def check_backend(source: str) -> str:
@@ -145,23 +147,7 @@ def check_backend(source: str) -> str:
     - the numpy backend cannot load here (Keras' numpy backend needs jax installed);
     - the host asked for the chosen backend ($GRADER_CHECK_BACKEND=chosen).
     """
-    import importlib.util
-
-    from grader.source_reading import SourceReading
-
-    chosen = backend_name()
-    wanted = os.environ.get(CHECK_BACKEND_ENV, "fast").strip().lower()
-    if wanted not in ("fast", "chosen"):
-        raise ValueError(f"${CHECK_BACKEND_ENV} is {wanted!r}: use fast (the default) or chosen")
-    if wanted == "chosen" or chosen == FAST_CHECK_BACKEND or importlib.util.find_spec("jax") is None:
-        return chosen
-    try:
-        reading = SourceReading.of(source)
-    except (SyntaxError, ValueError):
-        return chosen  # reported as a syntax error before anything runs
-    if reading.imports_a_backend() or reading.trains_at_top_level() or reading.trains_when_called():
-        return chosen
-    return FAST_CHECK_BACKEND
+    return FAST_CHECK_BACKEND if _fast_reading(source) is not None else backend_name()
 
 
 def describe_backend(source: str) -> str:
@@ -173,15 +159,31 @@ def describe_backend(source: str) -> str:
     check_backend would give it and preprocess() computes with NumPy alone: where it calls Keras
     or a backend, the numpy backend could round differently, and the chosen one is kept.
     """
+    reading = _fast_reading(source)
+    if reading is not None and reading.computes_with_only("preprocess", _PLAIN_MODULES):
+        return FAST_CHECK_BACKEND
+    return backend_name()
+
+
+def _fast_reading(source: str) -> Any:
+    """The file read (a grader.source_reading.SourceReading) where check_backend's rules allow
+    the fast backend; None where they do not. ValueError: a bad $GRADER_CHECK_BACKEND."""
+    import importlib.util
+
     from grader.source_reading import SourceReading
 
-    fast = check_backend(source)
-    if fast != FAST_CHECK_BACKEND or backend_name() == FAST_CHECK_BACKEND:
-        return fast
-    return fast if SourceReading.of(source).computes_with_only("preprocess", _PLAIN_MODULES) else backend_name()
-
-
-_PLAIN_MODULES = frozenset({"numpy", "math"})
+    wanted = os.environ.get(CHECK_BACKEND_ENV, "fast").strip().lower()
+    if wanted not in ("fast", "chosen"):
+        raise ValueError(f"${CHECK_BACKEND_ENV} is {wanted!r}: use fast (the default) or chosen")
+    if wanted == "chosen" or backend_name() == FAST_CHECK_BACKEND or importlib.util.find_spec("jax") is None:
+        return None
+    try:
+        reading = SourceReading.of(source)
+    except (SyntaxError, ValueError):
+        return None  # reported as a syntax error before anything runs
+    if reading.imports_a_backend() or reading.trains_at_top_level() or reading.trains_when_called():
+        return None
+    return reading
 
 
 def device_env(device: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ It starts while the sandboxed child is still describing the submission, imports 
 then waits for its job on stdin (the parent closes stdin when there is nothing to train).
 A job folder, private to the grader, holds:
 
-    job.json            seed, epochs, batch size, the stop rule, "build", "train" or "evaluate"
+    job.json            seed, epochs, batch size, the stop rule, precision, "build", "train" or "evaluate"
     model.json          the model config and compile config (validated: grader/training/modelconfig.py)
     train_x.npy ...     what the learner's preprocess() returned for the training and validation
                         images (checked by the parent), and the labels (the grader's own)
@@ -213,7 +213,7 @@ def run_job(folder: Path) -> None:
         return
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
-        model = build_model(described, job["seed"], job.get("precision", FLOAT32))
+        model = build_model(described, job["seed"], job["precision"])
         evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
         if job["mode"] == "train":
             evaluation.write_json(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
