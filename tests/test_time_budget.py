@@ -20,7 +20,11 @@ def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(t
     training = next(c for c in result.checks if c.id == "training")
     epochs_run = len(result.history["loss"])
     assert 0 < epochs_run < 100_000
-    assert "stopped early to stay within the time budget of 25 s" in training.message
+    # The trainer's own budget callback should stop it ("stopped early to stay within"); on a loaded
+    # machine the parent's deadline can still come first ("was stopped by"). Which one wins depends
+    # on wall-clock time, so both are accepted: what must hold is the credit for the last epoch.
+    assert ("stopped early to stay within the time budget of 25 s" in training.message
+            or "was stopped by the time budget of 25 s" in training.message), training.message
     assert f"graded on epoch {epochs_run}" in training.message
     # Evaluated and scored on the last complete epoch: the tier and the gap earn their points.
     assert result.metrics["test_accuracy"] > 0.1
