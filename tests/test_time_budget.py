@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from grader import config
 from grader.facts import SubmissionFacts
 from grader.pipeline import grade
-from grader.training.runner import TrainerOutcome
-from grader.training.step import collect
+from grader.training import trainer
+from grader.training.modelconfig import ModelDescription
+from grader.training.runner import TrainerOutcome, TrainerProcess
+from grader.training.step import JobFolder, collect
 from tests.grading import tiny_spec
 
 
@@ -49,3 +53,41 @@ def test_a_trainer_killed_in_its_first_epoch_is_a_timeout():
     facts = SubmissionFacts()
     collect(facts, TrainerOutcome(timed_out=True, seconds=300.0), epochs=15, deadline_s=300.0, train=True)
     assert facts.failure.stage == "timeout" and "after 0 of 15 epochs" in facts.failure.message
+
+
+def test_the_next_epoch_must_fit_with_the_reserve():
+    reserve = trainer.BUDGET_RESERVE * 100
+    assert trainer.next_epoch_fits(spent_s=50.0, longest_epoch_s=40.0, budget_s=100.0)
+    assert trainer.next_epoch_fits(spent_s=50.0, longest_epoch_s=50.0 - reserve, budget_s=100.0)
+    assert not trainer.next_epoch_fits(spent_s=50.0, longest_epoch_s=50.0 - reserve + 0.01, budget_s=100.0)
+
+
+def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends(tmp_path):
+    # The trainer may still be importing Keras when its job arrives; that wait counts against the
+    # budget on both sides, so the parent sends the instant its deadline started. A job whose
+    # deadline started 1,000 s ago on a budget of 25 s has no room for a second epoch, however fast
+    # this machine is: the trainer stops after the first one, on its own, with that epoch kept.
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    description = ModelDescription(keras.saving.serialize_keras_object(model), model.get_compile_config())
+    rng = np.random.default_rng(0)
+    arrays = {"train_x": rng.random((64, 4), dtype=np.float32), "train_y": rng.integers(0, 2, 64),
+              "validation_x": rng.random((16, 4), dtype=np.float32), "validation_y": rng.integers(0, 2, 16)}
+    folder = JobFolder()
+    process = TrainerProcess.start("cpu")
+    try:
+        folder.write(description=description, mode="train", seed=1, epochs=50, batch_size=16,
+                     stop_metric="accuracy", stop_at=None, arrays=arrays, budget_s=25.0)
+        process.process.stdin.write(trainer.job_request(folder.path, trainer.budget_clock() - 1000.0).encode())
+        process.process.stdin.close()
+        assert process.process.wait(timeout=300) == 0, process.output.text()
+        training = json.loads((folder.path / trainer.TRAINING_FILE).read_text())
+        assert training["epochs_run"] == 1
+        assert training["stopped_for_time"]["after_epoch"] == 1
+        assert (folder.path / trainer.TRAINED_MODEL_FILE).is_file()
+    finally:
+        process.close()
+        folder.remove()

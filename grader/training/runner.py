@@ -83,11 +83,11 @@ class TrainerProcess:
             on_trained: Callable[[], None] | None = None) -> TrainerOutcome:
         """Give the trainer its job folder and wait for it, at most `deadline_s` seconds, and
         `evaluate_s` more once training is over (the evaluation is the grader's time, not the learner's)."""
-        started = time.perf_counter()
+        started = files.budget_clock()  # the trainer counts its budget from this same instant
         trained = folder / files.TRAINING_FILE
         outcome = TrainerOutcome()
         try:
-            self.process.stdin.write(f"{folder}\n".encode())
+            self.process.stdin.write(files.job_request(folder, started).encode())
             self.process.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # it died before its job: the return code below says so
@@ -98,7 +98,7 @@ class TrainerProcess:
                 evaluating = True
                 if on_trained is not None:
                     on_trained()
-            if time.perf_counter() - started > deadline_s + (evaluate_s if evaluating else 0.0):
+            if files.budget_clock() - started > deadline_s + (evaluate_s if evaluating else 0.0):
                 outcome.timed_out = True
                 break
             progress.poll()
@@ -108,7 +108,7 @@ class TrainerProcess:
         outcome.returncode = self.process.returncode
         head, tail = self.output.text()
         outcome.output = head + tail
-        outcome.seconds = time.perf_counter() - started
+        outcome.seconds = files.budget_clock() - started
         outcome.facts = _read(folder / files.FACTS_FILE)
         outcome.training = _read(folder / files.TRAINING_FILE)
         outcome.failure = _read(folder / files.FAILURE_FILE)

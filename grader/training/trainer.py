@@ -19,9 +19,12 @@ training.json, model.keras, or failure.json. After training, it evaluates the sa
 images the parent left there (grader/training/evaluation.py): outputs only, the labels stay with
 the parent.
 
-Time: the job carries the training budget. After every epoch the trainer checks whether one more
-epoch (as long as the longest so far) still fits; when it does not, it stops there, on its own,
-with every finished epoch kept, rather than being killed half-way through the next.
+Time: the job carries the training budget, and the parent sends, with the job's folder, the
+instant its deadline started (CLOCK_MONOTONIC, the same clock in every process): the trainer may
+still be importing Keras when the job arrives, and that wait counts against the budget on both
+sides. After every epoch the trainer checks whether one more epoch (as long as the longest so
+far, its checkpoint included) still fits; when it does not, it stops there, on its own, with
+every finished epoch kept, rather than being killed half-way through the next.
 
 The model is rebuilt from its config after seeding, so its initial weights come from the
 seed; it is compiled with the validated optimizer, loss and metrics; it trains with the
@@ -50,12 +53,28 @@ PROGRESS_FILE = "progress.jsonl"
 BATCH_FILE = "batch.json"
 BATCH_EVERY_S = 0.5  # how often batch.json is rewritten: a bar needs no more, and the run stays as fast
 batch_clock = time.monotonic  # what BATCH_EVERY_S is measured with (a test's clock replaces it)
+budget_clock = time.monotonic  # what the budget is counted with, here and in the parent (grader/training/runner.py)
 TRAINING_FILE = "training.json"
 FAILURE_FILE = "failure.json"
 TRAINED_MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
 # Of the budget, what stopping early keeps in hand: saving the model, and a slower epoch than any so far.
 BUDGET_RESERVE = 0.05
+
+
+def job_request(folder: Path, started: float) -> str:
+    """The line the parent sends: the job's folder, and the instant (budget_clock) its deadline started."""
+    return json.dumps({"folder": str(folder), "started": started}) + "\n"
+
+
+def read_job_request(line: str) -> tuple[Path, float]:
+    request = json.loads(line)
+    return Path(request["folder"]), float(request["started"])
+
+
+def next_epoch_fits(*, spent_s: float, longest_epoch_s: float, budget_s: float) -> bool:
+    """Whether one more epoch, as long as the longest so far, ends inside the budget with its reserve."""
+    return spent_s + longest_epoch_s <= budget_s * (1 - BUDGET_RESERVE)
 
 
 
@@ -109,7 +128,7 @@ def stop_callback(metric: str, threshold: float | None) -> Any:
 def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
                       job_started: float | None = None) -> Any:
     """One JSON line per epoch, after its checkpoint is saved; stops on a NaN loss, and when the
-    next epoch would not fit in the budget (`budget_s`, counted from `job_started`)."""
+    next epoch would not fit in the budget (`budget_s`, counted on budget_clock from `job_started`)."""
     import keras
 
     checkpoint = path.parent / CHECKPOINT_FILE
@@ -144,10 +163,11 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
-            self.longest_epoch = max(self.longest_epoch, now - self.epoch_started)
             tmp = checkpoint.with_name("checkpoint.tmp.keras")
             keras.saving.save_model(self.model, tmp)
             os.replace(tmp, checkpoint)
+            # The next epoch ends with a checkpoint too: it belongs to the epoch's cost.
+            self.longest_epoch = max(self.longest_epoch, time.perf_counter() - self.epoch_started)
             done = epoch + 1
             per_epoch = (now - self.started) / done
             line = {"epoch": done, "epochs": epochs, "seconds": round(now - self.started, 3),
@@ -156,8 +176,8 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
             with open(path, "a") as handle:
                 handle.write(json.dumps(line) + "\n")
             if budget_s is not None and done < epochs:
-                spent = time.perf_counter() - job_started
-                if spent + self.longest_epoch > budget_s * (1 - BUDGET_RESERVE):
+                spent = budget_clock() - job_started
+                if not next_epoch_fits(spent_s=spent, longest_epoch_s=self.longest_epoch, budget_s=budget_s):
                     self.stopped_for_time = {"after_epoch": done, "epoch_seconds": round(self.longest_epoch, 1),
                                              "budget_s": budget_s}
                     self.model.stop_training = True
@@ -176,8 +196,7 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
                              "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()")
     data = {name: (np.load(folder / f"{name}_x.npy", allow_pickle=False),
                    np.load(folder / f"{name}_y.npy", allow_pickle=False)) for name in ("train", "validation")}
-    progress = progress_callback(folder / PROGRESS_FILE, job["epochs"], job.get("budget_s"),
-                                 job.get("started", time.perf_counter()))
+    progress = progress_callback(folder / PROGRESS_FILE, job["epochs"], job.get("budget_s"), job["started"])
     backend.prepare_for_training(model)
     feed = backend.training_inputs(*data["train"], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
     val_feed = backend.training_inputs(*data["validation"], batch_size=job["batch_size"], seed=job["seed"],
@@ -203,11 +222,12 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
             "device": backend.describe_device()}
 
 
-def run_job(folder: Path) -> None:
+def run_job(folder: Path, started: float) -> None:
+    """Run the job in `folder`; its budget counts from `started` (budget_clock), as the parent's deadline does."""
     from grader.inspect_model import model_facts
 
     job = json.loads((folder / JOB_FILE).read_text())
-    job["started"] = time.perf_counter()  # the parent's deadline runs from here, near enough
+    job["started"] = started
     if job["mode"] == "evaluate":  # a model trained earlier (the checkpoint of a run stopped mid-epoch)
         evaluation.run_evaluation(folder, job["evaluate"], TRAINED_MODEL_FILE)
         return
@@ -236,7 +256,7 @@ def main() -> int:
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # nothing to build: the parent closed stdin
-    run_job(Path(line))
+    run_job(*read_job_request(line))
     return 0
 
 
