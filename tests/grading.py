@@ -46,3 +46,14 @@ def fashion_submission(tmp_path: Path, old: str = "", new: str = "") -> Path:
     path = tmp_path / "fashion.py"
     path.write_text(source)
     return path
+
+
+def tiny_model_description():
+    """A validated description of a tiny compiled Dense model, for jobs handed to the trainer directly."""
+    import keras
+
+    from grader.training.modelconfig import ModelDescription
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return ModelDescription(keras.saving.serialize_keras_object(model), model.get_compile_config())

@@ -8,10 +8,9 @@ from grader import config
 from grader.facts import SubmissionFacts
 from grader.pipeline import grade
 from grader.training import trainer
-from grader.training.modelconfig import ModelDescription
 from grader.training.runner import TrainerOutcome, TrainerProcess
 from grader.training.step import JobFolder, collect
-from tests.grading import tiny_spec
+from tests.grading import tiny_model_description, tiny_spec
 
 
 def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(tmp_path):
@@ -67,12 +66,9 @@ def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends(tmp_pat
     # budget on both sides, so the parent sends the instant its deadline started. A job whose
     # deadline started 1,000 s ago on a budget of 25 s has no room for a second epoch, however fast
     # this machine is: the trainer stops after the first one, on its own, with that epoch kept.
-    import keras
     import numpy as np
 
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    description = ModelDescription(keras.saving.serialize_keras_object(model), model.get_compile_config())
+    description = tiny_model_description()
     rng = np.random.default_rng(0)
     arrays = {"train_x": rng.random((64, 4), dtype=np.float32), "train_y": rng.integers(0, 2, 64),
               "validation_x": rng.random((16, 4), dtype=np.float32), "validation_y": rng.integers(0, 2, 16)}

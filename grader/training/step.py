@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.facts import Failure, ModelFacts, SubmissionFacts, TrainingFacts
+from grader.submission_io import NotGraded
 from grader.training import trainer as files
 from grader.training.evaluation import EvaluationJob
 from grader.training.modelconfig import ModelDescription
@@ -63,7 +64,16 @@ class JobFolder:
 
 
 def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, deadline_s: float, train: bool) -> None:
-    """The trainer's facts (trusted: no learner code ran there) into the submission's facts."""
+    """The trainer's facts (trusted: no learner code ran there) into the submission's facts.
+
+    Raises NotGraded where the trainer failed on its own (its job unreadable, or its code raised
+    what no model causes): that is the grader's problem, not a failed submission."""
+    if outcome.returncode == files.EXIT_UNREADABLE_JOB:
+        raise NotGraded("the grader's trainer could not read its job (was the grader upgraded during this "
+                        "grading?): grade again")
+    if outcome.failure is not None and outcome.failure.get("stage") == files.GRADER_FAULT_STAGE:
+        raise NotGraded(f"the grader's trainer failed, not the submission: {outcome.failure.get('message')}; "
+                        f"grade again, and report it if it happens again")
     if outcome.facts is not None:
         facts.model = ModelFacts.from_dict(outcome.facts)
     if outcome.training is not None:

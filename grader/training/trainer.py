@@ -60,6 +60,10 @@ TRAINED_MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
 # Of the budget, what stopping early keeps in hand: saving the model, and a slower epoch than any so far.
 BUDGET_RESERVE = 0.05
+# The trainer's own faults, never the learner's: the job request could not be read (a parent of
+# another grader version, say), or the trainer's code raised what it does not expect.
+EXIT_UNREADABLE_JOB = 3
+GRADER_FAULT_STAGE = "grader"
 
 
 def job_request(folder: Path, started: float) -> str:
@@ -246,6 +250,10 @@ def run_job(folder: Path, started: float) -> None:
         evaluation.write_json(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
                                        "hint": "make the model smaller (fewer filters or units, or pool before "
                                                "Flatten)", "detail": ""})
+    except Exception as exc:  # every failure a model can cause is caught above: this is the grader's own
+        evaluation.write_json(folder / FAILURE_FILE, {"stage": GRADER_FAULT_STAGE,
+                                                      "message": f"{type(exc).__name__}: {exc}",
+                                                      "detail": traceback.format_exc()[-4000:]})
 
 
 def main() -> int:
@@ -256,7 +264,12 @@ def main() -> int:
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # nothing to build: the parent closed stdin
-    run_job(*read_job_request(line))
+    try:
+        request = read_job_request(line)
+    except (ValueError, KeyError, TypeError):
+        print(f"the trainer cannot read its job request: {line[:200]!r}", file=sys.stderr)
+        return EXIT_UNREADABLE_JOB
+    run_job(*request)
     return 0
 
 
