@@ -1,6 +1,6 @@
 """The trusted trainer: builds and trains a validated model; runs no learner code at all.
 
-    python -m grader.training.trainer        (reads one job path from stdin)
+    python -m grader.training.trainer        (reads one job request from stdin: job_request())
 
 It starts while the sandboxed child is still describing the submission, imports Keras, and
 then waits for its job on stdin (the parent closes stdin when there is nothing to train).
