@@ -57,3 +57,10 @@ def tiny_model_description():
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return ModelDescription(keras.saving.serialize_keras_object(model), model.get_compile_config())
+
+
+def send_job(process, line: str) -> int:
+    """Hand a started TrainerProcess one request line directly, and wait for it to exit."""
+    process.process.stdin.write(line.encode())
+    process.process.stdin.close()
+    return process.process.wait(timeout=300)

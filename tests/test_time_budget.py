@@ -10,7 +10,7 @@ from grader.pipeline import grade
 from grader.training import trainer
 from grader.training.runner import TrainerOutcome, TrainerProcess
 from grader.training.step import JobFolder, collect
-from tests.grading import tiny_model_description, tiny_spec
+from tests.grading import send_job, tiny_model_description, tiny_spec
 
 
 def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(tmp_path):
@@ -61,7 +61,7 @@ def test_the_next_epoch_must_fit_with_the_reserve():
     assert not trainer.next_epoch_fits(spent_s=50.0, longest_epoch_s=50.0 - reserve + 0.01, budget_s=100.0)
 
 
-def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends(tmp_path):
+def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends():
     # The trainer may still be importing Keras when its job arrives; that wait counts against the
     # budget on both sides, so the parent sends the instant its deadline started. A job whose
     # deadline started 1,000 s ago on a budget of 25 s has no room for a second epoch, however fast
@@ -77,9 +77,8 @@ def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends(tmp_pat
     try:
         folder.write(description=description, mode="train", seed=1, epochs=50, batch_size=16,
                      stop_metric="accuracy", stop_at=None, arrays=arrays, budget_s=25.0)
-        process.process.stdin.write(trainer.job_request(folder.path, trainer.budget_clock() - 1000.0).encode())
-        process.process.stdin.close()
-        assert process.process.wait(timeout=300) == 0, process.output.text()
+        assert send_job(process, trainer.job_request(folder.path, trainer.budget_clock() - 1000.0)) == 0, \
+            process.output.text()
         training = json.loads((folder.path / trainer.TRAINING_FILE).read_text())
         assert training["epochs_run"] == 1
         assert training["stopped_for_time"]["after_epoch"] == 1

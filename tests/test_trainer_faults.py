@@ -11,13 +11,7 @@ from grader.submission_io import NotGraded
 from grader.training import trainer
 from grader.training.runner import TrainerOutcome, TrainerProcess
 from grader.training.step import JobFolder, collect
-from tests.grading import tiny_model_description
-
-
-def _send(process: TrainerProcess, line: str) -> int:
-    process.process.stdin.write(line.encode())
-    process.process.stdin.close()
-    return process.process.wait(timeout=300)
+from tests.grading import send_job, tiny_model_description
 
 
 def test_a_trainer_that_cannot_read_its_job_request_says_so_and_is_not_a_graded_failure():
@@ -25,7 +19,7 @@ def test_a_trainer_that_cannot_read_its_job_request_says_so_and_is_not_a_graded_
     # it with its own exit code, and the grading is "not graded", not a crashed submission.
     process = TrainerProcess.start("cpu")
     try:
-        code = _send(process, "/tmp/some-job-folder\n")
+        code = send_job(process, "/tmp/some-job-folder\n")
         head, tail = process.output.text()
     finally:
         process.close()
@@ -35,7 +29,7 @@ def test_a_trainer_that_cannot_read_its_job_request_says_so_and_is_not_a_graded_
         collect(SubmissionFacts(), TrainerOutcome(returncode=code), epochs=1, deadline_s=60.0, train=True)
 
 
-def test_an_unexpected_error_in_the_trainer_is_the_graders_fault(tmp_path):
+def test_an_unexpected_error_in_the_trainer_is_the_graders_fault():
     # A job without a key the trainer reads (a job writer of another version): the trainer's code
     # raises where no model could make it, and says it is its own fault.
     folder = JobFolder()
@@ -46,7 +40,7 @@ def test_an_unexpected_error_in_the_trainer_is_the_graders_fault(tmp_path):
         job = json.loads((folder.path / trainer.JOB_FILE).read_text())
         del job["precision"]
         (folder.path / trainer.JOB_FILE).write_text(json.dumps(job))
-        assert _send(process, trainer.job_request(folder.path, trainer.budget_clock())) == 0
+        assert send_job(process, trainer.job_request(folder.path, trainer.budget_clock())) == 0
         failure = json.loads((folder.path / trainer.FAILURE_FILE).read_text())
     finally:
         process.close()
