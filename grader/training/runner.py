@@ -55,7 +55,7 @@ def _environment(device: str) -> dict[str, str]:
 
 class TrainerProcess:
     def __init__(self, process: subprocess.Popen, output: BoundedOutput):
-        self.process, self.output, self.started = process, output, time.perf_counter()
+        self.process, self.output = process, output
 
     @classmethod
     def start(cls, device: str, keras_backend: str | None = None) -> "TrainerProcess":

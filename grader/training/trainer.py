@@ -250,7 +250,10 @@ def run_job(folder: Path, started: float) -> None:
         evaluation.write_json(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
                                        "hint": "make the model smaller (fewer filters or units, or pool before "
                                                "Flatten)", "detail": ""})
-    except Exception as exc:  # every failure a model can cause is caught above: this is the grader's own
+    except Exception as exc:
+        # Every failure a model can cause is caught above. What is left, model_facts() failing
+        # on a model that was validated and built included, is the grader's own fault: the
+        # learner gets "not graded", not a verdict.
         evaluation.write_json(folder / FAILURE_FILE, {"stage": GRADER_FAULT_STAGE,
                                                       "message": f"{type(exc).__name__}: {exc}",
                                                       "detail": traceback.format_exc()[-4000:]})
