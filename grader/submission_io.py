@@ -65,7 +65,9 @@ def read_notebook(path: Path) -> tuple[str, str]:
 def syntax_failure(source: str, path: Path) -> Failure | None:
     """Compile without running: a syntax error is reported with its line, safely, in the parent."""
     try:
-        compile(source, str(path), "exec")
+        # A name that is no file: for some errors Python quotes the line from the file on disk,
+        # which for a notebook is a line of its JSON, not of the converted source.
+        compile(source, f"<{path.name}>", "exec")
     except SyntaxError as err:
         line = (err.text or "").strip()
         return Failure("read", f"syntax error at line {err.lineno}: {err.msg}" + (f" ({line})" if line else ""),

@@ -70,6 +70,17 @@ def test_a_syntax_error_in_a_notebook_names_the_cell_and_its_line(tmp_path):
     assert result.failure["message"].startswith("syntax error at cell 3, line 2")
 
 
+def test_a_syntax_error_quotes_the_cells_line_not_the_notebooks_json(tmp_path):
+    # For a missing comma Python quotes the line from the file named in compile(): for a
+    # notebook that file is JSON, so the grader must not name it there.
+    path = tmp_path / "fashion.ipynb"
+    path.write_bytes(notebook_bytes(new_code_cell("import keras"),
+                                    new_code_cell("layers = [\n    keras.layers.Flatten()\n    keras.layers.Dense(10),\n]")))
+    result = grade(path=path, out_dir=tmp_path / "run", train=False)
+    assert result.failure["message"].startswith("syntax error at cell 2, line 2: invalid syntax")
+    assert result.failure["message"].endswith("(keras.layers.Flatten())")
+
+
 @pytest.mark.parametrize("raw, message", [
     (b'{"cells": [', "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 12"),
     (b"", "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 1"),
