@@ -44,6 +44,7 @@ class ModelFacts:
     optimizer: str | None = None
     learning_rate: float | None = None
     metrics: tuple[str, ...] | None = None  # compile(metrics=...) by name, as the learner wrote it; None: unknown
+    from_logits: bool = False  # the loss reads the outputs as logits (the grader reads them as probabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

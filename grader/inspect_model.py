@@ -79,6 +79,14 @@ def _loss_name(model: Any) -> str | None:
     return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
 
 
+def _from_logits(model: Any) -> bool:
+    loss = getattr(model, "loss", None)
+    try:
+        return bool((loss.get_config() or {}).get("from_logits", False))
+    except Exception:  # a string or a plain function: Keras' default, probabilities
+        return False
+
+
 def _learning_rate(optimizer: Any) -> float | None:
     try:
         import keras
@@ -121,6 +129,7 @@ def model_facts(model: Any) -> ModelFacts:
         optimizer=type(optimizer).__name__ if compiled else None,
         learning_rate=_learning_rate(optimizer) if compiled else None,
         metrics=_metric_names(model) if compiled else None,
+        from_logits=_from_logits(model) if compiled else False,
     )
 
 

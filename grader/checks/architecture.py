@@ -189,6 +189,10 @@ def _missing(expected: list[LayerSpec], i: int, labels: list[str]) -> Problem:
 
 def _extra(layer: LayerFacts, j: int, previous: LayerSpec | None) -> Problem:
     where = f"after the {previous.type}" if previous is not None else "at the start"
+    if layer.type == "Rescaling":
+        return Problem(f"unexpected Rescaling (layer {j + 1}) {where}",
+                       "remove the Rescaling layer and scale the pixels in preprocess() instead: the grader "
+                       "prepares the test images the way preprocess() should, already scaled", "structure")
     if layer.type in HARMLESS_ADDITIONS:
         return Problem(f"extra {layer.type} (layer {j + 1}) {where}: fine, it only steadies training",
                        "", "harmless")

@@ -38,11 +38,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+# The learner's own call, when the message quotes its line: `Adam(lr=1e-3)` gets `Adam(learning_rate=1e-3)`.
+LR_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(\s*lr\s*=\s*([^,)\s]+)")
+
+
 def migration_hint(message: str | None) -> str | None:
     if not message:
         return None
     for pattern, hint in MIGRATIONS:
         if re.search(pattern, message):
+            if hint.startswith("Keras 3 calls it learning_rate") and (call := LR_CALL.search(message)):
+                return f"Keras 3 calls it learning_rate: write {call[1]}(learning_rate={call[2]})"
             return hint
     return None
 

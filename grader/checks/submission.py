@@ -75,6 +75,12 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
         else:
             hint = "integer labels and a softmax output: use loss='sparse_categorical_crossentropy'"
         return failed("compile", title, spec.points, f"loss is {loss}, expected {' or '.join(spec.loss)}", hint)
+    if model.from_logits:
+        output = "sigmoid" if task == "binary" else "softmax"
+        return failed("compile", title, spec.points,
+                      "the loss has from_logits=True, so it reads the model's outputs as raw scores (logits)",
+                      f"remove from_logits=True and end the model with activation='{output}': the grader reads "
+                      f"the outputs as probabilities")
     optimizer = (model.optimizer or "").lower()
     if spec.optimizer and optimizer not in spec.optimizer:
         name = OPTIMIZER_CLASSES.get(spec.optimizer[0], spec.optimizer[0])
@@ -85,7 +91,9 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
     ):
         return failed("compile", title, spec.points,
                       f"learning rate is {model.learning_rate:g}, expected {spec.learning_rate:g}",
-                      f"pass learning_rate={spec.learning_rate:g} to the optimizer")
+                      f"pass the learning rate to the optimizer: optimizer=keras.optimizers."
+                      f"{OPTIMIZER_CLASSES.get(optimizer, model.optimizer or 'RMSprop')}"
+                      f"(learning_rate={spec.learning_rate:g})")
     if model.metrics is not None and not ACCURACY_METRICS & set(model.metrics):
         return failed("compile", title, spec.points, "compile() has no accuracy metric",
                       "add metrics=['accuracy']: without it training logs no accuracy, so you (and any callback) "
