@@ -170,6 +170,18 @@ MISTAKES = [
     mistake("optimizer='rmsprop' (its default learning rate)", "cats_dogs",
             [("keras.optimizers.RMSprop(learning_rate=1e-4)", '"rmsprop"')],
             {"compile"}, {"compile": ("optimizer=keras.optimizers.RMSprop(learning_rate=0.0001)",)}),
+    mistake("Keras 2 fit_generator at the top level", "cats_dogs",
+            [("\nif __name__ == \"__main__\":", "\nbuild_model().fit_generator(iter([]), steps_per_epoch=1)\n\n\n"
+                                              "if __name__ == \"__main__\":")],
+            {"preprocess", *ARCH, "compile", "augmentation"},
+            {"submission": ("fit_generator", "model.fit(", "if __name__")}),
+    mistake("Keras 2 ImageDataGenerator.flow_from_directory", "cats_dogs",
+            [("\nif __name__ == \"__main__\":",
+              "\ngenerator = keras.preprocessing.image.ImageDataGenerator(rescale=1 / 255)\n"
+              "train = generator.flow_from_directory('data/train', target_size=(150, 150))\n\n\n"
+              "if __name__ == \"__main__\":")],
+            {"preprocess", *ARCH, "compile", "augmentation"},
+            {"submission": ("ImageDataGenerator", "augmentation layers")}),
     mistake("Rescaling in the model, raw pixels from preprocess() (the TensorFlow tutorial)", "cats_dogs",
             [('return images.astype("float32") / 255.0', 'return images.astype("float32")'),
              ("        keras.Input(shape=(150, 150, 3)),\n",
