@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+LR_HINT = "Keras 3 calls it learning_rate: for example keras.optimizers.RMSprop(learning_rate=1e-4)"
+
 # (pattern in the error message, the fix). The first match wins.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (r"np_utils",
@@ -21,8 +23,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     (r"fit_generator|evaluate_generator|predict_generator",
      "Keras 3 has no fit_generator: model.fit(...) takes generators and datasets too; keep training under "
      "`if __name__ == \"__main__\":`, the grader trains the model itself"),
-    (r"(?:not recognized|unexpected keyword argument)\W*\{?\W*'?lr'?\b|'lr'",
-     "Keras 3 calls it learning_rate: for example keras.optimizers.RMSprop(learning_rate=1e-4)"),
+    (r"(?:not recognized|unexpected keyword argument)\W*\{?\W*'?lr'?\b|'lr'", LR_HINT),
     (r"KeyError: '(acc|val_acc)'",
      "Keras 3 logs the metric as 'accuracy' (and 'val_accuracy'): read logs['accuracy'], and compile with "
      "metrics=['accuracy']"),
@@ -47,7 +48,7 @@ def migration_hint(message: str | None) -> str | None:
         return None
     for pattern, hint in MIGRATIONS:
         if re.search(pattern, message):
-            if hint.startswith("Keras 3 calls it learning_rate") and (call := LR_CALL.search(message)):
+            if hint is LR_HINT and (call := LR_CALL.search(message)):
                 return f"Keras 3 calls it learning_rate: write {call[1]}(learning_rate={call[2]})"
             return hint
     return None
