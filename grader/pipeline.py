@@ -47,7 +47,7 @@ from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load
 from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 from grader.training import step as training_step
-from grader.training.evaluation import EvaluationJob, EvaluationOutcome
+from grader.training.evaluation import BACKEND_PROBLEM, EvaluationJob, EvaluationOutcome
 from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
@@ -238,7 +238,19 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
             folder.remove()
     finally:
         trainer.close()
-    if run.facts.timed_out and run.evaluated is None and (run.workdir / TRAINED_MODEL_FILE).is_file():
+    evaluate_again_where_needed(run, events)
+
+
+def evaluate_again_where_needed(run: Run, events: Events) -> None:
+    """What the training trainer could not evaluate, a fresh trainer evaluates: a run killed in
+    the middle of an epoch (on its last complete epoch), or a prediction the backend or device
+    failed (once more: when ten gradings shared one GPU, XLA's autotuner failed 3 of their ten
+    evaluations, docs/measurements.md; a second try costs one model load and one prediction)."""
+    if not (run.workdir / TRAINED_MODEL_FILE).is_file():
+        return
+    cut_short = run.facts.timed_out and run.evaluated is None
+    backend_failed = run.evaluated is not None and run.evaluated.problem == BACKEND_PROBLEM
+    if cut_short or backend_failed:
         events.on_stage("evaluate")
         run.evaluated = evaluate_checkpoint(run)
 
@@ -281,6 +293,10 @@ def measure_trained_model(run: Run, train: bool) -> None:
     if not (train and run.facts.failure is None and (run.workdir / TRAINED_MODEL_FILE).is_file()):
         return
     outcome = run.evaluated
+    if outcome is not None and outcome.problem == BACKEND_PROBLEM:
+        raise NotGraded(f"the {backend.backend_name()} backend failed while evaluating the trained model "
+                        f"({outcome.message}): that is the host's device or backend, not the submission. Grade "
+                        f"again; if it happens again, let fewer gradings share the GPU, or use --device cpu")
     if outcome is None or outcome.problem == "evaluate":
         why = outcome.message if outcome is not None else (
             f"it took longer than {config.EVALUATE_BUDGET_S:.0f} s" if run.trainer is not None and run.trainer.timed_out

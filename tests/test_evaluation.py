@@ -109,6 +109,51 @@ def test_what_the_trainer_could_not_evaluate_fails_the_grading_with_its_reason(t
         run.facts.failure.message
 
 
+class XlaRuntimeError(RuntimeError):
+    """Stands in for jaxlib's error type: the grader must judge it by what it says, not import it."""
+
+
+@pytest.mark.parametrize("error, problem", [
+    (XlaRuntimeError("NOT_FOUND: Failed to get configs for: 3 out of 15 instructions."), "backend"),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), "backend"),
+    (MemoryError(), "evaluate"),
+    (XlaRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80 GiB"), "evaluate"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB"), "evaluate"),
+])
+def test_a_failed_prediction_is_the_models_only_when_it_ran_out_of_memory(tmp_path, images, monkeypatch, error,
+                                                                           problem):
+    # The model was validated and trained in the same trainer: what else breaks its prediction
+    # is the backend or the device (the XLA autotuner failure was seen on a shared H200).
+    import grader.evaluate
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(grader.evaluate, "predict_outputs", fail)
+    outcome = run_in(evaluated_folder(tmp_path, small_model(), images))
+    assert outcome.problem == problem and outcome.outputs is None
+
+
+def test_a_backend_failure_is_evaluated_again_by_a_fresh_trainer_and_is_never_blamed_on_the_learner(
+        tmp_path, data_dir):
+    from grader.events import Events
+    from grader.submission_io import NotGraded
+
+    run = fashion_run(tmp_path, data_dir)
+    keras.saving.save_model(small_model(), tmp_path / TRAINED_MODEL_FILE)
+    run.evaluated = EvaluationOutcome(problem="backend", message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    stages = []
+    pipeline.evaluate_again_where_needed(run, Events(on_stage=stages.append))
+    assert stages == ["evaluate"] and run.evaluated is not None and run.evaluated.problem == ""
+    assert run.evaluated.outputs.shape == (len(evaluated_images(pipeline.evaluation_splits(run))), 10)
+
+    run.evaluated = EvaluationOutcome(problem="backend", message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    with pytest.raises(NotGraded, match="not the submission") as raised:
+        pipeline.measure_trained_model(run, train=True)
+    assert "Failed to get configs" in str(raised.value) and "grade again" in str(raised.value).lower()
+    assert run.facts.failure is None and run.facts.metrics is None
+
+
 def test_a_checkpoint_is_evaluated_by_a_fresh_trainer(tmp_path, data_dir):
     """A run killed mid-epoch: its trainer is gone, so a new one evaluates the last complete epoch."""
     run = fashion_run(tmp_path, data_dir)

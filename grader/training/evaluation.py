@@ -74,7 +74,9 @@ class EvaluationOutcome:
     outputs: np.ndarray | None = None
     journey: tuple[Any, ...] | None = None  # grader.journey.JourneyStep, one per followed layer
     journey_error: str = ""
-    problem: str = ""  # "load": the saved model cannot be loaded; "evaluate": predicting failed
+    # "load": the saved model cannot be loaded; "evaluate": predicting ran out of memory (the
+    # model's fault); "backend": the backend or device failed while predicting (the host's)
+    problem: str = ""
     message: str = ""
     seconds: float = 0.0
 
@@ -103,6 +105,27 @@ def read_outcome(folder: Path) -> EvaluationOutcome | None:
 
 # --------------------------------------------------------------------------- the trainer's side
 
+# How each backend says it ran out of memory (TensorFlow's ResourceExhaustedError, XLA's
+# RESOURCE_EXHAUSTED status under JAX, PyTorch's "CUDA out of memory"), besides MemoryError.
+_OUT_OF_MEMORY_WORDS = ("resource_exhausted", "resourceexhausted", "out of memory", "outofmemory")
+BACKEND_PROBLEM = "backend"
+
+
+def prediction_problem(exc: BaseException) -> str:
+    """Whose fault a failed prediction is: "evaluate" (the model's) or "backend" (the host's).
+
+    The model predicting here was validated, built and trained in this same process, and its
+    validation pass ran after every epoch: the one way left for the model itself to fail is to
+    need more memory than the device has. Anything else is the backend or the device failing,
+    for instance XLA's GPU autotuner ("NOT_FOUND: Failed to get configs"), seen when ten gradings
+    shared one H200: a learner must not be told to shrink a correct model for it.
+    """
+    text = f"{type(exc).__name__}: {exc}".lower()
+    if isinstance(exc, MemoryError) or any(word in text for word in _OUT_OF_MEMORY_WORDS):
+        return "evaluate"
+    return BACKEND_PROBLEM
+
+
 
 def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> None:
     """Evaluate the model saved in `folder` on the images the parent left there."""
@@ -122,7 +145,7 @@ def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> N
         images = np.load(folder / EVAL_IMAGES_FILE, mmap_mode="r", allow_pickle=False)
         np.save(folder / OUTPUTS_FILE, predict_outputs(model, images, shape, scale), allow_pickle=False)
     except Exception as exc:  # MemoryError included: the model is too large to evaluate here
-        write_json(folder / EVALUATION_FILE, {"problem": "evaluate", "message": keras_cause(exc)})
+        write_json(folder / EVALUATION_FILE, {"problem": prediction_problem(exc), "message": keras_cause(exc)})
         return
     doc: dict[str, Any] = {}
     try:
