@@ -6,7 +6,9 @@ imported only inside the functions, and only the one that Keras is actually usin
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -262,6 +264,24 @@ def gpu_names() -> list[str]:
     except Exception:  # a broken GPU stack means: no GPU
         return []
     return []
+
+
+def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
+    """gpu_names(), asked of a short-lived process, for the grading parent.
+
+    The parent forks its sandboxed child and its trainer: a backend imported there first would
+    have its threads running at those forks (JAX warns that this can deadlock, once per grading),
+    and the parent otherwise never imports a backend. The environment, and with it the backend
+    and the GPUs visible, is the parent's.
+    """
+    code = "import json; from grader.backend import gpu_names; print(json.dumps(gpu_names()))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s,
+                              env={**os.environ, **_QUIET_ENV})
+        names = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):  # no answer means: no GPU
+        return []
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 def describe_device() -> str:

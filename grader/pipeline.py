@@ -439,7 +439,7 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     child_backend, trainer_backend = fast, (None if train else fast)
     if not train:
         result.backend = fast
-    if request.device == "gpu" and not backend.gpu_names():
+    if request.device == "gpu" and not backend.gpu_names_from_a_fresh_process():
         raise NotGraded(f"--device gpu, but the {backend.backend_name()} backend sees no GPU; use --device auto")
     workdir = make_run_dir(request.out_dir, spec.name, result.submission_sha256)
     result.run_dir = str(workdir)

@@ -194,3 +194,26 @@ def test_a_submit_is_measured_without_keras_in_the_parent_and_as_a_direct_evalua
     assert graded["metrics"]["validation_accuracy"] == direct.metrics.validation_accuracy
     report = (out / "report.html").read_text()
     assert 'id="journey"' in report and "Could not draw" not in report
+
+
+GPU_PARENT = """
+import json, sys
+from pathlib import Path
+from grader.pipeline import grade
+result = grade(path=Path(sys.argv[1]), spec_path=Path(sys.argv[2]), profile="tiny", out_dir=Path(sys.argv[3]),
+               device="gpu")
+print(json.dumps({"imported": sorted(m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules),
+                  "verdict": result.verdict, "error": result.error}))
+"""
+
+
+@pytest.mark.skipif(bool(backend.gpu_names()), reason="this machine has a GPU: --device gpu would train")
+def test_asking_for_a_gpu_where_there_is_none_is_not_graded_and_the_parent_imports_no_backend(tmp_path):
+    # The parent forks the child and the trainer: a backend imported there to look for GPUs
+    # would be running its threads at those forks (JAX warned of deadlocks on every grading).
+    done = subprocess.run([sys.executable, "-c", GPU_PARENT, str(config.SOLUTIONS_DIR / "fashion.py"),
+                           str(tiny_spec(tmp_path, "fashion")), str(tmp_path / "run")],
+                          capture_output=True, text=True, cwd=config.REPO_ROOT, timeout=300)
+    graded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert graded["imported"] == [] and graded["verdict"] == "not_graded"
+    assert "--device gpu, but the" in graded["error"] and "sees no GPU" in graded["error"]
