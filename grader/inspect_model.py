@@ -13,7 +13,8 @@ from grader.facts import LayerFacts, ModelFacts
 
 # The configuration keys the specs may check, as they appear in layer.get_config().
 _CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate",
-                "max_value", "negative_slope", "threshold", "axis")  # the last four: ReLU and Softmax layers
+                "max_value", "negative_slope", "threshold", "axis",  # ReLU and Softmax layers
+                "scale", "offset")  # Rescaling: Rescaling(1.0) computes nothing (checks/normal_form.py)
 
 
 class ModelLoadError(Exception):

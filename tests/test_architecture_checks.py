@@ -223,3 +223,20 @@ def test_normal_form_folds_activations_and_moves_dropout_after_flatten():
     # The spec side gets the same treatment.
     expected = [LayerSpec("MaxPooling2D"), LayerSpec("Dropout", config={"rate": 0.4}), LayerSpec("Flatten", (100,))]
     assert [l.type for l in normal_form(expected)] == ["MaxPooling2D", "Flatten", "Dropout"]
+
+
+def test_layers_that_compute_the_identity_are_neither_extra_nor_misplaced(fashion):
+    # Rescaling(1.0) (a learner who scales in preprocess() and keeps the layer "to be safe"),
+    # Activation("linear") and Identity() change no number: the model is the reference's.
+    model = fashion_model()
+    stack = [keras.Input((28, 28, 1)), layers.Rescaling(1.0), *model.layers[:4], layers.Activation("linear"),
+             *model.layers[4:6], layers.Identity(), model.layers[6]]
+    spelled = keras.Sequential(stack)
+    spelled.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    results = check_architecture(fashion.architecture, fashion.input_shape, model_facts(spelled))
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    # A Rescaling that does change the numbers is still an extra layer, with its own hint.
+    scaled = keras.Sequential([keras.Input((28, 28, 1)), layers.Rescaling(1 / 255), *model.layers])
+    layer_check = by_id(check_architecture(fashion.architecture, fashion.input_shape, model_facts(scaled)))
+    assert not all(r.passed for r in layer_check.values())
+    assert any("Rescaling" in r.message and "preprocess()" in r.hint for r in layer_check.values())

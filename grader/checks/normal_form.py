@@ -12,6 +12,9 @@ before they are aligned, so only real differences are reported:
 2. Element-wise layers (Dropout and friends, left-over activations) commute with Flatten and
    Reshape: `Dropout(0.5)` + `Flatten()` computes, element for element, what `Flatten()` +
    `Dropout(0.5)` does. The normal form puts them after the reshaping layer.
+3. Layers that compute the identity are left out: `Identity()`, `Activation("linear")` and
+   `Rescaling(1.0)` (scale 1, offset 0) change no number, so they are neither extra layers
+   nor a layer in the place of an expected one.
 
 Works on `LayerFacts` (observed) and `LayerSpec` (expected) alike: both are frozen
 dataclasses with `type`, `config`, `output` and `params`. Pure: no Keras.
@@ -33,6 +36,22 @@ RESHAPING = frozenset({"Flatten", "Reshape"})
 # Layers that act on each number on its own (in training or always): they commute with RESHAPING.
 ELEMENTWISE = frozenset({"Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Activation", "ReLU",
                          "LeakyReLU", "ELU", "Softmax"})
+
+
+def computes_identity(layer: Any) -> bool:
+    """A layer that returns its input unchanged, whatever its input."""
+    config = layer.config
+    if layer.type == "Identity":
+        return True
+    if layer.type == "Activation":
+        return config.get("activation") == "linear"
+    if layer.type == "Rescaling":
+        return _is_number(config.get("scale"), 1.0) and _is_number(config.get("offset", 0.0), 0.0)
+    return False
+
+
+def _is_number(value: Any, number: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) == number
 
 
 def activation_of(layer: Any) -> str | None:
@@ -94,4 +113,4 @@ def elementwise_after_reshape(layers: Sequence[Layer]) -> list[Layer]:
 
 
 def normal_form(layers: Sequence[Layer]) -> list[Layer]:
-    return elementwise_after_reshape(fold_activations(layers))
+    return elementwise_after_reshape(fold_activations([layer for layer in layers if not computes_identity(layer)]))
