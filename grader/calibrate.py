@@ -54,6 +54,7 @@ class Calibration:
     solution: str
     runs: list[SeedRun] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    device: str = "cpu"
 
     def summary(self, key: str) -> tuple[float, float, float]:
         values = [getattr(r, key) for r in self.runs]
@@ -86,18 +87,23 @@ def proposed_tiers(profile: Profile, calibration: Calibration, *, stretch: bool)
 
 def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: int = 20, first_seed: int = 1,
               solution: Path | None = None, spec_path: Path | None = None, data_dir: Path | None = None,
-              isolation: str | None = None, on_run: Callable[[SeedRun], None] = lambda run: None) -> Calibration:
-    """Grade the reference (or `solution`) once per seed; figures exactly as `grade submit` gives them."""
+              isolation: str | None = None, device: str = "cpu",
+              on_run: Callable[[SeedRun], None] = lambda run: None) -> Calibration:
+    """Grade the reference (or `solution`) once per seed; figures exactly as `grade submit` gives them.
+
+    The shipped tiers are calibrated on the CPU (`device="cpu"`); a host whose gradings train on
+    its GPUs measures there with `device="gpu"` (GPUs are not bitwise reproducible, docs/spec.md).
+    """
     from grader.pipeline import grade
 
     spec: ChallengeSpec = load_spec(spec_path or challenge)
     spec.profile(profile)  # a clear SpecError for an unknown profile, before any training
     path = Path(solution) if solution else config.SOLUTIONS_DIR / f"{spec.name}.py"
-    result = Calibration(spec.name, profile, str(path))
+    result = Calibration(spec.name, profile, str(path), device=device)
     with tempfile.TemporaryDirectory(prefix="grade-calibrate-") as runs:
         for seed in range(first_seed, first_seed + seeds):
             graded = grade(path=path, challenge=spec.name, spec_path=spec_path, profile=profile, seed=seed,
-                           device="cpu", out_dir=Path(runs) / f"seed-{seed}", data_dir=data_dir,
+                           device=device, out_dir=Path(runs) / f"seed-{seed}", data_dir=data_dir,
                            isolation=isolation)
             if graded.error or not graded.metrics:
                 result.errors.append(f"seed {seed}: {graded.error or 'no test accuracy (the run failed)'}")
@@ -118,7 +124,7 @@ def report_markdown(calibration: Calibration, spec: ChallengeSpec, *, stretch: b
     full = sum(r.full_marks for r in calibration.runs)
     lines = [
         f"### {calibration.challenge}, profile `{calibration.profile}`, {Path(calibration.solution).name}, "
-        f"{n} seeds",
+        f"{n} seeds" + ("" if calibration.device == "cpu" else f", device {calibration.device}"),
         "",
         f"test accuracy min {lo:.4f}, median {mid:.4f}, max {hi:.4f}; "
         f"gap min {glo:+.4f}, median {gmid:+.4f}, max {ghi:+.4f}; full marks with the spec's tiers on "

@@ -45,3 +45,14 @@ def test_calibrate_trains_each_seed_and_writes_the_table(tmp_path):
 def test_calibrate_names_an_unknown_profile():
     result = CliRunner().invoke(cli, ["calibrate", "fashion", "--profile", "nope", "--seeds", "1"])
     assert result.exit_code == 2 and "has no profile 'nope'" in result.output
+
+
+def test_calibrate_on_a_gpu_says_where_there_is_none(tmp_path):
+    from grader import backend
+
+    if backend.gpu_names_from_a_fresh_process():
+        pytest.skip("this machine has a GPU: the seed would train")
+    result = CliRunner().invoke(cli, ["calibrate", "fashion", "--spec", str(tiny_spec(tmp_path, "fashion")),
+                                      "--profile", "tiny", "--seeds", "1", "--device", "gpu"])
+    assert result.exit_code == 1
+    assert "no seed gave figures: seed 1: --device gpu, but the" in result.output and "sees no GPU" in result.output

@@ -20,12 +20,17 @@ from grader import config
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), help="Another spec (TOML).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
               help="Folder with the raw datasets.")
+@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu", show_default=True,
+              help="Where to train. The shipped tiers are measured on the CPU; a host grading on its GPUs "
+                   "calibrates there with --device gpu.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also append the table and the proposal to this Markdown file.")
-def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_path, data_dir, markdown_path) -> None:
+def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_path, data_dir, device,
+              markdown_path) -> None:
     """Grade a reference on SEEDS seeds; print min/median/max and proposed tiers.
 
-    Each seed is a full `grade submit` on the CPU, so this takes SEEDS times one grading.
+    Each seed is a full `grade submit` (on the CPU unless --device says otherwise), so this takes
+    SEEDS times one grading.
     """
     from grader.calibrate import calibrate as run_calibration, report_markdown
     from grader.spec import SpecError, load_spec
@@ -41,7 +46,8 @@ def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_pat
                    f"{run.epochs} epochs  {run.score:g}/{run.max_score:g}", err=True)
 
     result = run_calibration(challenge=spec.name, profile=profile, seeds=seeds, first_seed=first_seed,
-                             solution=solution, spec_path=spec_path, data_dir=data_dir, on_run=progress)
+                             solution=solution, spec_path=spec_path, data_dir=data_dir, device=device,
+                             on_run=progress)
     if not result.runs:
         raise click.ClickException("no seed gave figures: " + "; ".join(result.errors))
     text = report_markdown(result, spec, stretch=stretch)
