@@ -274,6 +274,19 @@ def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
     and the parent otherwise never imports a backend. The environment, and with it the backend
     and the GPUs visible, is the parent's.
     """
+    key = (backend_name(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if key not in _GPUS_SEEN:  # a batch worker grades many: GPUs once seen are not asked for again
+        names = _ask_a_fresh_process_for_gpus(timeout_s)
+        if not names:
+            return []  # asked again next time: a probe that timed out once must not stop a whole batch
+        _GPUS_SEEN[key] = names
+    return list(_GPUS_SEEN[key])
+
+
+_GPUS_SEEN: dict[tuple[str, str | None], list[str]] = {}
+
+
+def _ask_a_fresh_process_for_gpus(timeout_s: float) -> list[str]:
     code = "import json; from grader.backend import gpu_names; print(json.dumps(gpu_names()))"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s,

@@ -217,3 +217,22 @@ def test_asking_for_a_gpu_where_there_is_none_is_not_graded_and_the_parent_impor
     graded = json.loads(done.stdout.strip().splitlines()[-1])
     assert graded["imported"] == [] and graded["verdict"] == "not_graded"
     assert "--device gpu, but the" in graded["error"] and "sees no GPU" in graded["error"]
+
+
+def test_a_batch_worker_asks_for_gpus_once_they_are_seen_and_again_while_none_are(monkeypatch):
+    answers = [[], ["NVIDIA H200"]]
+    asked = []
+
+    def ask(timeout_s):
+        asked.append(timeout_s)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    monkeypatch.setattr(backend, "_ask_a_fresh_process_for_gpus", ask)
+    monkeypatch.setattr(backend, "_GPUS_SEEN", {})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert backend.gpu_names_from_a_fresh_process() == []  # a probe that found none is not remembered
+    assert backend.gpu_names_from_a_fresh_process() == ["NVIDIA H200"]
+    assert backend.gpu_names_from_a_fresh_process() == ["NVIDIA H200"] and len(asked) == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4")  # another GPU for the next task: asked again
+    backend.gpu_names_from_a_fresh_process()
+    assert len(asked) == 3
