@@ -74,8 +74,8 @@ class EvaluationOutcome:
     outputs: np.ndarray | None = None
     journey: tuple[Any, ...] | None = None  # grader.journey.JourneyStep, one per followed layer
     journey_error: str = ""
-    # "load": the saved model cannot be loaded; "evaluate": predicting ran out of memory (the
-    # model's fault); "backend": the backend or device failed while predicting (the host's)
+    # "load": the saved model cannot be loaded; "evaluate": predicting failed for the model (out of
+    # memory, say); "backend": the backend's runtime or the device failed (the host's)
     problem: str = ""
     message: str = ""
     seconds: float = 0.0
@@ -108,6 +108,12 @@ def read_outcome(folder: Path) -> EvaluationOutcome | None:
 # How each backend says it ran out of memory (TensorFlow's ResourceExhaustedError, XLA's
 # RESOURCE_EXHAUSTED status under JAX, PyTorch's "CUDA out of memory"), besides MemoryError.
 _OUT_OF_MEMORY_WORDS = ("resource_exhausted", "resourceexhausted", "out of memory", "outofmemory")
+# How a backend's runtime or the device says that it failed: the error types of XLA's runtime
+# (JAX), TensorFlow's internal errors and PyTorch's accelerator errors, and the words of CUDA's
+# libraries. A model's own mistakes (a shape that does not fit) are ValueErrors and the like.
+_BACKEND_ERROR_TYPES = frozenset({"XlaRuntimeError", "JaxRuntimeError", "InternalError", "UnknownError",
+                                  "AcceleratorError"})
+_BACKEND_WORDS = ("cuda error", "cudnn", "cublas", "autotun", "failed to get configs")
 BACKEND_PROBLEM = "backend"
 
 
@@ -115,15 +121,17 @@ def prediction_problem(exc: BaseException) -> str:
     """Whose fault a failed prediction is: "evaluate" (the model's) or "backend" (the host's).
 
     The model predicting here was validated, built and trained in this same process, and its
-    validation pass ran after every epoch: the one way left for the model itself to fail is to
-    need more memory than the device has. Anything else is the backend or the device failing,
-    for instance XLA's GPU autotuner ("NOT_FOUND: Failed to get configs"), seen when ten gradings
-    shared one H200: a learner must not be told to shrink a correct model for it.
+    validation pass ran after every epoch. Running out of memory stays the model's (it may be too
+    large for the evaluation batches); a failure of the backend's runtime or of the device is
+    the host's, for instance XLA's GPU autotuner ("NOT_FOUND: Failed to get configs"), seen when
+    ten gradings shared one H200: a learner must not be told to shrink a correct model for it.
     """
     text = f"{type(exc).__name__}: {exc}".lower()
     if isinstance(exc, MemoryError) or any(word in text for word in _OUT_OF_MEMORY_WORDS):
         return "evaluate"
-    return BACKEND_PROBLEM
+    if type(exc).__name__ in _BACKEND_ERROR_TYPES or any(word in text for word in _BACKEND_WORDS):
+        return BACKEND_PROBLEM
+    return "evaluate"
 
 
 
