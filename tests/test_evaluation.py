@@ -123,8 +123,8 @@ class XlaRuntimeError(RuntimeError):
     (ValueError("Input 0 of layer 'conv2d' is incompatible with the layer: expected shape=(20, 28, 28, 1)"),
      "evaluate"),
 ])
-def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed(tmp_path, images, monkeypatch, error,
-                                                                           problem):
+def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed(tmp_path, images, monkeypatch,
+                                                                                   error, problem):
     # Only the backend's runtime or the device failing is the host's (the XLA autotuner failure
     # was seen on a shared H200); running out of memory or a model's own error is the model's.
     import grader.evaluate
