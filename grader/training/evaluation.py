@@ -134,7 +134,6 @@ def prediction_problem(exc: BaseException) -> str:
     return "evaluate"
 
 
-
 def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> None:
     """Evaluate the model saved in `folder` on the images the parent left there."""
     from grader.evaluate import predict_outputs
