@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from grader import config
 
-DEVICES = ("auto", "cpu", "gpu")
+DEVICES = config.DEVICES
 
 # Environment variables a child or the parent needs to honour a device choice. Set before
 # the backend is imported: none of the backends can hide a GPU afterwards.
@@ -266,6 +266,10 @@ def gpu_names() -> list[str]:
     return []
 
 
+# GPUs the fresh processes saw, per (backend, CUDA_VISIBLE_DEVICES): gpu_names_from_a_fresh_process
+_GPUS_SEEN: dict[tuple[str, str | None], list[str]] = {}
+
+
 def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
     """gpu_names(), asked of a short-lived process, for the grading parent.
 
@@ -281,9 +285,6 @@ def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
             return []  # asked again next time: a probe that timed out once must not stop a whole batch
         _GPUS_SEEN[key] = names
     return list(_GPUS_SEEN[key])
-
-
-_GPUS_SEEN: dict[tuple[str, str | None], list[str]] = {}
 
 
 def _ask_a_fresh_process_for_gpus(timeout_s: float) -> list[str]:

@@ -26,6 +26,7 @@ CHALLENGES_DIR = kit_dir("challenges")
 SOLUTIONS_DIR = kit_dir("solutions")
 
 DEFAULT_PROFILE = "quick"
+DEVICES = ("auto", "cpu", "gpu")  # where a grading trains (grader/backend.py)
 DEFAULT_DEVICE = "auto"
 DEFAULT_SEED = 1234
 

@@ -71,7 +71,7 @@ def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose,
 @click.argument("path", type=click.Path(path_type=Path))
 @_common_options
 @click.option("--profile", default=config.DEFAULT_PROFILE, show_default=True, help=PROFILES_HELP)
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=config.DEFAULT_DEVICE,
+@click.option("--device", type=click.Choice(config.DEVICES), default=config.DEFAULT_DEVICE,
               show_default=True, help="Where to train: a GPU when one is visible (auto), or force one.")
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True, help="Random seed for training.")
 @leaderboard_submit_options

@@ -17,7 +17,7 @@ from grader.cli.leaderboard import _db_option, _key_file_option
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Use this challenge spec (TOML) instead of the built-in one.")
 @click.option("--profile", default=config.DEFAULT_PROFILE, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=config.DEFAULT_DEVICE, show_default=True)
+@click.option("--device", type=click.Choice(config.DEVICES), default=config.DEFAULT_DEVICE, show_default=True)
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
               help="Folder with the raw datasets (default: the cache, then download).")

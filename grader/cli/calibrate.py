@@ -20,7 +20,7 @@ from grader import config
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), help="Another spec (TOML).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
               help="Folder with the raw datasets.")
-@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(config.DEVICES), default="cpu", show_default=True,
               help="Where to train. The shipped tiers are measured on the CPU; a host grading on its GPUs "
                    "calibrates there with --device gpu.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
