@@ -47,7 +47,8 @@ from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load
 from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
 from grader.text import clean, learner_output
 from grader.training import step as training_step
-from grader.training.evaluation import BACKEND_PROBLEM, EvaluationJob, EvaluationOutcome
+from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob,
+                                        EvaluationOutcome)
 from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
@@ -297,14 +298,14 @@ def measure_trained_model(run: Run, train: bool) -> None:
         raise NotGraded(f"the {backend.backend_name()} backend failed while evaluating the trained model "
                         f"({outcome.message}): that is the host's device or backend, not the submission. Grade "
                         f"again; if it happens again, let fewer gradings share the GPU, or use --device cpu")
-    if outcome is None or outcome.problem == "evaluate":
+    if outcome is None or outcome.problem == MODEL_PROBLEM:
         why = outcome.message if outcome is not None else (
             f"it took longer than {config.EVALUATE_BUDGET_S:.0f} s" if run.trainer is not None and run.trainer.timed_out
             else "the trainer stopped before it was done")
         run.facts.failure = Failure("evaluate", f"the trained model could not be evaluated: {why}",
                                     "the model may be too large to run on the test images: make it smaller")
         return
-    if outcome.problem == "load":
+    if outcome.problem == LOAD_PROBLEM:
         run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {outcome.message}",
                                     "use only built-in Keras layers", outcome.message)
         return

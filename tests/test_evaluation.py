@@ -20,7 +20,8 @@ from grader.evaluate import canonical_inputs, evaluate, evaluated_images
 from grader.journey import journey_steps
 from grader.spec import load_spec
 from grader.submission_io import TRAINED_MODEL_FILE
-from grader.training.evaluation import EvaluationJob, EvaluationOutcome, read_outcome, run_evaluation
+from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob, EvaluationOutcome,
+                                        read_outcome, run_evaluation)
 from tests.grading import tiny_spec
 
 keras = backend.import_keras()
@@ -79,7 +80,7 @@ def test_a_saved_model_that_cannot_be_loaded_is_a_load_problem(tmp_path, images)
     folder = evaluated_folder(tmp_path, None, images)
     (folder / "model.keras").write_bytes(b"not a zip archive at all")
     outcome = run_in(folder)
-    assert outcome.problem == "load" and "is not a .keras archive" in outcome.message
+    assert outcome.problem == LOAD_PROBLEM and "is not a .keras archive" in outcome.message
     assert outcome.outputs is None
 
 
@@ -93,7 +94,7 @@ def fashion_run(tmp_path: Path, data_dir: Path) -> pipeline.Run:
 def test_what_the_trainer_could_not_evaluate_fails_the_grading_with_its_reason(tmp_path, data_dir):
     run = fashion_run(tmp_path, data_dir)
     (tmp_path / TRAINED_MODEL_FILE).write_bytes(b"trained")
-    run.evaluated = EvaluationOutcome(problem="evaluate", message="MemoryError: cannot allocate 80 GiB")
+    run.evaluated = EvaluationOutcome(problem=MODEL_PROBLEM, message="MemoryError: cannot allocate 80 GiB")
     pipeline.measure_trained_model(run, train=True)
     assert run.facts.failure.stage == "evaluate" and "cannot allocate 80 GiB" in run.facts.failure.message
     assert "make it smaller" in run.facts.failure.hint and run.facts.metrics is None
@@ -103,7 +104,7 @@ def test_what_the_trainer_could_not_evaluate_fails_the_grading_with_its_reason(t
     pipeline.measure_trained_model(run, train=True)
     assert f"took longer than {config.EVALUATE_BUDGET_S} s" in run.facts.failure.message
 
-    run.facts.failure, run.evaluated = None, EvaluationOutcome(problem="load", message="config.json is too large")
+    run.facts.failure, run.evaluated = None, EvaluationOutcome(problem=LOAD_PROBLEM, message="config.json is too large")
     pipeline.measure_trained_model(run, train=True)
     assert run.facts.failure.stage == "load" and "cannot be loaded again: config.json is too large" in \
         run.facts.failure.message
@@ -114,14 +115,14 @@ class XlaRuntimeError(RuntimeError):
 
 
 @pytest.mark.parametrize("error, problem", [
-    (XlaRuntimeError("NOT_FOUND: Failed to get configs for: 3 out of 15 instructions."), "backend"),
-    (RuntimeError("CUDA error: an illegal memory access was encountered"), "backend"),
-    (MemoryError(), "evaluate"),
-    (XlaRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80 GiB"), "evaluate"),
-    (RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB"), "evaluate"),
+    (XlaRuntimeError("NOT_FOUND: Failed to get configs for: 3 out of 15 instructions."), BACKEND_PROBLEM),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), BACKEND_PROBLEM),
+    (MemoryError(), MODEL_PROBLEM),
+    (XlaRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80 GiB"), MODEL_PROBLEM),
+    (RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB"), MODEL_PROBLEM),
     # A model's own mistake stays the model's (an input fixed to the training batch size, say).
     (ValueError("Input 0 of layer 'conv2d' is incompatible with the layer: expected shape=(20, 28, 28, 1)"),
-     "evaluate"),
+     MODEL_PROBLEM),
 ])
 def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed(tmp_path, images, monkeypatch,
                                                                                    error, problem):
@@ -144,13 +145,13 @@ def test_a_backend_failure_is_evaluated_again_by_a_fresh_trainer_and_is_never_bl
 
     run = fashion_run(tmp_path, data_dir)
     keras.saving.save_model(small_model(), tmp_path / TRAINED_MODEL_FILE)
-    run.evaluated = EvaluationOutcome(problem="backend", message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    run.evaluated = EvaluationOutcome(problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
     stages = []
     pipeline.evaluate_again_where_needed(run, Events(on_stage=stages.append))
     assert stages == ["evaluate"] and run.evaluated is not None and run.evaluated.problem == ""
     assert run.evaluated.outputs.shape == (len(evaluated_images(pipeline.evaluation_splits(run))), 10)
 
-    run.evaluated = EvaluationOutcome(problem="backend", message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    run.evaluated = EvaluationOutcome(problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
     with pytest.raises(NotGraded, match="not the submission") as raised:
         pipeline.measure_trained_model(run, train=True)
     assert "Failed to get configs" in str(raised.value) and "grade again" in str(raised.value).lower()

@@ -67,6 +67,12 @@ class EvaluationJob:
         return {"input_shape": list(self.input_shape), "scale": self.scale, "filter_index": self.filter_index}
 
 
+# Why an evaluation gave no outputs, and so whose fault it is:
+LOAD_PROBLEM = "load"  # the saved model cannot be loaded again (the learner's)
+MODEL_PROBLEM = "evaluate"  # predicting failed because of the model, out of memory say (the learner's)
+BACKEND_PROBLEM = "backend"  # the backend's runtime or the device failed (the host's)
+
+
 @dataclass(frozen=True)
 class EvaluationOutcome:
     """What came back. `problem` set: no outputs; `journey` None: `journey_error` says why."""
@@ -74,9 +80,7 @@ class EvaluationOutcome:
     outputs: np.ndarray | None = None
     journey: tuple[Any, ...] | None = None  # grader.journey.JourneyStep, one per followed layer
     journey_error: str = ""
-    # "load": the saved model cannot be loaded; "evaluate": predicting failed for the model (out of
-    # memory, say); "backend": the backend's runtime or the device failed (the host's)
-    problem: str = ""
+    problem: str = ""  # LOAD_PROBLEM, MODEL_PROBLEM or BACKEND_PROBLEM (below); "" when it worked
     message: str = ""
     seconds: float = 0.0
 
@@ -99,7 +103,7 @@ def read_outcome(folder: Path) -> EvaluationOutcome | None:
                                         np.load(folder / _journey_file(i), allow_pickle=False))
                             for i, layer in enumerate(doc["journey"]))
     except (OSError, ValueError, KeyError) as err:
-        return EvaluationOutcome(problem="evaluate", message=f"its outputs could not be read back ({err})")
+        return EvaluationOutcome(problem=MODEL_PROBLEM, message=f"its outputs could not be read back ({err})")
     return EvaluationOutcome(outputs, journey, str(doc.get("journey_error", "")), seconds=float(doc["seconds"]))
 
 
@@ -114,11 +118,10 @@ _OUT_OF_MEMORY_WORDS = ("resource_exhausted", "resourceexhausted", "out of memor
 _BACKEND_ERROR_TYPES = frozenset({"XlaRuntimeError", "JaxRuntimeError", "InternalError", "UnknownError",
                                   "AcceleratorError"})
 _BACKEND_WORDS = ("cuda error", "cudnn", "cublas", "autotun", "failed to get configs")
-BACKEND_PROBLEM = "backend"
 
 
 def prediction_problem(exc: BaseException) -> str:
-    """Whose fault a failed prediction is: "evaluate" (the model's) or "backend" (the host's).
+    """Whose fault a failed prediction is: MODEL_PROBLEM (the learner's) or BACKEND_PROBLEM (the host's).
 
     The model predicting here was validated, built and trained in this same process, and its
     validation pass ran after every epoch. Running out of memory stays the model's (it may be too
@@ -128,10 +131,10 @@ def prediction_problem(exc: BaseException) -> str:
     """
     text = f"{type(exc).__name__}: {exc}".lower()
     if isinstance(exc, MemoryError) or any(word in text for word in _OUT_OF_MEMORY_WORDS):
-        return "evaluate"
+        return MODEL_PROBLEM
     if type(exc).__name__ in _BACKEND_ERROR_TYPES or any(word in text for word in _BACKEND_WORDS):
         return BACKEND_PROBLEM
-    return "evaluate"
+    return MODEL_PROBLEM
 
 
 def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> None:
@@ -146,7 +149,7 @@ def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> N
     try:
         model = load_checked(folder / model_file)
     except ModelFileError as err:
-        write_json(folder / EVALUATION_FILE, {"problem": "load", "message": str(err)})
+        write_json(folder / EVALUATION_FILE, {"problem": LOAD_PROBLEM, "message": str(err)})
         return
     try:
         images = np.load(folder / EVAL_IMAGES_FILE, mmap_mode="r", allow_pickle=False)
