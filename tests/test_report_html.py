@@ -139,6 +139,36 @@ def test_learner_text_is_never_html(tmp_path):
         assert 'data-loaded="true"' in dom and "pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
 
 
+def test_a_reason_that_several_checks_share_is_said_once_in_both_reports(tmp_path):
+    """An unwritten build_model() fails every check that needs the model for one reason: the
+    reports say it once and point up to it; result.json keeps each check's words in full."""
+    from rich.console import Console
+
+    from grader.report.html import render_report
+    from grader.report.rows import SAME_AS_ABOVE
+    from grader.report.terminal import render
+
+    todo = "build_model(): TODO 2: Build the CNN and compile it is not done yet (line 63)"
+    fix = "replace the `raise NotImplementedError(...)` line with your code"
+    result = GradeResult(challenge="fashion", profile="quick", mode="check", submission_path="fashion.py",
+                         submission_sha256="0" * 64, seed=1, backend="tensorflow", run_dir=str(tmp_path))
+    result.checks = [passed("preprocess", "preprocess()", 5, "scaled to [0, 1]"),
+                     failed("architecture.layers", "Layers and settings", 12, todo, fix),
+                     failed("architecture.shapes", "Output shapes", 6, todo, fix),
+                     failed("architecture.params", "Parameter counts", 9, todo, fix),
+                     passed("compile", "compile()", 5, "adam"),  # a passed row in between: said again below
+                     failed("callback", "Stop-at-target callback", 10, todo, fix)]
+    console = Console(record=True, width=300)
+    render(result, console)
+    text = console.export_text()
+    assert text.count(todo) == 2 and text.count(fix) == 2 and text.count(SAME_AS_ABOVE) == 2
+    page = Elements(render_report(result))
+    assert len(page.find(class_="check failed")) == 4 and len(page.find(class_="hint")) == 2
+    html = render_report(result)
+    assert html.count(todo) == 2 and html.count(SAME_AS_ABOVE) == 2
+    assert [c["message"] for c in result.to_dict()["checks"]].count(todo) == 4
+
+
 def test_a_crashed_submission_still_gets_a_report(tmp_path):
     """A submission that fails to build: the report shows the failure and says why figures are missing."""
     spec = tiny_spec(tmp_path, "fashion", train_limit=128, epochs=1)

@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from grader.journey import DEFAULT_IMAGES
-from grader.report.rows import figures_text, layer_rows, points_text, verdict_text
+from grader.report.rows import check_rows, figures_text, layer_rows, verdict_text
 from grader.result import GradeResult
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -139,7 +139,7 @@ def report_context(result: GradeResult, *, task: str = "multiclass", max_gap: fl
         "result": result,
         "verdict_text": verdict_text(result),
         "figures_text": figures_text(result),
-        "checks": [{"check": c, "points": points_text(c)} for c in result.checks],
+        "checks": check_rows(result),
         "layer_rows": layer_rows(result) if result.model_summary else [],
         "gap": gap,
         "max_gap": max_gap,

@@ -30,6 +30,37 @@ def verdict_text(result: GradeResult) -> str:
             f"({result.challenge}, {result.mode}, profile {result.profile})")
 
 
+# What a failed check says when the failed check above it had the very same message and hint.
+SAME_AS_ABOVE = "fails for the same reason as the check above"
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    check: CheckResult
+    points: str
+    message: str
+    hint: str  # "" for a passed check, or when the row above gave the same one
+
+
+def check_rows(result: GradeResult) -> list[CheckRow]:
+    """The checks with the words each row shows. While build_model() is not written, every
+    check that needs the model fails for that one reason: it is said once, and the rows under
+    it point up to it rather than repeat it (result.json keeps every message in full)."""
+    rows: list[CheckRow] = []
+    above: tuple[str, str] | None = None
+    for check in result.checks:
+        reason = (check.message, check.hint)
+        if check.passed:
+            rows.append(CheckRow(check, points_text(check), check.message, ""))
+            above = None
+        elif reason == above:
+            rows.append(CheckRow(check, points_text(check), SAME_AS_ABOVE, ""))
+        else:
+            rows.append(CheckRow(check, points_text(check), check.message, check.hint))
+            above = reason
+    return rows
+
+
 @dataclass(frozen=True)
 class Cell:
     text: str

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from grader.events import Events
 from grader.report import REPORT_FILE
-from grader.report.rows import figures_text, layer_rows, points_text, verdict_text
+from grader.report.rows import check_rows, figures_text, layer_rows, verdict_text
 from grader.result import GradeResult
 
 STAGE_TEXT = {
@@ -34,13 +34,12 @@ def checks_table(result: GradeResult) -> Table:
     table.add_column("Check", no_wrap=True)
     table.add_column("Points", justify="right", no_wrap=True)
     table.add_column("What we found")
-    for check in result.checks:
-        mark = Text("✓", style="green") if check.passed else Text("✗", style="red")
-        points = points_text(check)
-        body = Text(check.message)
-        if check.hint and not check.passed:
-            body.append("\nhint: ", style="bold yellow").append(check.hint, style="yellow")
-        table.add_row(mark, check.title, points, body)
+    for row in check_rows(result):
+        mark = Text("✓", style="green") if row.check.passed else Text("✗", style="red")
+        body = Text(row.message)
+        if row.hint:
+            body.append("\nhint: ", style="bold yellow").append(row.hint, style="yellow")
+        table.add_row(mark, row.check.title, row.points, body)
     return table
 
 
