@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -223,10 +224,35 @@ def _learners(root: Path) -> None:
     write(root / "carol" / "fashion.py", OK.replace("def build_model():", "def build_model(:"))  # broken
 
 
-def _grader_processes() -> set[str]:
-    """The batch workers and trainers running now (snapshot one before a test: what was already
-    there, another grading on this machine say, is not the test's leak)."""
-    return set(_processes("grader.batch.worker") + _processes("grader.training.trainer"))
+@dataclass(frozen=True)
+class Snapshot:
+    """Which processes ran before a test: what a test leaves behind is judged against it."""
+
+    pids: frozenset[int]
+
+    @classmethod
+    def now(cls) -> "Snapshot":
+        return cls(frozenset(int(pid) for pid in os.listdir("/proc") if pid.isdigit()))
+
+    def leaked(self) -> list[str]:
+        """Batch workers and trainers that started after the snapshot and were not started by a
+        process that was already running (another grading on this machine, such as a
+        calibration whose next seed starts its trainer during the test, is not this test's
+        leak). A leaked process has lost its parent: its parent is now init."""
+        leaked = []
+        for line in _processes("grader.batch.worker") + _processes("grader.training.trainer"):
+            pid = int(line.split(":")[0])
+            parent = _parent(pid)
+            if pid not in self.pids and (parent is None or parent in (1, os.getpid()) or parent not in self.pids):
+                leaked.append(line)
+        return leaked
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _processes(needle: str) -> list[str]:
@@ -253,7 +279,7 @@ def _db_rows(db_path: Path) -> tuple[list[tuple], list[str]]:
 
 @needs_sandbox
 def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, shared_cache):
-    already_running = _grader_processes()
+    before = Snapshot.now()
     _learners(tmp_path / "in")
     # Bob's and Carol's files take seconds to import, so that the interrupt after the first
     # recorded grading lands while they are still being graded (quick ones were done first).
@@ -282,7 +308,7 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, s
     assert 1 <= len(first_keys) < 3 and len(first_rows) == len(first_keys)
     book = list(csv.DictReader((out / "gradebook.csv").open()))
     assert sum(r["note"].startswith("interrupted") for r in book) == 3 - len(first_keys)
-    assert _grader_processes() - already_running == set()
+    assert before.leaked() == []
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -317,7 +343,7 @@ def _kill_a_ray_worker_mid_grading(killed: list[int], stop: threading.Event) -> 
         for line in _processes("grader.batch.worker"):
             pid = int(line.split(":")[0])
             try:
-                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                parent = _parent(pid)
                 title = Path(f"/proc/{parent}/cmdline").read_bytes()
             except (OSError, ValueError):
                 continue
@@ -336,7 +362,7 @@ def test_a_ray_cluster_grades_a_course_once_even_when_a_worker_dies(tmp_path, sh
     pytest.importorskip("ray")
     from grader.batch.engines import RayEngine
 
-    already_running = _grader_processes()
+    before = Snapshot.now()
     root = tmp_path / "in"
     _learners(root)
     write(root / "dave" / "fashion.py", OK + "\n\ndef hostile_win(what):\n    print('HOSTILE-WIN', what)\n\n"
@@ -370,4 +396,4 @@ def test_a_ray_cluster_grades_a_course_once_even_when_a_worker_dies(tmp_path, sh
     connection.close()
     for run_dir in out.glob("*/fashion-*"):
         assert "HOSTILE-WIN" not in (run_dir / "result.json").read_text()
-    assert _grader_processes() - already_running == set()
+    assert before.leaked() == []
