@@ -12,16 +12,25 @@ submit`, so the figures are exactly what learners get), once per seed, and propo
 
 Lower tiers keep their distance below the top tier. Stretch tiers are calibrated the same way
 from the stretch reference (`--solution`), since the main reference cannot reach them.
+
+A long calibration (20 seeds of the cats_dogs full profile take about 16 hours of a 2-core CPU)
+keeps a record (`--record`): one JSON line per seed, written as each seed finishes. Run the same
+command again and the seeds in it are not trained again, so an interrupted calibration loses
+only the seed it was training, and it can be run in pieces. A record belongs to one experiment
+(challenge, profile, the reference's bytes, device, backend and the profile's training
+settings); it is refused for any other.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from grader import config
 from grader.spec import ChallengeSpec, Profile, load_spec
@@ -41,6 +50,9 @@ class SeedRun:
     score: float
     max_score: float
     verdict: str
+    # The thresholds the score was given under (tiers' min_accuracy, lowest first, then max_gap):
+    # a seed read from a record may have been scored before the tiers last moved.
+    thresholds: tuple[float | None, ...] = ()
 
     @property
     def full_marks(self) -> bool:
@@ -55,6 +67,7 @@ class Calibration:
     runs: list[SeedRun] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     device: str = "cpu"
+    recorded: int = 0  # of the runs, how many were read from the record rather than trained
 
     def summary(self, key: str) -> tuple[float, float, float]:
         values = [getattr(r, key) for r in self.runs]
@@ -65,6 +78,94 @@ class Calibration:
 
     def gap_ceiling(self) -> float:
         return max(r.gap for r in self.runs)
+
+
+class RecordError(Exception):
+    """The calibration record cannot be read, or holds another experiment's seeds."""
+
+
+# What changes a seed's figures: a record made under other values is another experiment. The
+# thresholds are not among them (changing the tiers is what a calibration is for).
+TRAINING_SETTINGS = ("epochs", "batch_size", "train_limit", "validation_limit", "test_limit", "target_accuracy",
+                     "precision", "time_budget_s")
+
+
+def thresholds(profile: Profile) -> tuple[float | None, ...]:
+    return tuple(t.min_accuracy for t in profile.tiers) + (profile.max_gap,)
+
+
+def experiment(*, challenge: str, profile: Profile, solution: Path, device: str, backend_name: str) -> dict[str, Any]:
+    """What a record's seeds must share with the seeds a command would train."""
+    return {"challenge": challenge, "profile": profile.name, "solution_sha256": hashlib.sha256(
+                solution.read_bytes()).hexdigest(), "device": device, "backend": backend_name,
+            "training": {name: getattr(profile, name) for name in TRAINING_SETTINGS}}
+
+
+class CalibrationRecord:
+    """One JSON object per line: the experiment's keys and one seed's figures."""
+
+    def __init__(self, path: Path, experiment: dict[str, Any]):
+        self.path, self.experiment = path, experiment
+
+    def read(self) -> dict[int, SeedRun]:
+        """The seeds recorded so far. A last line cut short (the command was killed while writing
+        it) is left out: that seed trains again."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as err:
+            raise RecordError(f"cannot read the calibration record {self.path}: {err}") from None
+        runs: dict[int, SeedRun] = {}
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+                run = SeedRun(int(doc["seed"]), float(doc["test_accuracy"]), float(doc["gap"]), int(doc["epochs"]),
+                              float(doc["score"]), float(doc["max_score"]), str(doc["verdict"]),
+                              tuple(None if t is None else float(t) for t in doc["thresholds"]))
+            except (ValueError, KeyError, TypeError) as err:
+                if number == len(lines):  # no newline after it: cut short while being written
+                    continue
+                raise RecordError(f"line {number} of {self.path} is not a calibration record ({err}): remove the "
+                                  f"line, or give another --record file") from None
+            theirs = {key: doc.get(key) for key in self.experiment}
+            if theirs != self.experiment:
+                raise RecordError(f"{self.path} holds seeds of another calibration ({_difference(theirs, self.experiment)}): "
+                                  f"give another --record file")
+            runs[run.seed] = run
+        return runs
+
+    def check_writable(self) -> None:
+        """Before any training: a seed measured for an hour must not be lost to a path it cannot keep."""
+        try:
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as err:
+            raise RecordError(f"cannot write the calibration record {self.path}: {err.strerror or err}") from None
+
+    def append(self, run: SeedRun) -> None:
+        line = json.dumps({**self.experiment, **asdict(run)}) + "\n"
+        with open(self.path, "a+b") as out:
+            out.seek(0)
+            text = out.read()
+            if text and not text.endswith(b"\n"):  # a line cut short when the command was killed: drop it
+                out.truncate(text.rfind(b"\n") + 1)
+            out.write(line.encode("utf-8"))
+            out.flush()
+
+
+def _difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
+    parts = []
+    for key, want in ours.items():
+        got = theirs.get(key)
+        if key == "training" and isinstance(got, dict):
+            parts += [f"{name} {got.get(name)!r}, not {value!r}" for name, value in want.items() if got.get(name) != value]
+        elif got != want:
+            parts.append(f"{key} {got!r}, not {want!r}")
+    return "; ".join(parts)
 
 
 def proposed_top_tier(calibration: Calibration) -> float:
@@ -87,21 +188,34 @@ def proposed_tiers(profile: Profile, calibration: Calibration, *, stretch: bool)
 
 def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: int = 20, first_seed: int = 1,
               solution: Path | None = None, spec_path: Path | None = None, data_dir: Path | None = None,
-              isolation: str | None = None, device: str = "cpu",
-              on_run: Callable[[SeedRun], None] = lambda run: None) -> Calibration:
+              isolation: str | None = None, device: str = "cpu", record: Path | None = None,
+              on_run: Callable[[SeedRun, bool], None] = lambda run, recorded: None) -> Calibration:
     """Grade the reference (or `solution`) once per seed; figures exactly as `grade submit` gives them.
 
     The shipped tiers are calibrated on the CPU (`device="cpu"`); a host whose gradings train on
     its GPUs measures there with `device="gpu"` (GPUs are not bitwise reproducible, docs/spec.md).
+    With `record`, seeds already in it are taken from it, and each seed trained is added to it.
     """
+    from grader import backend
     from grader.pipeline import grade
 
     spec: ChallengeSpec = load_spec(spec_path or challenge)
-    spec.profile(profile)  # a clear SpecError for an unknown profile, before any training
+    chosen = spec.profile(profile)  # a clear SpecError for an unknown profile, before any training
     path = Path(solution) if solution else config.SOLUTIONS_DIR / f"{spec.name}.py"
     result = Calibration(spec.name, profile, str(path), device=device)
+    kept = None
+    if record is not None:
+        kept = CalibrationRecord(Path(record), experiment(challenge=spec.name, profile=chosen, solution=path,
+                                                          device=device, backend_name=backend.backend_name()))
+        kept.check_writable()
+    recorded = kept.read() if kept is not None else {}
     with tempfile.TemporaryDirectory(prefix="grade-calibrate-") as runs:
         for seed in range(first_seed, first_seed + seeds):
+            if seed in recorded:
+                result.runs.append(recorded[seed])
+                result.recorded += 1
+                on_run(recorded[seed], True)
+                continue
             graded = grade(path=path, challenge=spec.name, spec_path=spec_path, profile=profile, seed=seed,
                            device=device, out_dir=Path(runs) / f"seed-{seed}", data_dir=data_dir,
                            isolation=isolation)
@@ -109,9 +223,12 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
                 result.errors.append(f"seed {seed}: {graded.error or 'no test accuracy (the run failed)'}")
                 continue
             run = SeedRun(seed, graded.metrics["test_accuracy"], graded.metrics["gap"],
-                          len(graded.history.get("loss", [])), graded.score, graded.max_score, graded.verdict)
+                          len(graded.history.get("loss", [])), graded.score, graded.max_score, graded.verdict,
+                          thresholds(chosen))
+            if kept is not None:
+                kept.append(run)
             result.runs.append(run)
-            on_run(run)
+            on_run(run, False)
     return result
 
 
@@ -148,6 +265,10 @@ def report_markdown(calibration: Calibration, spec: ChallengeSpec, *, stretch: b
         reach = sum(r.test_accuracy >= top and (stretch or profile.max_gap is None or r.gap <= gap)
                     for r in calibration.runs)
         lines.append(f"- seeds that reach every proposed threshold: {reach} of {n}")
+    earlier = [r.seed for r in calibration.runs if r.thresholds and r.thresholds != thresholds(profile)]
+    if earlier:
+        lines += ["", f"Seeds scored under earlier thresholds (the proposal uses only their test accuracy and "
+                      f"gap): {', '.join(map(str, earlier))}."]
     if calibration.errors:
         lines += ["", "Runs that gave no figures: " + "; ".join(calibration.errors)]
     return "\n".join(lines) + "\n"

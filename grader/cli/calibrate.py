@@ -23,16 +23,19 @@ from grader import config
 @click.option("--device", type=click.Choice(config.DEVICES), default="cpu", show_default=True,
               help="Where to train. The shipped tiers are measured on the CPU; a host grading on its GPUs "
                    "calibrates there with --device gpu.")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep each seed's figures in this file (JSON lines) as it finishes; seeds already in it "
+                   "are not trained again, so an interrupted calibration resumes where it stopped.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also append the table and the proposal to this Markdown file.")
-def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_path, data_dir, device,
+def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_path, data_dir, device, record_path,
               markdown_path) -> None:
     """Grade a reference on SEEDS seeds; print min/median/max and proposed tiers.
 
     Each seed is a full `grade submit` (on the CPU unless --device says otherwise), so this takes
     SEEDS times one grading.
     """
-    from grader.calibrate import calibrate as run_calibration, report_markdown
+    from grader.calibrate import RecordError, calibrate as run_calibration, report_markdown
     from grader.spec import SpecError, load_spec
 
     try:
@@ -41,13 +44,17 @@ def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_pat
     except SpecError as err:
         raise click.UsageError(str(err)) from None
 
-    def progress(run) -> None:
+    def progress(run, recorded: bool) -> None:
         click.echo(f"seed {run.seed:>4}: test accuracy {run.test_accuracy:.4f}  gap {run.gap:+.4f}  "
-                   f"{run.epochs} epochs  {run.score:g}/{run.max_score:g}", err=True)
+                   f"{run.epochs} epochs  {run.score:g}/{run.max_score:g}" + ("  (recorded)" if recorded else ""),
+                   err=True)
 
-    result = run_calibration(challenge=spec.name, profile=profile, seeds=seeds, first_seed=first_seed,
-                             solution=solution, spec_path=spec_path, data_dir=data_dir, device=device,
-                             on_run=progress)
+    try:
+        result = run_calibration(challenge=spec.name, profile=profile, seeds=seeds, first_seed=first_seed,
+                                 solution=solution, spec_path=spec_path, data_dir=data_dir, device=device,
+                                 record=record_path, on_run=progress)
+    except RecordError as err:
+        raise click.UsageError(str(err)) from None
     if not result.runs:
         raise click.ClickException("no seed gave figures: " + "; ".join(result.errors))
     text = report_markdown(result, spec, stretch=stretch)
