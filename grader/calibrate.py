@@ -67,7 +67,6 @@ class Calibration:
     runs: list[SeedRun] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     device: str = "cpu"
-    recorded: int = 0  # of the runs, how many were read from the record rather than trained
 
     def summary(self, key: str) -> tuple[float, float, float]:
         values = [getattr(r, key) for r in self.runs]
@@ -133,8 +132,8 @@ class CalibrationRecord:
                                   f"line, or give another --record file") from None
             theirs = {key: doc.get(key) for key in self.experiment}
             if theirs != self.experiment:
-                raise RecordError(f"{self.path} holds seeds of another calibration ({_difference(theirs, self.experiment)}): "
-                                  f"give another --record file")
+                raise RecordError(f"{self.path} holds seeds of another calibration "
+                                  f"({_difference(theirs, self.experiment)}): give another --record file")
             runs[run.seed] = run
         return runs
 
@@ -162,7 +161,8 @@ def _difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     for key, want in ours.items():
         got = theirs.get(key)
         if key == "training" and isinstance(got, dict):
-            parts += [f"{name} {got.get(name)!r}, not {value!r}" for name, value in want.items() if got.get(name) != value]
+            parts += [f"{name} {got.get(name)!r}, not {value!r}" for name, value in want.items()
+                      if got.get(name) != value]
         elif got != want:
             parts.append(f"{key} {got!r}, not {want!r}")
     return "; ".join(parts)
@@ -213,7 +213,6 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
         for seed in range(first_seed, first_seed + seeds):
             if seed in recorded:
                 result.runs.append(recorded[seed])
-                result.recorded += 1
                 on_run(recorded[seed], True)
                 continue
             graded = grade(path=path, challenge=spec.name, spec_path=spec_path, profile=profile, seed=seed,
