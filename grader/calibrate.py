@@ -203,12 +203,12 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
     chosen = spec.profile(profile)  # a clear SpecError for an unknown profile, before any training
     path = Path(solution) if solution else config.SOLUTIONS_DIR / f"{spec.name}.py"
     result = Calibration(spec.name, profile, str(path), device=device)
-    kept = None
+    kept, recorded = None, {}
     if record is not None:
         kept = CalibrationRecord(Path(record), experiment(challenge=spec.name, profile=chosen, solution=path,
                                                           device=device, backend_name=backend.backend_name()))
         kept.check_writable()
-    recorded = kept.read() if kept is not None else {}
+        recorded = kept.read()
     with tempfile.TemporaryDirectory(prefix="grade-calibrate-") as runs:
         for seed in range(first_seed, first_seed + seeds):
             if seed in recorded:

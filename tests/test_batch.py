@@ -342,10 +342,10 @@ def _kill_a_ray_worker_mid_grading(killed: list[int], stop: threading.Event) -> 
     while not stop.is_set() and not killed:
         for line in _processes("grader.batch.worker"):
             pid = int(line.split(":")[0])
+            parent = _parent(pid)
             try:
-                parent = _parent(pid)
-                title = Path(f"/proc/{parent}/cmdline").read_bytes()
-            except (OSError, ValueError):
+                title = Path(f"/proc/{parent}/cmdline").read_bytes() if parent is not None else b""
+            except OSError:
                 continue
             if not title.startswith(b"ray::"):  # a Ray worker running a task (named "grade <learner> ...")
                 continue

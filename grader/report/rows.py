@@ -47,17 +47,15 @@ def check_rows(result: GradeResult) -> list[CheckRow]:
     check that needs the model fails for that one reason: it is said once, and the rows under
     it point up to it rather than repeat it (result.json keeps every message in full)."""
     rows: list[CheckRow] = []
-    above: tuple[str, str] | None = None
+    above: tuple[str, str] | None = None  # the reason of the row above, when it failed
     for check in result.checks:
         reason = (check.message, check.hint)
-        if check.passed:
-            rows.append(CheckRow(check, points_text(check), check.message, ""))
-            above = None
-        elif reason == above:
-            rows.append(CheckRow(check, points_text(check), SAME_AS_ABOVE, ""))
+        if not check.passed and reason == above:
+            message, hint = SAME_AS_ABOVE, ""
         else:
-            rows.append(CheckRow(check, points_text(check), check.message, check.hint))
-            above = reason
+            message, hint = check.message, "" if check.passed else check.hint
+        rows.append(CheckRow(check, points_text(check), message, hint))
+        above = None if check.passed else reason
     return rows
 
 
