@@ -160,8 +160,10 @@ def _callback_probe(doc: dict[str, Any]) -> CallbackProbe:
                 and isinstance(item[1], bool)):
             responses.append((float(item[0]), item[1]))
     error = doc.get("error")
+    names = doc.get("names") if isinstance(doc.get("names"), list) else []
     return CallbackProbe(count=count if isinstance(count, int) and count >= 0 else 0, responses=tuple(responses),
-                         error=clean(error, 600) if error else None)
+                         error=clean(error, 600) if error else None,
+                         names=tuple(clean(name, 60) for name in names[:10] if isinstance(name, str)))
 
 
 def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failure | None:

@@ -82,6 +82,7 @@ class CallbackProbe:
     # (accuracy in the logs, did the callbacks ask training to stop?) per probe
     responses: tuple[tuple[float, bool], ...] = ()
     error: str | None = None
+    names: tuple[str, ...] = ()  # their class names (first few), where the challenge grades no callback
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 from grader import backend, config
 from grader.pipeline import grade
 from tests.grading import tiny_spec
-from tests.learner_corpus import CORRECT, MISTAKES, Case
+from tests.learner_corpus import CORRECT, MISTAKES, Case, correct
 
 
 def source_of(case: Case) -> str:
@@ -97,3 +97,39 @@ def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier(tmp_path):
     result = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run", train=True)
     tier = next(c for c in result.checks if c.id == "accuracy.tier1")
     assert not tier.passed and "fix preprocess() first" in tier.hint
+
+
+# --------------------------------------------------------------------------- callbacks a challenge does not use
+
+
+CNN_CALLBACKS = "    # you write a stop-at-target callback.)\n    return []"
+
+
+@pytest.mark.parametrize("returned, words", [
+    ("[keras.callbacks.EarlyStopping(patience=2), keras.callbacks.TerminateOnNaN()]",
+     ("returns EarlyStopping, TerminateOnNaN", "runs none of your callbacks")),
+    ("[keras.callbacks.TerminateOnNaN()] * 12", ("TerminateOnNaN and 2 more",)),
+])
+def test_callbacks_a_challenge_does_not_run_are_named_and_cost_nothing(returned, words, tmp_path):
+    # cnn trains for a fixed number of epochs: the learner's callbacks never run, and the report says so.
+    case = correct("callbacks returned", "cnn", [(CNN_CALLBACKS, CNN_CALLBACKS.replace("[]", returned))])
+    result = graded(case, tmp_path)
+    assert result.verdict == "passed" and result.score == result.max_score
+    row = next(c for c in result.checks if c.id == "callbacks.unused")
+    assert (row.points, row.max_points) == (0, 0)
+    for word in words:
+        assert word in row.message
+
+
+def test_a_failing_make_callbacks_costs_nothing_where_no_callback_is_graded(tmp_path):
+    case = correct("make_callbacks raises", "cnn",
+                   [(CNN_CALLBACKS, CNN_CALLBACKS.replace("return []", "raise ValueError('not yet')"))])
+    result = graded(case, tmp_path)
+    assert result.verdict == "passed" and result.failure is None
+    row = next(c for c in result.checks if c.id == "callbacks.unused")
+    assert "ValueError: not yet" in row.message and "costs nothing" in row.message
+
+
+def test_the_reference_gets_no_callbacks_row(tmp_path):
+    result = graded(correct("reference", "cnn"), tmp_path)
+    assert "callbacks.unused" not in {c.id for c in result.checks}

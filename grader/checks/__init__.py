@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grader.checks.architecture import SHARES, check_architecture, matched_variant
 from grader.checks.result import CheckResult, failed, not_reached, passed
-from grader.checks.submission import check_augmentation, check_callback, check_compile, check_preprocess
+from grader.checks.submission import (check_augmentation, check_callback, check_compile, check_preprocess,
+                                     check_unused_callbacks)
 from grader.checks.training import check_gap, check_tier, check_training, known_cause, tier_id
 from grader.facts import SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
@@ -46,6 +47,8 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
         else:
             results.append(_missing(facts, "callbacks", "callback", "Stop-at-target callback", spec.callback.points,
                                     reason))
+    elif facts.callbacks is not None and (unused := check_unused_callbacks(facts.callbacks)) is not None:
+        results.append(unused)
 
     if not trained:
         return results

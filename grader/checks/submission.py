@@ -120,6 +120,23 @@ def callback_probe_accuracies(target: float) -> tuple[float, ...]:
     return tuple(round(a, 4) for a in (target - 0.2, target - 0.005, target + 0.005, min(1.0, target + 0.05)))
 
 
+def check_unused_callbacks(probe: CallbackProbe) -> CheckResult | None:
+    """A row for 0 points where the challenge grades no callback but make_callbacks() returns some:
+    the trainer runs none of the learner's callbacks (it trains for the profile's epochs), and
+    nobody should count on an EarlyStopping that never ran. None where it returns none."""
+    title = "Callbacks (not used here)"
+    if probe.error:
+        return passed("callbacks.unused", title, 0,
+                      f"{probe.error}; this challenge does not use make_callbacks(), so this costs nothing")
+    if probe.count == 0:
+        return None
+    more = probe.count - len(probe.names)
+    names = ", ".join(probe.names) + (f" and {more} more" if more > 0 else "")
+    return passed("callbacks.unused", title, 0,
+                  f"make_callbacks() returns {names}: this challenge trains for a fixed number of epochs and "
+                  f"runs none of your callbacks, so they change nothing here (and cost nothing)")
+
+
 def check_callback(spec: CallbackSpec, target: float, probe: CallbackProbe,
                    training: TrainingFacts | None) -> CheckResult:
     title = "Stop-at-target callback"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 RESULT_FILE = "child_result.json"
+MAX_CALLBACK_NAMES = 10  # the report names at most this many
 # preprocess() output files, by the split of the images they were made from.
 PREPROCESSED_FILES = {"probe": "probe_out.npy", "train": "train_out.npy", "validation": "validation_out.npy"}
 
@@ -211,6 +212,18 @@ def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[flo
     return {"count": len(callbacks), "responses": responses, "error": None}
 
 
+def list_callbacks(module: Any, target: float, submission: Path) -> dict[str, Any]:
+    """The class names of the callbacks make_callbacks() returns, or why it failed: never a stage
+    failure, since a challenge without a callback check does not use them."""
+    try:
+        callbacks = list(module.make_callbacks(target) or [])
+        names = [str(type(callback).__name__) for callback in callbacks[:MAX_CALLBACK_NAMES]]
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt included: nothing escapes
+        return {"count": 0, "names": [], "responses": [],
+                "error": explain("callbacks", "make_callbacks()", exc, submission).message}
+    return {"count": len(callbacks), "names": names, "responses": [], "error": None}
+
+
 def describe_model(model: Any) -> dict[str, Any]:
     """The model as data: Keras' serialised config and compile config (validated by the parent)."""
     import keras
@@ -331,6 +344,10 @@ def main(job_path: str, preloaded_s: float = 0.0) -> int:
                 target = model if model is not None else keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
                 recorder.set("callbacks", probe_callbacks(module, target, job["target_accuracy"],
                                                           job["callback_probe"], submission))
+        else:
+            # This challenge grades no callback and the trainer runs none of the learner's: only
+            # see whether make_callbacks() returns any, so that the report can say they are unused.
+            recorder.set("callbacks", list_callbacks(module, job["target_accuracy"], submission))
 
         if recorder.doc["failure"] is not None:
             raise recorder.first_failure
