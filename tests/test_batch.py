@@ -30,6 +30,7 @@ from grader.leaderboard import LeaderboardError
 from grader.leaderboard.db import SCHEMA_VERSION, open_db
 from grader.sandbox import isolation as iso
 from grader.spec import challenge_names
+from tests import procfs
 from tests.grading import SUBMISSIONS, tiny_spec
 from tests.leaderboard_records import make_record
 
@@ -242,17 +243,10 @@ class Snapshot:
         leaked = []
         for line in _processes("grader.batch.worker") + _processes("grader.training.trainer"):
             pid = int(line.split(":")[0])
-            parent = _parent(pid)
+            parent = procfs.parent(pid)
             if pid not in self.pids and (parent is None or parent in (1, os.getpid()) or parent not in self.pids):
                 leaked.append(line)
         return leaked
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _processes(needle: str) -> list[str]:
@@ -342,7 +336,7 @@ def _kill_a_ray_worker_mid_grading(killed: list[int], stop: threading.Event) -> 
     while not stop.is_set() and not killed:
         for line in _processes("grader.batch.worker"):
             pid = int(line.split(":")[0])
-            parent = _parent(pid)
+            parent = procfs.parent(pid)
             try:
                 title = Path(f"/proc/{parent}/cmdline").read_bytes() if parent is not None else b""
             except OSError:

@@ -31,6 +31,7 @@ from grader import config
 from grader.pipeline import grade
 from grader.processes import COLD, Processes
 from grader.sandbox import isolation as iso
+from tests import procfs
 from tests.grading import SUBMISSIONS, tiny_spec
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -177,10 +178,10 @@ def _ours(pid: int) -> bool:
         if iso.FALLBACK_UID_BASE <= os.stat(f"/proc/{pid}").st_uid < iso.FALLBACK_UID_BASE + iso.FALLBACK_UID_COUNT:
             return True
         while pid > 1:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            pid = procfs.parent(pid) or 0
             if pid == os.getpid():
                 return True
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
     return False
 
@@ -194,10 +195,9 @@ def _describe_pids(pids: set[int]) -> list[str]:
     for pid in sorted(pids):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if state != "Z" and _ours(pid):
+        if procfs.state(pid) not in ("Z", None) and _ours(pid):
             described.append(f"{pid}: {cmdline[:120]}")
     return described
 

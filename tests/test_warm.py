@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import isolation as iso
+from tests import procfs
 from tests.grading import SUBMISSIONS
 
 pytestmark = pytest.mark.skipif(not iso.choose().isolated, reason="no sandbox available on this machine")
@@ -96,8 +97,8 @@ def _helpers(runtime: Path) -> list[int]:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if b"grader.warm.server" in cmdline and f"XDG_RUNTIME_DIR={runtime}".encode() in environ and state != "Z":
+        if (b"grader.warm.server" in cmdline and f"XDG_RUNTIME_DIR={runtime}".encode() in environ
+                and procfs.state(entry) not in ("Z", None)):
             pids.append(int(entry))
     return pids
 
