@@ -20,7 +20,7 @@ import numpy as np
 from grader.checks.submission import callback_probe_accuracies
 from grader.facts import CallbackProbe, Failure, PreprocessFacts, SubmissionFacts
 from grader.sandbox.box import Box, BoxFileError, read_array
-from grader.sandbox.child import PREPROCESSED_FILES
+from grader.sandbox.child import MAX_CALLBACK_NAMES, PREPROCESSED_FILES
 from grader.sandbox.runner import ChildRun
 from grader.checks.keras2 import migration_hint
 from grader.text import clean
@@ -163,7 +163,7 @@ def _callback_probe(doc: dict[str, Any]) -> CallbackProbe:
     names = doc.get("names") if isinstance(doc.get("names"), list) else []
     return CallbackProbe(count=count if isinstance(count, int) and count >= 0 else 0, responses=tuple(responses),
                          error=clean(error, 600) if error else None,
-                         names=tuple(clean(name, 60) for name in names[:10] if isinstance(name, str)))
+                         names=tuple(clean(name, 60) for name in names[:MAX_CALLBACK_NAMES] if isinstance(name, str)))
 
 
 def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failure | None:
