@@ -166,6 +166,11 @@ def _callback_probe(doc: dict[str, Any]) -> CallbackProbe:
                          names=tuple(clean(name, 60) for name in names[:MAX_CALLBACK_NAMES] if isinstance(name, str)))
 
 
+# The sandboxed child calls the learner's functions in this order (grader/sandbox/child.py).
+CALLS_IN_ORDER = (("preprocess", "preprocess()"), ("build_model", "build_model()"),
+                  ("callbacks", "make_callbacks() or one of its callbacks"))
+
+
 def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failure | None:
     if child.exceeded == "disk":
         return Failure("crash", "the submission wrote more to disk than allowed and was stopped",
@@ -178,8 +183,15 @@ def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failu
                                       f"(the grader only imports it, then calls its functions)",
                            "move training and anything slow under `if __name__ == \"__main__\":`; at the top "
                            "level keep only imports and definitions")
-        running = next((f"{stage}()" for stage in ("preprocess", "build_model") if stage not in done and
-                        "import" in done), "the grader's start-up")
+        if "import" not in done:
+            return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s while the grader was still "
+                                      f"starting (importing Keras), before your file ran",
+                           "nothing in your file caused this: the machine was too busy; grade again")
+        running = next((call for stage, call in CALLS_IN_ORDER if stage not in done), None)
+        if running is None:
+            return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s after your functions had "
+                                      f"returned",
+                           "nothing in your functions was still running: the machine was too busy; grade again")
         return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s while {running} was running",
                        "make sure nothing in your functions waits or loops forever; build_model() should only "
                        "build and compile, not train")

@@ -150,6 +150,9 @@ MISTAKES = [
     # --- cnn: dropout
     mistake("no dropout", "cnn", [("        layers.Dropout(0.4),\n", ""), ("        layers.Dropout(0.4),\n", "")],
             {"architecture.layers"}, {"architecture.layers": ("add Dropout(rate=0.4)",)}),
+    mistake("Keras 2 Conv2D(32, 3, 3) means strides 3", "cnn",
+            [("layers.Conv2D(32, (3, 3)", "layers.Conv2D(32, 3, 3")],
+            {"architecture.shapes"}, {"architecture.shapes": ("strides", "Conv2D(32, (3, 3))")}),
     mistake("dropout rate 0.5", "cnn", [("layers.Dropout(0.4)", "layers.Dropout(0.5)")],
             {"architecture.layers"}, {"architecture.layers": ("Dropout(0.4)",)}),
     mistake("extra dense before the output", "cnn",

@@ -6,6 +6,8 @@ re-loaded submission; nothing is trained.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import pytest
 
@@ -163,6 +165,17 @@ def test_learning_rate_is_checked():
     model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss=keras.losses.BinaryCrossentropy(),
                   metrics=["accuracy"])
     assert check_compile(spec.compile, spec.task, model_facts(model)).passed
+
+
+def test_an_unreadable_learning_rate_fails_with_the_fix_not_a_crash():
+    spec = load_spec("cats_dogs")
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="binary_crossentropy", metrics=["accuracy"])
+    facts = dataclasses.replace(model_facts(model), learning_rate=None)
+    result = check_compile(spec.compile, spec.task, facts)
+    assert not result.passed
+    assert result.message == "learning rate could not be read as a number, expected 0.0001"
+    assert "RMSprop(learning_rate=0.0001)" in result.hint
 
 
 def test_missing_accuracy_metric_is_named_in_compile():

@@ -144,6 +144,28 @@ def test_describe_budget_stops_a_sleeping_build_model(tmp_path):
     assert result.durations["child"] < 60
 
 
+def test_describe_budget_names_a_sleeping_make_callbacks(tmp_path):
+    path = broken(tmp_path, "def make_callbacks(target_accuracy):\n",
+                  "def make_callbacks(target_accuracy):\n    import time\n    time.sleep(600)\n")
+    result = grade_tiny(tmp_path, path, train=False, describe_budget_s=15)
+    assert result.failure["stage"] == "timeout"
+    assert "while make_callbacks() or one of its callbacks was running" in result.failure["message"]
+    assert check(result, "preprocess").passed and check(result, "architecture.layers").passed
+
+
+def test_a_timeout_after_every_function_returned_blames_no_function():
+    from grader.describe import _run_failure
+    from grader.sandbox.runner import ChildRun
+
+    stages = {"keras": 3.0, "import": 0.1, "preprocess": 0.2, "build_model": 0.5, "callbacks": 0.1}
+    child = ChildRun(returncode=None, timed_out=True, seconds=15.0, output_head="", output_tail="",
+                     output_bytes=0, result={"stages": stages, "failure": None, "stage_failures": {}})
+    failure = _run_failure(child, child.result, budget_s=15)
+    assert "after your functions had returned" in failure.message and "grade again" in failure.hint
+    del stages["callbacks"]
+    assert "while make_callbacks()" in _run_failure(child, child.result, budget_s=15).message
+
+
 def test_cli_exit_codes_and_json(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(cli, ["check", str(tmp_path / "fashion.py")])

@@ -268,12 +268,16 @@ def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
 
 def _shape_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     message = f"{label} outputs {shape_text(obs.output)}, expected {shape_text(exp.output or ())}"
-    if exp.type.startswith("Conv") and (hint := strides_hint(obs.config.get("kernel_size"), obs.config.get("strides"))):
+    config = obs.config
+    if exp.type.startswith("Conv") and (
+            hint := strides_hint(config.get("filters"), config.get("kernel_size"), config.get("strides"))):
         return Problem(message, hint, "shape")
     if exp.type == "Conv2D" and obs.config.get("padding") == "same":
         return Problem(message, "use padding='valid' (the default): each 3x3 convolution then trims one pixel "
                                 "from every side", "shape")
-    return Problem(message, "check this layer's kernel, pooling and strides", "shape")
+    return Problem(message, "a layer's output follows from its input: if a layer above already has the wrong "
+                            "shape, fix that one first; otherwise check this layer's kernel_size, pool_size, "
+                            "strides and padding", "shape")
 
 
 def _params_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:

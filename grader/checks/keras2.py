@@ -33,7 +33,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
      "Conv2D needs a channels axis: start with keras.Input(shape=(height, width, channels)), e.g. (28, 28, 1), "
      "and reshape the images in preprocess()"),
     (r"border_mode",
-     "that is Keras 1 syntax: write layers.Conv2D(filters, (3, 3), padding='valid')"),
+     "that is Keras 1 syntax: rename border_mode= to padding= (padding='valid' or padding='same')"),
     (r"nb_epoch|nb_filter|init=|subsample",
      "that is Keras 1 syntax: the arguments are now epochs=, filters=, kernel_initializer= and strides="),
 )
@@ -54,10 +54,13 @@ def migration_hint(message: str | None) -> str | None:
     return None
 
 
-def strides_hint(kernel_size: list[int] | None, strides: list[int] | None) -> str | None:
-    """Conv2D(64, 3, 3) is Keras 1/2 for a 3x3 kernel; Keras 3 reads the second 3 as strides=3."""
+def strides_hint(filters: int | None, kernel_size: list[int] | None, strides: list[int] | None) -> str | None:
+    """Conv2D(64, 3, 3) is Keras 1/2 for a 3x3 kernel; Keras 3 reads the second 3 as strides=3.
+    The hint writes the learner's own filters and kernel back in the Keras 3 spelling."""
     if strides and any(s != 1 for s in strides):
         size = tuple(kernel_size) if kernel_size else (3, 3)
-        return (f"this layer has strides={tuple(strides)}: Conv2D(64, 3, 3) is the Keras 2 way to write a 3x3 "
-                f"kernel, but Keras 3 reads the third number as strides. Write Conv2D(64, {size})")
+        n = filters if isinstance(filters, int) else "filters"
+        return (f"this layer has strides={tuple(strides)}: Conv2D({n}, {size[0]}, {size[1]}) is the Keras 2 way "
+                f"to write a {size[0]}x{size[1]} kernel, but Keras 3 reads the third number as strides. "
+                f"Write Conv2D({n}, {size})")
     return None

@@ -44,9 +44,12 @@ def check_preprocess(points: float, input_shape: tuple[int, ...], scale: float,
         return failed("preprocess", title, points, "returns NaN or infinite values",
                       f"only convert and scale: images.astype('float32') / {scale:g}")
     if facts.max > 1.0 + PREPROCESS_TOLERANCE or facts.min < -PREPROCESS_TOLERANCE:
+        hint = f"divide the pixel values by {scale:g}"
+        if facts.min < -PREPROCESS_TOLERANCE:  # standardised or centred: the test images will not be
+            hint = (f"do not subtract a mean or standardise: only divide by {scale:g}, which is how the grader "
+                    f"prepares the test images")
         return failed("preprocess", title, points,
-                      f"values range from {facts.min:g} to {facts.max:g}, expected 0 to 1",
-                      f"divide the pixel values by {scale:g}")
+                      f"values range from {facts.min:g} to {facts.max:g}, expected 0 to 1", hint)
     if facts.max_abs_diff is None or facts.max_abs_diff > PREPROCESS_TOLERANCE:
         by = f"by up to {facts.max_abs_diff:g}" if facts.max_abs_diff is not None else "in shape"
         return failed("preprocess", title, points,
@@ -89,8 +92,10 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
     if spec.learning_rate is not None and (
         model.learning_rate is None or abs(model.learning_rate - spec.learning_rate) > 1e-3 * spec.learning_rate
     ):
+        # None: an optimizer whose learning rate the grader could not read as one number.
+        got = "could not be read as a number" if model.learning_rate is None else f"is {model.learning_rate:g}"
         return failed("compile", title, spec.points,
-                      f"learning rate is {model.learning_rate:g}, expected {spec.learning_rate:g}",
+                      f"learning rate {got}, expected {spec.learning_rate:g}",
                       f"pass the learning rate to the optimizer: optimizer=keras.optimizers."
                       f"{OPTIMIZER_CLASSES.get(optimizer, model.optimizer or 'RMSprop')}"
                       f"(learning_rate={spec.learning_rate:g})")

@@ -27,8 +27,10 @@ def tier_id(index: int) -> str:
     return f"accuracy.tier{index}"
 
 
-DEFAULT_TIER_HINT = ("look at the learning curves: still rising means it needs more epochs, a large gap between "
-                     "training and validation means overfitting")
+# The learner cannot change the epochs (the profile sets them), so the hint names what they can change.
+DEFAULT_TIER_HINT = ("look at the learning curves in the report: validation accuracy still rising at the last epoch "
+                     "means the model learns too slowly (check the optimizer and its learning rate); training far "
+                     "above validation means it overfits (add Dropout or data augmentation)")
 
 
 def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> str | None:
@@ -73,4 +75,5 @@ def check_gap(profile: Profile, metrics: Metrics) -> CheckResult:
     if profile.max_gap is not None and gap <= profile.max_gap:
         return passed("gap", title, profile.gap_points, measured)
     return failed("gap", title, profile.gap_points, measured,
-                  "the model memorises its training images: add Dropout, data augmentation, or train fewer epochs")
+                  "the model memorises its training images: add Dropout before the last Dense layer, or data "
+                  "augmentation layers at the start of the model")

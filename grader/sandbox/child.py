@@ -107,17 +107,22 @@ def explain(stage: str, call: str, exc: BaseException, submission: Path) -> Stag
         return StageFailed(stage, f"{call}: module {exc.name!r} is not available{where}",
                            "use only keras, numpy and the standard library", detail)
     message = f"{call} raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    return StageFailed(stage, message.rstrip(": ") + where, _hint_for(stage), detail)
+    return StageFailed(stage, message.rstrip(": ") + where, _hint_for(stage, located=bool(where)), detail)
 
 
-def _hint_for(stage: str) -> str:
-    return {
-        "import": "run `python yourfile.py` to see the error, and keep work out of the module's top level",
-        "preprocess": "preprocess(images) gets a uint8 array of images; return them reshaped and scaled",
-        "build_model": "build_model() must build and compile the model and return it",
-        "callbacks": "make_callbacks(target_accuracy) must return a list of keras callbacks",
+def _hint_for(stage: str, located: bool = False) -> str:
+    """What the learner does next; `located`: the message names the line of their file that failed."""
+    hint = {
+        "import": "keep only imports and definitions at the top level of your file: the grader imports it, "
+                  "then calls your functions",
+        "preprocess": "preprocess(images) gets a NumPy array of uint8 images: return them reshaped and divided by 255",
+        "build_model": "build_model() builds the layers, compiles the model and returns it; the traceback "
+                       "shows Keras' whole error",
+        "callbacks": "make_callbacks(target_accuracy) returns a list of keras.callbacks.Callback objects, "
+                     "or [] for none",
         "train": "check that the model's input matches what preprocess() returns and that the loss fits the labels",
     }.get(stage, "")
+    return f"fix the line named above; {hint}" if located and hint else hint
 
 
 def guarded(stage: str, call: str, submission: Path, fn: Callable[[], Any]) -> Any:
@@ -338,16 +343,19 @@ def main(job_path: str, preloaded_s: float = 0.0) -> int:
             recorder.stage_done("build_model", time.perf_counter() - t)
         import keras
 
+        t = time.perf_counter()
         if job.get("callback_probe") is not None:
             with recorder.stage_may_fail("callbacks"):
                 # Without the learner's model, a stand-in one still lets the callbacks be exercised.
                 target = model if model is not None else keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
                 recorder.set("callbacks", probe_callbacks(module, target, job["target_accuracy"],
                                                           job["callback_probe"], submission))
+                recorder.stage_done("callbacks", time.perf_counter() - t)
         else:
             # This challenge grades no callback and the trainer runs none of the learner's: only
             # see whether make_callbacks() returns any, so that the report can say they are unused.
             recorder.set("callbacks", list_callbacks(module, job["target_accuracy"], submission))
+            recorder.stage_done("callbacks", time.perf_counter() - t)
 
         if recorder.doc["failure"] is not None:
             raise recorder.first_failure
