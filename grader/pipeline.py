@@ -49,6 +49,7 @@ from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob,
                                         EvaluationOutcome)
+from grader.training.modelconfig import HINT as REBUILD_HINT
 from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
@@ -307,7 +308,7 @@ def measure_trained_model(run: Run, train: bool) -> None:
         return
     if outcome.problem == LOAD_PROBLEM:
         run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {outcome.message}",
-                                    "use only built-in Keras layers", outcome.message)
+                                    REBUILD_HINT, outcome.message)
         return
     splits = evaluation_splits(run)
     mask = public_mask(run)

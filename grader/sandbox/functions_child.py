@@ -27,6 +27,8 @@ MAX_OUTPUT_VALUES = 1_000_000
 # After this many calls of one group (calls alike, e.g. one check's) ran out of time, the
 # group's remaining calls are skipped: a hang costs a few call limits, not the whole budget.
 MAX_TIMEOUTS_PER_GROUP = 2
+ENDLESS_LOOP_HINT = ("look for a loop that never ends (a while loop whose condition never changes); if it is only "
+                     "slow, loop over the output positions and let NumPy sum each window")
 _TODO = re.compile(r"^(TODO\s+\d+):\s*(.*)$", re.DOTALL)
 
 
@@ -78,7 +80,7 @@ def run_call(module: Any, call: dict[str, Any], workdir: Path, limit_s: float, s
             _set_alarm(0)
     except CallTimedOut:
         return {"status": "timeout", "message": f"{call['text']} ran for more than {limit_s:g} s",
-                "hint": "look for a loop that never ends (a while loop whose condition never changes)"}
+                "hint": ENDLESS_LOOP_HINT}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the next call still runs
         return {"status": "error", **describe_error(call["text"], call["function"], exc, submission)}
     seconds = round(time.perf_counter() - started, 4)
@@ -117,12 +119,13 @@ def run_functions_job(job: dict[str, Any]) -> int:
                 outcome = {"status": "skipped",
                            "message": f"{call['text']} was not run: {call['function']}() already ran out of "
                                       f"time {MAX_TIMEOUTS_PER_GROUP} times on inputs like these",
-                           "hint": "look for a loop that never ends (a while loop whose condition never changes)"}
+                           "hint": ENDLESS_LOOP_HINT}
             else:
                 try:
                     outcome = run_call(module, call, workdir, float(job["call_time_limit_s"]), submission)
                 except CallTimedOut:  # the alarm went off just as the call returned
-                    outcome = {"status": "timeout", "message": f"{call['text']} ran out of time", "hint": ""}
+                    outcome = {"status": "timeout", "message": f"{call['text']} ran out of time",
+                               "hint": ENDLESS_LOOP_HINT}
             if outcome["status"] == "timeout":
                 timeouts[group] = timeouts.get(group, 0) + 1
             recorder.doc["calls"][call["id"]] = outcome

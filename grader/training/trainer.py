@@ -100,7 +100,7 @@ def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32) 
         model = keras.saving.deserialize_keras_object(with_precision(described["config"], precision), safe_mode=True)
     except Exception as exc:
         cause = keras_cause(exc)
-        hint = "use only built-in Keras layers with their usual arguments"
+        from grader.training.modelconfig import HINT as hint  # pure data, no Keras: cheap to import here
         raise TrainingFailed("build_model", f"the model cannot be rebuilt from its config: {cause}", hint,
                              traceback.format_exc()[-4000:]) from None
     if not isinstance(model, keras.Model) or not model.built:
