@@ -95,6 +95,10 @@ def _failure(doc: dict[str, Any], key: str = "failure") -> Failure | None:
     return Failure(clean(f.get("stage"), 40) or "crash", message, hint, detail)
 
 
+# Durations the parent measures itself (pipeline.py and the training step); a child's stage never replaces one.
+PARENT_DURATIONS = frozenset({"data", "child", "trainer", "train", "evaluate", "report", "total"})
+
+
 def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[str, np.ndarray],
             input_shape: tuple[int, ...], scale: float, budget_s: float, train: bool, task: str = "multiclass",
             num_classes: int = 10) -> Described:
@@ -103,8 +107,11 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
     described = Described()
     stages = doc.get("stages")
     if isinstance(stages, dict):
+        # The child's stage times are its own claims: kept only when plausible, and never under a name that the
+        # parent measures itself.
         facts.seconds.update({clean(k, 40): float(v) for k, v in stages.items()
-                              if isinstance(v, (int, float)) and math.isfinite(v)})
+                              if clean(k, 40) not in PARENT_DURATIONS and isinstance(v, (int, float))
+                              and not isinstance(v, bool) and 0 <= v < 1e9})
     failures = doc.get("stage_failures")
     for stage in failures if isinstance(failures, dict) else []:
         if (failure := _failure(failures, stage)) is not None:
@@ -175,6 +182,11 @@ def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failu
     if child.exceeded == "disk":
         return Failure("crash", "the submission wrote more to disk than allowed and was stopped",
                        "do not write files: the grader needs only what your functions return")
+    if child.timed_out and child.unreadable:
+        # Without the child's record of its stages the grader cannot say what was running, so it blames nothing.
+        return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s",
+                       "make sure nothing in your file waits or loops forever: keep only imports and definitions "
+                       "at the top level, and let build_model() build and compile, not train")
     if child.timed_out:
         done = {stage for key in ("stages", "stage_failures") if isinstance(doc.get(key), dict)
                 for stage in doc[key]}  # the stages that finished, well or not
@@ -191,10 +203,17 @@ def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failu
         if running is None:
             return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s after your functions had "
                                       f"returned",
-                           "nothing in your functions was still running: the machine was too busy; grade again")
+                           "your functions had all returned, so either something they started kept running (a "
+                           "thread, or a replaced sys.stdout) or the machine was too busy: remove threads and "
+                           "stream changes, then grade again")
+        if running.startswith("make_callbacks"):
+            hint = ("make_callbacks() should only create the callbacks, and on_epoch_end only read the logs and "
+                    "set self.model.stop_training; nothing in them should wait or loop")
+        else:
+            hint = ("make sure nothing in your functions waits or loops forever; build_model() should only build "
+                    "and compile, not train")
         return Failure("timeout", f"stopped at the time budget of {budget_s:.0f} s while {running} was running",
-                       "make sure nothing in your functions waits or loops forever; build_model() should only "
-                       "build and compile, not train")
+                       hint)
     if "seconds" not in doc:
         last = next(reversed(doc["stages"]), "start") if isinstance(doc.get("stages"), dict) and doc["stages"] \
             else "start"

@@ -537,7 +537,8 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
         result.durations["child"] = round(run.child.seconds, 3)
     if run.trainer is not None:
         result.durations["trainer"] = round(run.trainer.seconds, 3)
-    result.durations.update(facts.seconds)
+    for stage, seconds in facts.seconds.items():
+        result.durations.setdefault(stage, seconds)  # the parent's own measurements above win
     if facts.failure is not None:
         result.failure = {"stage": facts.failure.stage, "message": facts.failure.message,
                           "hint": facts.failure.hint, "detail": facts.failure.detail}

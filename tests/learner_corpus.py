@@ -139,6 +139,9 @@ MISTAKES = [
             {"callback"}, {"callback": ("logs['accuracy']",)}),
     mistake("no callbacks returned", "fashion", [("return [StopAtAccuracy(target_accuracy)]", "return []")],
             {"callback"}, {"callback": ("return the callback",)}),
+    mistake("one callback, not in a list", "fashion",
+            [("return [StopAtAccuracy(target_accuracy)]", "return StopAtAccuracy(target_accuracy)")],
+            {"callback"}, {"callback": ("not a list", "return [StopAtAccuracy(...)]")}),
     # --- fashion: the whole file
     mistake("Keras 2 np_utils import", "fashion", [("from keras import layers", "from keras import layers\n"
                                                                                  "from keras.utils import np_utils")],

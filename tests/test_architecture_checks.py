@@ -174,7 +174,7 @@ def test_an_unreadable_learning_rate_fails_with_the_fix_not_a_crash():
     facts = dataclasses.replace(model_facts(model), learning_rate=None)
     result = check_compile(spec.compile, spec.task, facts)
     assert not result.passed
-    assert result.message == "learning rate could not be read as a number, expected 0.0001"
+    assert result.message == "learning rate is not one fixed number (a schedule?), expected 0.0001"
     assert "RMSprop(learning_rate=0.0001)" in result.hint
 
 
@@ -253,3 +253,13 @@ def test_layers_that_compute_the_identity_are_neither_extra_nor_misplaced(fashio
     layer_check = by_id(check_architecture(fashion.architecture, fashion.input_shape, model_facts(scaled)))
     assert not all(r.passed for r in layer_check.values())
     assert any("Rescaling" in r.message and "preprocess()" in r.hint for r in layer_check.values())
+
+
+def test_the_strides_hint_tells_the_keras_2_story_only_when_it_fits():
+    from grader.checks.keras2 import strides_hint
+
+    assert strides_hint(64, [3, 3], [1, 1]) is None
+    assert "Write Conv2D(64, (3, 3))" in strides_hint(64, [3, 3], [3, 3])  # Conv2D(64, 3, 3) in Keras 2
+    other = strides_hint(64, [3, 3], [2, 2])  # asked for on purpose: no Keras 2 story, only the fix
+    assert "Keras 2" not in other and "remove strides=" in other
+    assert "remove strides=" in strides_hint(8, [3], [3])  # a Conv1D: one number, no 2D story and no IndexError

@@ -6,6 +6,7 @@ edit each, and graded for real: a child process, real data, a tiny training prof
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -147,9 +148,11 @@ def test_describe_budget_stops_a_sleeping_build_model(tmp_path):
 def test_describe_budget_names_a_sleeping_make_callbacks(tmp_path):
     path = broken(tmp_path, "def make_callbacks(target_accuracy):\n",
                   "def make_callbacks(target_accuracy):\n    import time\n    time.sleep(600)\n")
-    result = grade_tiny(tmp_path, path, train=False, describe_budget_s=15)
+    # 30 s, not 15: Keras and the file must import well inside the budget even on a busy machine.
+    result = grade_tiny(tmp_path, path, train=False, describe_budget_s=30)
     assert result.failure["stage"] == "timeout"
     assert "while make_callbacks() or one of its callbacks was running" in result.failure["message"]
+    assert "make_callbacks() should only create the callbacks" in result.failure["hint"]
     assert check(result, "preprocess").passed and check(result, "architecture.layers").passed
 
 
@@ -161,9 +164,13 @@ def test_a_timeout_after_every_function_returned_blames_no_function():
     child = ChildRun(returncode=None, timed_out=True, seconds=15.0, output_head="", output_tail="",
                      output_bytes=0, result={"stages": stages, "failure": None, "stage_failures": {}})
     failure = _run_failure(child, child.result, budget_s=15)
-    assert "after your functions had returned" in failure.message and "grade again" in failure.hint
+    assert "after your functions had returned" in failure.message and "a thread" in failure.hint
     del stages["callbacks"]
     assert "while make_callbacks()" in _run_failure(child, child.result, budget_s=15).message
+    # Without a readable record of the stages nothing is blamed, and nothing is excused either.
+    unreadable = dataclasses.replace(child, result={}, unreadable="the result file was not valid JSON")
+    failure = _run_failure(unreadable, {}, budget_s=15)
+    assert failure.message == "stopped at the time budget of 15 s" and "caused this" not in failure.hint
 
 
 def test_cli_exit_codes_and_json(tmp_path):

@@ -258,6 +258,10 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
         assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
         assert result.verdict == "failed"
     assert len(result.history.get("loss", [])) <= 1  # no more training than allowed
+    if case.stem == "forge_child_result":  # the parent's own times stand; the child's implausible claims are dropped
+        assert result.durations["child"] > 0.001 and result.durations["total"] < 1e9
+        assert result.durations["import"] == 0.1 and "keras" not in result.durations
+        assert "build_model" not in result.durations
 
 
 # `grade check` runs the same sandbox on another backend (Keras' numpy backend, grader/backend.py

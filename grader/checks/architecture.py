@@ -266,6 +266,15 @@ def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
     return Problem(f"{label} has {key}={got!r}, expected {want!r}", f"pass {key}={want!r}")
 
 
+# What decides each kind of layer's output shape, for the hint when only the shape is wrong.
+SHAPE_SETTINGS_HINT = {
+    "Conv": "compare this layer's kernel_size, strides and padding with the challenge file",
+    "MaxPooling": "compare this layer's pool_size, strides and padding with the challenge file",
+    "AveragePooling": "compare this layer's pool_size, strides and padding with the challenge file",
+    "Dense": "compare this layer's units with the challenge file",
+}
+
+
 def _shape_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     message = f"{label} outputs {shape_text(obs.output)}, expected {shape_text(exp.output or ())}"
     config = obs.config
@@ -275,9 +284,8 @@ def _shape_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     if exp.type == "Conv2D" and obs.config.get("padding") == "same":
         return Problem(message, "use padding='valid' (the default): each 3x3 convolution then trims one pixel "
                                 "from every side", "shape")
-    return Problem(message, "a layer's output follows from its input: if a layer above already has the wrong "
-                            "shape, fix that one first; otherwise check this layer's kernel_size, pool_size, "
-                            "strides and padding", "shape")
+    return Problem(message, SHAPE_SETTINGS_HINT.get(exp.type.rstrip("123D"), "check this layer's settings against "
+                                                                              "the challenge file"), "shape")
 
 
 def _params_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:

@@ -33,7 +33,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
      "Conv2D needs a channels axis: start with keras.Input(shape=(height, width, channels)), e.g. (28, 28, 1), "
      "and reshape the images in preprocess()"),
     (r"border_mode",
-     "that is Keras 1 syntax: rename border_mode= to padding= (padding='valid' or padding='same')"),
+     "that is Keras 1 syntax: rename border_mode= to padding=, and write the kernel as one tuple: "
+     "Conv2D(32, (3, 3), padding='valid')"),
     (r"nb_epoch|nb_filter|init=|subsample",
      "that is Keras 1 syntax: the arguments are now epochs=, filters=, kernel_initializer= and strides="),
 )
@@ -55,12 +56,18 @@ def migration_hint(message: str | None) -> str | None:
 
 
 def strides_hint(filters: int | None, kernel_size: list[int] | None, strides: list[int] | None) -> str | None:
-    """Conv2D(64, 3, 3) is Keras 1/2 for a 3x3 kernel; Keras 3 reads the second 3 as strides=3.
-    The hint writes the learner's own filters and kernel back in the Keras 3 spelling."""
-    if strides and any(s != 1 for s in strides):
-        size = tuple(kernel_size) if kernel_size else (3, 3)
+    """A hint for a convolution whose strides shrink its output; None when its strides are 1.
+
+    Conv2D(64, 3, 3) is Keras 1/2 for a 3x3 kernel, and Keras 3 reads the second 3 as strides=3:
+    then the strides equal the kernel, and the hint writes the learner's own filters and kernel back
+    in the Keras 3 spelling. Other strides were asked for on purpose, and only need removing."""
+    if not strides or all(s == 1 for s in strides):
+        return None
+    shown = tuple(strides)
+    if kernel_size and len(kernel_size) == 2 and list(strides) == list(kernel_size):
+        rows, cols = kernel_size
         n = filters if isinstance(filters, int) else "filters"
-        return (f"this layer has strides={tuple(strides)}: Conv2D({n}, {size[0]}, {size[1]}) is the Keras 2 way "
-                f"to write a {size[0]}x{size[1]} kernel, but Keras 3 reads the third number as strides. "
-                f"Write Conv2D({n}, {size})")
-    return None
+        return (f"this layer has strides={shown}: Conv2D({n}, {rows}, {cols}) is the Keras 2 way to write a "
+                f"{rows}x{cols} kernel, but Keras 3 reads the third number as strides. "
+                f"Write Conv2D({n}, ({rows}, {cols}))")
+    return f"this layer has strides={shown}, which shrinks its output: remove strides= (the default is 1)"

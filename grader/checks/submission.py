@@ -93,7 +93,7 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
         model.learning_rate is None or abs(model.learning_rate - spec.learning_rate) > 1e-3 * spec.learning_rate
     ):
         # None: an optimizer whose learning rate the grader could not read as one number.
-        got = "could not be read as a number" if model.learning_rate is None else f"is {model.learning_rate:g}"
+        got = "is not one fixed number (a schedule?)" if model.learning_rate is None else f"is {model.learning_rate:g}"
         return failed("compile", title, spec.points,
                       f"learning rate {got}, expected {spec.learning_rate:g}",
                       f"pass the learning rate to the optimizer: optimizer=keras.optimizers."

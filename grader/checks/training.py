@@ -28,9 +28,13 @@ def tier_id(index: int) -> str:
 
 
 # The learner cannot change the epochs (the profile sets them), so the hint names what they can change.
-DEFAULT_TIER_HINT = ("look at the learning curves in the report: validation accuracy still rising at the last epoch "
-                     "means the model learns too slowly (check the optimizer and its learning rate); training far "
-                     "above validation means it overfits (add Dropout or data augmentation)")
+# Regularisation means the challenge's own layers, where its file puts them: an extra Dropout is penalised on
+# fashion, and cats_dogs puts its augmentation first and its Dropout after Flatten.
+REGULARISE = ("give it the challenge's Dropout and data augmentation layers, where the challenge file puts them "
+              "(see the architecture rows)")
+DEFAULT_TIER_HINT = ("look at the learning curves in report.html: validation accuracy still rising at the last epoch "
+                     "means the model learns too slowly for the epochs given (compare its layers with the challenge "
+                     f"file); training far above validation means it overfits: {REGULARISE}")
 
 
 def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> str | None:
@@ -75,5 +79,4 @@ def check_gap(profile: Profile, metrics: Metrics) -> CheckResult:
     if profile.max_gap is not None and gap <= profile.max_gap:
         return passed("gap", title, profile.gap_points, measured)
     return failed("gap", title, profile.gap_points, measured,
-                  "the model memorises its training images: add Dropout before the last Dense layer, or data "
-                  "augmentation layers at the start of the model")
+                  f"the model memorises its training images: {REGULARISE}")

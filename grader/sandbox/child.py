@@ -23,6 +23,7 @@ itself, with no learner code in its process.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import sys
@@ -34,6 +35,7 @@ from typing import Any, Callable, Iterator
 
 RESULT_FILE = "child_result.json"
 MAX_CALLBACK_NAMES = 10  # the report names at most this many
+MAX_CALLBACKS = 100  # more than any course uses; a longer list (or an endless generator) is refused
 # preprocess() output files, by the split of the images they were made from.
 PREPROCESSED_FILES = {"probe": "probe_out.npy", "train": "train_out.npy", "validation": "validation_out.npy"}
 
@@ -115,14 +117,15 @@ def _hint_for(stage: str, located: bool = False) -> str:
     hint = {
         "import": "keep only imports and definitions at the top level of your file: the grader imports it, "
                   "then calls your functions",
-        "preprocess": "preprocess(images) gets a NumPy array of uint8 images: return them reshaped and divided by 255",
-        "build_model": "build_model() builds the layers, compiles the model and returns it; the traceback "
-                       "shows Keras' whole error",
+        "preprocess": "preprocess(images) gets a NumPy array of uint8 images: return them reshaped and scaled as "
+                      "the challenge file says",
+        "build_model": "build_model() builds the layers, compiles the model and returns it (Keras' full error: "
+                       "`grade check -v`, or the traceback in report.html)",
         "callbacks": "make_callbacks(target_accuracy) returns a list of keras.callbacks.Callback objects, "
-                     "or [] for none",
+                     "e.g. [StopAtAccuracy(target_accuracy)], as the challenge file shows",
         "train": "check that the model's input matches what preprocess() returns and that the loss fits the labels",
     }.get(stage, "")
-    return f"fix the line named above; {hint}" if located and hint else hint
+    return f"start at the line named above; {hint}" if located and hint else hint
 
 
 def guarded(stage: str, call: str, submission: Path, fn: Callable[[], Any]) -> Any:
@@ -196,10 +199,37 @@ def accuracy_log_keys(model: Any) -> list[str]:
     return [n for n in map(metric_name, metrics) if n in ACCURACY_METRICS] or ["accuracy"]
 
 
+def callback_list(returned: Any) -> list[Any]:
+    """What make_callbacks() returned, as a list of at most MAX_CALLBACKS; a StageFailed that says
+    what it returned instead (one callback not wrapped in a list is the usual slip)."""
+    import keras
+
+    if returned is None:
+        return []
+    try:
+        if isinstance(returned, keras.callbacks.Callback):
+            name = type(returned).__name__[:60]
+            raise StageFailed("callbacks", f"make_callbacks() returned one {name}, not a list of callbacks",
+                              f"wrap it in a list: return [{name}(...)], as the challenge file shows")
+        if not isinstance(returned, (list, tuple)):
+            raise StageFailed("callbacks", f"make_callbacks() returned {type(returned).__name__[:60]}, "
+                                           f"not a list of callbacks", _hint_for("callbacks"))
+        listed = list(itertools.islice(returned, MAX_CALLBACKS + 1))
+    except StageFailed:
+        raise
+    except BaseException:  # a hostile list subclass: what it returned is not a plain list
+        raise StageFailed("callbacks", "make_callbacks() returned something that cannot be read as a list",
+                          _hint_for("callbacks")) from None
+    if len(listed) > MAX_CALLBACKS:
+        raise StageFailed("callbacks", f"make_callbacks() returned more than {MAX_CALLBACKS} callbacks",
+                          _hint_for("callbacks"))
+    return listed
+
+
 def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[float], submission: Path) -> dict[str, Any]:
     """Show fresh callbacks synthetic epoch logs and record whether each asked to stop."""
     callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(target))
-    callbacks = list(callbacks or [])
+    callbacks = callback_list(callbacks)
     keys = accuracy_log_keys(model)
     responses = []
     try:
@@ -221,8 +251,10 @@ def list_callbacks(module: Any, target: float, submission: Path) -> dict[str, An
     """The class names of the callbacks make_callbacks() returns, or why it failed: never a stage
     failure, since a challenge without a callback check does not use them."""
     try:
-        callbacks = list(module.make_callbacks(target) or [])
+        callbacks = callback_list(module.make_callbacks(target))
         names = [str(type(callback).__name__) for callback in callbacks[:MAX_CALLBACK_NAMES]]
+    except StageFailed as failure:
+        return {"count": 0, "names": [], "responses": [], "error": failure.message}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: nothing escapes
         return {"count": 0, "names": [], "responses": [],
                 "error": explain("callbacks", "make_callbacks()", exc, submission).message}

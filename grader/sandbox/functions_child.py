@@ -28,7 +28,8 @@ MAX_OUTPUT_VALUES = 1_000_000
 # group's remaining calls are skipped: a hang costs a few call limits, not the whole budget.
 MAX_TIMEOUTS_PER_GROUP = 2
 ENDLESS_LOOP_HINT = ("look for a loop that never ends (a while loop whose condition never changes); if it is only "
-                     "slow, loop over the output positions and let NumPy sum each window")
+                     "slow, loop over the output positions and let NumPy handle each window in one step "
+                     "((window * kernel).sum(), window.max(), window.mean())")
 _TODO = re.compile(r"^(TODO\s+\d+):\s*(.*)$", re.DOTALL)
 
 

@@ -71,7 +71,8 @@ MAX_LAYERS = 200
 MAX_DEPTH = 40
 MAX_SIZE_VALUES = {"units": 65_536, "filters": 8_192, "kernel_size": 64, "pool_size": 64, "strides": 64,
                    "depth_multiplier": 64}
-HINT = "use only built-in Keras layers, activations by name (activation='relu'), and built-in optimizers and losses"
+HINT = ("use only built-in Keras layers, activations by name (activation='relu'), and built-in optimizers and losses, "
+        "with their usual arguments")
 
 
 class ConfigRejected(Exception):
