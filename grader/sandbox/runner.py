@@ -26,6 +26,7 @@ from grader.sandbox.limits import MB, Limits
 
 # The child's result document holds the model's config: generous, but bounded.
 MAX_RESULT_BYTES = 8 * MB
+DISK_CHECK_INTERVAL_S = 0.05  # how often the parent measures the work folder against disk_mb (docs/security.md)
 
 
 @dataclass
@@ -143,20 +144,19 @@ def run_child(job: dict[str, Any], *, child: StartedChild, timeout_s: float) -> 
     except (BrokenPipeError, OSError):
         pass  # it died before its job (a broken runtime): its output and return code say why
     output = child.output
-    timed_out, exceeded, last_disk_check = False, "", 0.0
+    timed_out, exceeded = False, ""
     try:
         while process.poll() is None:
-            now = time.perf_counter()
-            if now - started > timeout_s:
+            if time.perf_counter() - started > timeout_s:
                 timed_out = True
                 break
-            if now - last_disk_check > 0.5:
-                last_disk_check = now
-                used, entries = box.usage()
-                if used > limits.disk_mb * MB or entries >= 10_000:
-                    exceeded = "disk"
-                    break
-            time.sleep(0.05)
+            # Measured every pass: a local disk takes 1.5 GB in under 0.4 s, so checking twice a second
+            # let a bomb write its whole 1.5 GB past a 400 MB quota (tests/hostile/disk_bomb.py).
+            used, entries = box.usage()
+            if used > limits.disk_mb * MB or entries >= 10_000:
+                exceeded = "disk"
+                break
+            time.sleep(DISK_CHECK_INTERVAL_S)
     finally:
         child.sandbox.close()  # kills whatever is left in the sandbox, then releases it
     head, tail = output.text()
