@@ -18,13 +18,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import launch
 from grader.sandbox.limits import die_with_parent
 
 # Beyond the profile's own budgets (describe, train), what a grading may take before its
@@ -123,9 +123,14 @@ def run_job_in_process(job: Job) -> Outcome:
         job_file, outcome_file, log_file = (Path(spool) / name for name in ("job.json", "outcome.json", "worker.log"))
         job_file.write_text(json.dumps(job.to_dict()))
         with open(log_file, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker", str(job_file), str(outcome_file)],
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, preexec_fn=die_with_parent)
+            # A trusted process (grader/launch.py): its own working folder, nothing of the host's
+            # folder on its import path, and never the signing key, which only the driver reads.
+            workdir = Path(spool) / "cwd"
+            workdir.mkdir(mode=0o700)
+            process = subprocess.Popen(launch.python_command("grader.batch.worker", str(job_file), str(outcome_file)),
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                                       env=launch.trusted_environment(), start_new_session=True,
+                                       preexec_fn=die_with_parent)
             with _running_lock:
                 _running.add(process)
             try:

@@ -30,6 +30,7 @@ class BoxFileError(Exception):
 class Box:
     def __init__(self, prefix: str = "grader-box-"):
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        self.removed = False
         os.chmod(self.root, 0o711)
         self.inputs = self.root / "inputs"
         self.work = self.root / "work"
@@ -70,19 +71,32 @@ class Box:
         return total, entries
 
     def remove(self) -> None:
-        """Delete the box, whatever the child left in it (read-only folders included)."""
+        """Delete the box, whatever the child left in it (read-only folders included); idempotent.
+
+        Only what lies inside the box ever changes mode: the box's own parent is the system's
+        temp folder, which a grading as root must leave exactly as it found it.
+        """
+        if self.removed:
+            return
+        self.removed = True
+        root = os.path.realpath(self.root)
+
         def unlock(function: Any, path: str, _exc: Any) -> None:
-            try:
-                os.chmod(os.path.dirname(path), 0o700)
-                os.chmod(path, 0o700)
-            except OSError:
-                pass
+            for target in (os.path.dirname(path), path):
+                inside = os.path.realpath(target)
+                if os.path.islink(target) or (inside != root and not inside.startswith(root + os.sep)):
+                    continue  # never the temp folder, never anything a link points at
+                try:
+                    os.chmod(target, 0o700)
+                except OSError:
+                    pass
             try:
                 function(path)
             except OSError:
                 pass
 
-        shutil.rmtree(self.root, onerror=unlock)
+        if os.path.isdir(root) and not os.path.islink(self.root):
+            shutil.rmtree(root, onerror=unlock)
 
 
 def read_bounded(folder: Path, name: str, max_bytes: int) -> bytes:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.sandbox import syscalls
 from grader.sandbox.limits import MB, Limits, die_with_parent
 
 LEVELS = ("namespaces", "uid", "none")
@@ -50,6 +51,7 @@ SANDBOX_UID = 65534  # "nobody", inside the user namespace
 # The uid fallback: unprivileged uids for children, one per concurrent run (held by a lock file).
 FALLBACK_UID_BASE = 64000
 FALLBACK_UID_COUNT = 512
+PROBE_UID = FALLBACK_UID_BASE - 1  # runs only `true`, to see whether bubblewrap works for such a user
 FALLBACK_LOCK_DIR = Path("/run/grader-uids") if os.path.isdir("/run") else Path("/tmp/grader-uids")
 
 # The environment a child gets: these names pass through from the parent where set...
@@ -127,11 +129,17 @@ def _bwrap_works() -> tuple[bool, str]:
     path = _bwrap()
     if path is None:
         return False, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    def as_sandbox_user() -> None:  # as root, bubblewrap runs as an unprivileged uid (see start())
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(PROBE_UID)
+            os.setuid(PROBE_UID)
+
     try:
         probe = subprocess.run(
             [path, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(SANDBOX_UID),
              "--cap-drop", "ALL", *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=20, preexec_fn=as_sandbox_user)
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bwrap could not start: {err}"
     if probe.returncode != 0:
@@ -225,24 +233,92 @@ def _system_mounts() -> list[str]:
 
 
 def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str, str],
-                  limits: Limits) -> list[str]:
+                  limits: Limits, staged: dict[str, str] | None = None, seccomp_fd: int | None = None) -> list[str]:
+    """The bubblewrap command line. `staged` maps a runtime folder to where the parent has bound
+    it for an unprivileged bubblewrap to reach (see `stage_runtime`); `seccomp_fd` holds the
+    compiled filter (grader/sandbox/syscalls.py)."""
+    staged = staged or {}
     args = [_bwrap() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--clearenv",
             "--hostname", "sandbox"]
     # The private tmpfs mounts first: bubblewrap mounts in order, so a runtime that lives under
     # /tmp or /home on the host (a checkout there, its venv) is bound on top of them, not hidden.
-    args += ["--proc", "/proc", "--dev", "/dev",
+    # /dev/shm is a tmpfs of the same bounded size: bubblewrap's own would be unbounded.
+    # /proc/sys read-only as a whole: the settings of the sandbox's own namespaces would be
+    # writable otherwise, and nothing there is a grading's to change.
+    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/dev/shm",
              "--size", str(limits.tmp_mb * MB), "--tmpfs", "/tmp",
              "--size", str(limits.tmp_mb * MB), "--tmpfs", BOX_HOME]
     args += _system_mounts()
     for path in runtime_paths():
-        args += ["--ro-bind", str(path), str(path)]
+        args += ["--ro-bind", staged.get(str(path), str(path)), str(path)]
     for path in hidden_paths():  # an empty, read-only folder in its place
         args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
     args += ["--bind", str(work), BOX_WORK, "--ro-bind", str(inputs), BOX_INPUTS, "--chdir", BOX_WORK]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     return args + ["--", *command]
+
+
+# --------------------------------------------------------------------------- a root host
+
+# A grading as root must not hand its uid to the sandbox: bubblewrap maps the sandbox's user to
+# the uid that starts it, so as root every file the child touches would be touched as host root
+# (the host's /proc/sys settings among them). So as root, bubblewrap itself is started as a
+# leased unprivileged uid. Such a user cannot reach a Python runtime that lives under a folder
+# closed to others (pyenv's under /root), so the parent first binds each runtime folder, in a
+# mount namespace of the starting process's own that the host never sees, onto a folder inside
+# the run's box that every user may pass through; bubblewrap binds it from there.
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
+
+
+def stage_runtime(box_root: Path) -> dict[str, str]:
+    """Where each runtime folder will be bound for an unprivileged bubblewrap: empty folders in the
+    box, 0755 on a 0711 path, which `bind_staged` fills in the starting process only."""
+    stage = box_root / "runtime"
+    stage.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(stage, 0o711)
+    staged = {}
+    for index, path in enumerate(runtime_paths()):
+        target = stage / str(index)
+        target.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(target, 0o755)
+        staged[str(path)] = str(target)
+    return staged
+
+
+def bind_staged(staged: dict[bytes, bytes]) -> None:
+    """Between fork and exec, as root: a private mount namespace with each runtime folder bound
+    onto its staging folder (the host's mounts never change). Raises OSError when refused."""
+    import ctypes
+
+    libc = _libc_for_mounts
+    if libc is None or libc.unshare(_CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno() if libc else 0, "cannot make a private mount namespace")
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make the mounts private")
+    for source, target in staged.items():
+        if libc.mount(source, target, None, _MS_BIND | _MS_REC, None) != 0:
+            raise OSError(ctypes.get_errno(), f"cannot stage {source!r}")
+
+
+def _load_libc_for_mounts() -> Any:
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_libc_for_mounts = _load_libc_for_mounts()  # loaded here: the forked child loads nothing
 
 
 # --------------------------------------------------------------------------- the uid fallback
@@ -410,44 +486,78 @@ class SandboxedProcess:
 def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path, extra_env: dict[str, str],
           limits: Limits, **popen: Any) -> SandboxedProcess:
     """Start `command` (a python -m ... line) in the sandbox; stdin (default: nothing), stdout and
-    stderr as `popen` says."""
+    stderr as `popen` says. `work` and `inputs` are folders of one box (grader/sandbox/box.py)."""
     cgroup = PidsCgroup(limits.processes if isolation.isolated else None)
     lease: UidLease | None = None
-    if isolation.level == "namespaces":
-        env = child_environment(extra_env, isolation, BOX_HOME)
-        argv = bwrap_command(command, work=work, inputs=inputs, env=env, limits=limits)
-        cwd, run_env, user = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, None
-    else:
-        home = work / ".home"
-        home.mkdir(exist_ok=True)
-        env = child_environment(extra_env, isolation, str(home))
-        argv, cwd, run_env, user = command, str(work), env, None
-        if isolation.level == "uid":
+    user: int | None = None
+    staged: dict[bytes, bytes] = {}
+    seccomp_fd: int | None = None
+    loader: Any = None
+    try:
+        if isolation.isolated and os.geteuid() == 0:
+            # Root never lends its uid to a sandbox: the child runs as a leased unprivileged uid
+            # that owns only its work folder (and, under bubblewrap, its private /tmp and HOME).
             lease = UidLease()
             user = lease.uid
-            for path in (work, home):
-                os.chown(path, lease.uid, lease.uid)
-                os.chmod(path, 0o700)
+        if isolation.level == "namespaces":
+            env = child_environment(extra_env, isolation, BOX_HOME)
+            paths = stage_runtime(work.parent) if user is not None else {}
+            staged = {source.encode(): target.encode() for source, target in paths.items()}
+            if syscalls.available()[0]:
+                seccomp_fd = syscalls.program_fd()
+                popen["pass_fds"] = (*popen.get("pass_fds", ()), seccomp_fd)
+            argv = bwrap_command(command, work=work, inputs=inputs, env=env, limits=limits, staged=paths,
+                                 seccomp_fd=seccomp_fd)
+            cwd, run_env = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            if user is not None:
+                os.chown(work, user, user)
+                os.chmod(work, 0o700)
+        else:
+            home = work / ".home"
+            home.mkdir(exist_ok=True)
+            env = child_environment(extra_env, isolation, str(home))
+            argv, cwd, run_env = command, str(work), env
+            if user is not None:
+                for path in (work, home):
+                    os.chown(path, user, user)
+                    os.chmod(path, 0o700)
+            if isolation.level == "uid" and syscalls.available()[0]:
+                loader = syscalls.prepared_loader()
+    except BaseException:
+        _undo(cgroup, lease, seccomp_fd)
+        raise
 
     def before_exec() -> None:  # in the child, between fork and exec
         cgroup.enter()
         limits.apply()
+        if staged:
+            bind_staged(staged)
         if user is not None:
             os.setgroups([])
             os.setgid(user)
             os.setuid(user)
         die_with_parent()  # after setuid, which clears it; bwrap has --die-with-parent as well
+        if loader is not None:
+            loader.load()  # the uid fallback's child: its own filter, now that it is unprivileged
 
     try:
         popen.setdefault("stdin", subprocess.DEVNULL)
         process = subprocess.Popen(argv, cwd=cwd, env=run_env, start_new_session=True, preexec_fn=before_exec,
                                    **popen)
     except BaseException:
-        cgroup.remove()
-        if lease is not None:
-            lease.release()
+        _undo(cgroup, lease, seccomp_fd)
         raise
+    if seccomp_fd is not None:
+        os.close(seccomp_fd)  # bubblewrap has its own copy
     return SandboxedProcess(process, isolation, cgroup, lease)
+
+
+def _undo(cgroup: PidsCgroup, lease: UidLease | None, seccomp_fd: int | None) -> None:
+    cgroup.remove()
+    if lease is not None:
+        lease.release()
+    if seccomp_fd is not None:
+        os.close(seccomp_fd)
 
 
 def box_paths(isolation: Isolation, work: Path, inputs: Path) -> tuple[str, str]:

@@ -4,8 +4,10 @@
     outcome = trainer.run(job_folder, deadline_s=..., on_progress=...)
     trainer.close()                               # nothing to do: it exits without building
 
-The trainer gets the parent's environment minus every GRADER_* variable (it needs no secret)
-and, on CPU, an address-space limit: a model far too large fails there, not in the parent.
+The trainer starts as a trusted process (grader/launch.py: nothing of the host's working folder
+on its import path, an empty working folder of its own, an environment from an allow-list with
+no GRADER_* variable: it needs no secret) and, on CPU, an address-space limit: a model far too
+large fails there, not in the parent.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import backend, config
+from grader import backend, config, launch
 from grader.sandbox.limits import die_with_parent
 from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
 from grader.training import evaluation
@@ -42,20 +43,15 @@ class TrainerOutcome:
 
 
 def _environment(device: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    # From an allow-list (grader/launch.py), and none of the grader's own settings: it needs none.
+    env = {k: v for k, v in launch.trusted_environment().items() if not k.startswith("GRADER_")}
     env.update(backend.device_env(device))
-    env["PYTHONHASHSEED"] = "0"
-    env["PYTHONUNBUFFERED"] = "1"
-    import grader
-
-    root = str(Path(grader.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     return env
 
 
 class TrainerProcess:
-    def __init__(self, process: subprocess.Popen, output: BoundedOutput):
-        self.process, self.output = process, output
+    def __init__(self, process: subprocess.Popen, output: BoundedOutput, folder: Path | None = None):
+        self.process, self.output, self.folder = process, output, folder
 
     @classmethod
     def start(cls, device: str, keras_backend: str | None = None) -> "TrainerProcess":
@@ -72,10 +68,15 @@ class TrainerProcess:
         env = _environment(device)
         if keras_backend is not None:
             env["KERAS_BACKEND"] = keras_backend
-        process = subprocess.Popen([sys.executable, "-m", "grader.training.trainer"], env=env,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=before_exec)
-        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES))
+        folder = launch.private_folder("grader-trainer-")
+        try:
+            process = subprocess.Popen(launch.python_command("grader.training.trainer"), env=env, cwd=folder,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       start_new_session=True, preexec_fn=before_exec)
+        except BaseException:
+            launch.remove_private_folder(folder)
+            raise
+        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES), folder)
 
     def run(self, folder: Path, *, deadline_s: float, evaluate_s: float = 0.0,
             on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -132,6 +133,8 @@ class TrainerProcess:
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
+        launch.remove_private_folder(self.folder)
+        self.folder = None
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import config
+from grader import config, launch
 from grader.warm import protocol
 
 START_TIMEOUT_S = 60.0  # the helper imports the grader and starts its first processes
@@ -90,9 +90,12 @@ def _start_and_connect(folder: Path, ident: str, path: Path) -> socket.socket:
 
     log = open(protocol.log_path(folder, ident), "ab")
     try:
-        helper = subprocess.Popen([sys.executable, "-m", "grader.warm.server"], stdin=subprocess.DEVNULL,
+        # A trusted process (grader/launch.py): it outlives this command, so it runs in the
+        # grader's own folder, with nothing of the learner's folder on its import path.
+        helper = subprocess.Popen(launch.python_command("grader.warm.server"), stdin=subprocess.DEVNULL,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                  cwd=str(Path(grader.__file__).resolve().parent.parent))
+                                  env=launch.trusted_environment(),
+                                  cwd=str(Path(grader.__file__).resolve().parent))
     except OSError as err:
         raise WarmUnavailable(f"cannot start the helper: {err}") from None
     finally:
