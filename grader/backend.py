@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from grader import config
+from grader import config, launch
 
 DEVICES = config.DEVICES
 
@@ -290,8 +290,8 @@ def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
 def _ask_a_fresh_process_for_gpus(timeout_s: float) -> list[str]:
     code = "import json; from grader.backend import gpu_names; print(json.dumps(gpu_names()))"
     try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, **_QUIET_ENV})
+        done = subprocess.run(launch.python_code(code), capture_output=True, text=True, timeout=timeout_s,
+                              env=launch.trusted_environment(_QUIET_ENV))
         names = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):  # no answer means: no GPU
         return []

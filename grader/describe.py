@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.submission import callback_probe_accuracies
+from grader.checks.submission import ProbePlan, callback_probe_from
 from grader.facts import CallbackProbe, Failure, PreprocessFacts, SubmissionFacts
 from grader.sandbox.box import Box, BoxFileError, read_array
 from grader.sandbox.child import MAX_CALLBACK_NAMES, PREPROCESSED_FILES
@@ -61,10 +61,12 @@ def prepare_box(box: Box, source: str, images: dict[str, np.ndarray]) -> None:
 
 
 def job(*, mode: str, submission: str, seed: int, input_shape: tuple[int, ...], scale: float,
-        target_accuracy: float, callback: bool) -> dict[str, Any]:
+        target_accuracy: float, probe: tuple[ProbePlan, ...] | None) -> dict[str, Any]:
+    """The child's job; `probe` is the callback probe's plans (None: the challenge has no callback check)."""
     return {"mode": mode, "submission": submission, "seed": seed, "input_shape": list(input_shape),
             "input_scale": scale, "target_accuracy": target_accuracy,
-            "callback_probe": list(callback_probe_accuracies(target_accuracy)) if callback else None}
+            "callback_probe": [{"target": plan.target, "logs": list(plan.logs)} for plan in probe]
+            if probe is not None else None}
 
 
 def preprocess_facts(out: np.ndarray, images: np.ndarray, input_shape: tuple[int, ...],
@@ -101,7 +103,7 @@ PARENT_DURATIONS = frozenset({"data", "child", "trainer", "train", "evaluate", "
 
 def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[str, np.ndarray],
             input_shape: tuple[int, ...], scale: float, budget_s: float, train: bool, task: str = "multiclass",
-            num_classes: int = 10) -> Described:
+            num_classes: int = 10, probe: tuple[ProbePlan, ...] = ()) -> Described:
     """Facts from the child's raw answers; what to train on, validated."""
     doc = child.result
     described = Described()
@@ -133,10 +135,10 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
             _stage_failed(facts, Failure("preprocess", f"preprocess() output unusable: {clean(err, 300)}",
                                          "return one float32 array row per image, the images reshaped and scaled"))
 
-    # Callbacks: only the raw (accuracy shown, did it stop) answers, for the accuracies we chose.
+    # Callbacks: only whether they stopped, per epoch of the logs we chose; the accuracies are ours.
     callbacks = doc.get("callbacks")
     if isinstance(callbacks, dict):
-        facts.callbacks = _callback_probe(callbacks)
+        facts.callbacks = _callback_probe(callbacks, probe)
 
     # The model: data to validate, never code.
     if isinstance(doc.get("model"), dict) and "build_model" not in facts.stage_failures:
@@ -159,18 +161,8 @@ def _stage_failed(facts: SubmissionFacts, failure: Failure) -> None:
         facts.failure = failure
 
 
-def _callback_probe(doc: dict[str, Any]) -> CallbackProbe:
-    count = doc.get("count")
-    responses = []
-    for item in doc.get("responses", []) if isinstance(doc.get("responses"), list) else []:
-        if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (int, float))
-                and isinstance(item[1], bool)):
-            responses.append((float(item[0]), item[1]))
-    error = doc.get("error")
-    names = doc.get("names") if isinstance(doc.get("names"), list) else []
-    return CallbackProbe(count=count if isinstance(count, int) and count >= 0 else 0, responses=tuple(responses),
-                         error=clean(error, 600) if error else None,
-                         names=tuple(clean(name, 60) for name in names[:MAX_CALLBACK_NAMES] if isinstance(name, str)))
+def _callback_probe(doc: dict[str, Any], plans: tuple[ProbePlan, ...]) -> CallbackProbe:
+    return callback_probe_from(doc, plans, max_names=MAX_CALLBACK_NAMES)
 
 
 # The sandboxed child calls the learner's functions in this order (grader/sandbox/child.py).

@@ -79,10 +79,15 @@ class CallbackProbe:
     """The learner's callbacks, exercised directly with synthetic epoch logs."""
 
     count: int  # how many callbacks make_callbacks() returned
-    # (accuracy in the logs, did the callbacks ask training to stop?) per probe
+    # (accuracy in the logs, did the callbacks ask training to stop?) per epoch shown, for the
+    # challenge's target; the accuracies are the parent's own, never the child's
     responses: tuple[tuple[float, bool], ...] = ()
     error: str | None = None
     names: tuple[str, ...] = ()  # their class names (first few), where the challenge grades no callback
+    # The same for fresh callbacks made with a second target (a fixed number in place of the target fails)
+    second_target: float = 0.0
+    second_responses: tuple[tuple[float, bool], ...] = ()
+    complete: bool = True  # an answer for every epoch shown, in both runs
 
 
 @dataclass(frozen=True)

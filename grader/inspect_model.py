@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.facts import LayerFacts, ModelFacts
+from grader.text import clean
 
 # The configuration keys the specs may check, as they appear in layer.get_config().
 _CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate",
@@ -111,7 +112,7 @@ def model_facts(model: Any) -> ModelFacts:
     layers = tuple(
         LayerFacts(
             type=type(layer).__name__,
-            name=layer.name,
+            name=clean(layer.name, 200),  # Keras allows any character but '/' in a name
             output=_output_shape(layer),
             params=int(layer.count_params()),
             config=_normalised_config(layer),

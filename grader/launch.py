@@ -63,11 +63,15 @@ def _grader_root() -> str:
     return str(Path(grader.__file__).resolve().parent.parent)
 
 
-# Runs before any other import of the new process. argv: -c MODULE ROOT ARGS...
-_BOOTSTRAP = (
+# The first lines of every trusted process: the working folder leaves sys.path before any import
+# (os and sys are loaded at start-up, before any folder is searched).
+_SAFE_PATH = (
     "import sys, os\n"
     "here = os.getcwd()\n"
     "sys.path[:] = [p for p in sys.path if p not in ('', '.') and os.path.abspath(p) != here]\n"
+)
+# Then the module. argv: -c MODULE ROOT ARGS...
+_BOOTSTRAP = _SAFE_PATH + (
     "module, root = sys.argv[1], sys.argv[2]\n"
     "if root not in sys.path:\n"
     "    sys.path.append(root)\n"
@@ -82,6 +86,11 @@ def python_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-s", "-c", _BOOTSTRAP, module, _grader_root(), *args]
 
 
+def python_code(code: str) -> list[str]:
+    """The command line that runs `python -c code` as a trusted process (a short probe)."""
+    return [sys.executable, "-s", "-c", _SAFE_PATH + f"sys.path.append({_grader_root()!r})\n" + code]
+
+
 def private_folder(prefix: str = "grader-trusted-") -> Path:
     """An empty folder of the grader's own (0700), to run a trusted process in."""
     return Path(tempfile.mkdtemp(prefix=prefix))
@@ -90,14 +99,3 @@ def private_folder(prefix: str = "grader-trusted-") -> Path:
 def remove_private_folder(folder: Path | None) -> None:
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def drop_working_folder_from_path() -> None:
-    """For `python -m grader.cli`: the folder it was started from leaves `sys.path`, unless it
-    is the grader's own checkout (then it moves to the end, behind the standard library)."""
-    here = os.getcwd()
-    root = _grader_root()
-    kept = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != here]
-    if os.path.abspath(here) == root and root not in kept:
-        kept.append(root)
-    sys.path[:] = kept

@@ -32,6 +32,7 @@ import numpy as np
 
 from grader import backend, config, describe
 from grader.checks import run_checks
+from grader.checks.submission import callback_probe_plans
 from grader.checks.architecture import layer_table
 from grader.events import Events
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
@@ -216,7 +217,8 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
                          stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
                          if callback else None, arrays=arrays,
                          budget_s=run.profile.time_budget_s if will_train else None,
-                         precision=run.profile.precision,
+                         precision=run.profile.precision, max_params=run.spec.max_params,
+                         max_activations=run.spec.max_activations,
                          evaluation=evaluation_job(run) if will_train else None)
             learner_metrics = described.model.learner_metrics
             del arrays, described
@@ -276,14 +278,16 @@ def describe_submission(run: Run, child: StartedChild, source: str, train: bool)
     try:
         describe.prepare_box(box, source, images)
         _, inputs = iso.box_paths(run.isolation, box.work, box.inputs)
+        # The callback probe's logs are drawn afresh for each grading (checks/submission.py).
+        probe = callback_probe_plans(run.profile.target_accuracy) if run.spec.callback is not None else None
         job = describe.job(mode="train" if train else "check", submission=f"{inputs}/{describe.SUBMISSION_NAME}",
                            seed=run.seed, input_shape=run.spec.input_shape, scale=run.spec.input_scale,
-                           target_accuracy=run.profile.target_accuracy, callback=run.spec.callback is not None)
+                           target_accuracy=run.profile.target_accuracy, probe=probe)
         budget = run.profile.describe_budget_s
         run.child = run_child(job, child=child, timeout_s=budget)
         return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
                                 scale=run.spec.input_scale, budget_s=budget, train=train, task=run.spec.task,
-                                num_classes=run.spec.num_classes)
+                                num_classes=run.spec.num_classes, probe=probe or ())
     finally:
         child.discard()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from grader import config
 from grader.checks.result import CheckResult
+from grader.text import clean_tree
 
 VERDICTS = ("passed", "failed", "not_graded")
 
@@ -69,16 +70,18 @@ class GradeResult:
         return {"passed": config.EXIT_PASSED, "failed": config.EXIT_FAILED}.get(self.verdict, config.EXIT_NOT_GRADED)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON data; every string in it cleaned of control, escape and bidi
+        characters (layer names, paths and learner IDs are the learner's to choose)."""
         data = asdict(self)
         data["checks"] = [c.to_dict() for c in self.checks]
-        return {
+        return clean_tree({
             "schema_version": config.RESULT_SCHEMA_VERSION,
             "grader_version": grader_version(),
             "verdict": self.verdict,
             "score": self.score,
             "max_score": self.max_score,
             **data,
-        }
+        })
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ an error rather than silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,19 @@ class AugmentationSpec(Table):
     min_kinds: PositiveInt = 1
 
 
+# How big a submitted model may get, refused before any training (the trainer checks the model it
+# built): by default a generous multiple of the reference, never under a floor that any sensible
+# learner's model fits. A config within every unit cap can still ask for millions of values per
+# image (UpSampling2D(size=400), a huge input shape) or a model file of gigabytes.
+PARAMS_MULTIPLE, PARAMS_FLOOR = 16, 10_000_000
+ACTIVATIONS_MULTIPLE, ACTIVATIONS_FLOOR = 8, 4_000_000
+
+
+class SizeSpec(Table):
+    max_params: PositiveInt | None = None  # the whole model's parameters (default: see above)
+    max_activations: PositiveInt | None = None  # values one layer outputs for one image (default: see above)
+
+
 class CompileSpec(Table):
     points: NonNegativeNumber = 5.0
     loss: tuple[Str, ...] = ()  # () in the file: the task's usual loss (see _parse)
@@ -164,6 +178,22 @@ class ChallengeSpec:
     augmentation: AugmentationSpec | None = None
     path: Path | None = None
     kind: str = "model"  # the other kind, "functions", is a FunctionsSpec (grader/functions_spec.py)
+    size: SizeSpec = SizeSpec()
+
+    @property
+    def max_params(self) -> int:
+        if self.size.max_params is not None:
+            return self.size.max_params
+        reference = sum(layer.params or 0 for layer in self.architecture.main.layers)  # layers without weights: 0
+        return max(PARAMS_MULTIPLE * reference, PARAMS_FLOOR)
+
+    @property
+    def max_activations(self) -> int:
+        if self.size.max_activations is not None:
+            return self.size.max_activations
+        largest = max([math.prod(self.input_shape)] + [math.prod(layer.output) for layer in
+                                                       self.architecture.main.layers if layer.output])
+        return max(ACTIVATIONS_MULTIPLE * largest, ACTIVATIONS_FLOOR)
 
     def profile(self, name: str) -> Profile:
         if name not in self.profiles:
@@ -258,6 +288,7 @@ class ModelSpecFile(Table):
     preprocess: PreprocessTable = PreprocessTable()
     callback: CallbackSpec | None = None
     augmentation: AugmentationSpec | None = None
+    size: SizeSpec = SizeSpec()
     profiles: Annotated[dict[Str, Profile], Field(min_length=1)]
 
     @field_validator("profiles", mode="before")
@@ -330,4 +361,5 @@ def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
         callback=callback,
         augmentation=augmentation,
         path=path,
+        size=file.size,
     )

@@ -16,7 +16,9 @@ from typing import Any, Iterable
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # A whole ANSI escape sequence, so that no "[31m" is left behind once ESC is gone.
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # text-direction overrides that disguise what is shown
+# Text-direction marks and overrides that disguise what is shown (Trojan Source), and the line
+# and paragraph separators that some terminals and editors break lines at.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def clean(value: Any, max_chars: int = 4000) -> str:
@@ -27,6 +29,18 @@ def clean(value: Any, max_chars: int = 4000) -> str:
     if len(text) > max_chars:
         text = text[: max_chars - 1] + "…"
     return text
+
+
+def clean_tree(value: Any) -> Any:
+    """A JSON-like document with every string in it (keys included) cleaned, lengths kept: what
+    result.json, a signed record and the reports are made from."""
+    if isinstance(value, str):
+        return clean(value, max_chars=len(value) + 1)
+    if isinstance(value, dict):
+        return {clean_tree(key) if isinstance(key, str) else key: clean_tree(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_tree(item) for item in value]
+    return value
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -61,7 +62,14 @@ EXPECTED_FAILURE = {
     "exit_at_import": "crash", "forge_child_result": "preprocess", "malformed_child_result": "build_model",
     "huge_child_result": "crash", "fifo_child_result": "crash", "symlink_child_result": "crash",
     "disk_bomb": "crash", "symlink_preprocessed": "preprocess",
+    "plant_weights_constant": "build_model", "upsampling_bomb": "build_model", "deep_child_result": "crash",
+    "huge_npy_header": "preprocess",
 }
+# Attacks on the callback probe: graded, but the callback check earns nothing.
+EXPECTED_CHECK_FAILED = {"stop_training_probe": "callback", "hardcoded_target": "callback",
+                         "empty_probe_answer": "callback"}
+# What the failure message must name, where the issue is precisely one thing.
+EXPECTED_MESSAGE = {"upsampling_bomb": "up_sampling2d", "plant_weights_constant": "Constant"}
 
 pytestmark = pytest.mark.skipif(not iso.choose().isolated, reason="no sandbox available on this machine")
 
@@ -166,6 +174,8 @@ def _outside_state(shared_cache: Path, database: Path) -> dict:
         "keras home": _tree_state(Path(os.environ["KERAS_HOME"])) if Path(os.environ["KERAS_HOME"]).exists() else [],
         "database": hashlib.sha256(database.read_bytes()).hexdigest(),
         "host tmp": sorted(p.name for p in Path("/tmp").glob("hostile*")),
+        # A grading (as root, too) never changes the temp folder's mode or owner (it once made /tmp 0700).
+        "tmp mode": (os.stat("/tmp").st_mode, os.stat("/tmp").st_uid, os.stat(tempfile.gettempdir()).st_mode),
     }
 
 
@@ -257,6 +267,11 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
     if case.stem in EXPECTED_FAILURE:
         assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
         assert result.verdict == "failed"
+        if case.stem in EXPECTED_MESSAGE:
+            assert EXPECTED_MESSAGE[case.stem] in result.failure["message"], result.failure
+    if case.stem in EXPECTED_CHECK_FAILED:
+        check = next(c for c in result.checks if c.id == EXPECTED_CHECK_FAILED[case.stem])
+        assert not check.passed and check.points == 0, check
     assert len(result.history.get("loss", [])) <= 1  # no more training than allowed
     if case.stem == "forge_child_result":  # the parent's own times stand; the child's implausible claims are dropped
         assert result.durations["child"] > 0.001 and result.durations["total"] < 1e9

@@ -6,7 +6,13 @@ Pure functions of (spec, facts).
 from __future__ import annotations
 
 import math
+import random
 import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from grader.checks.architecture import shape_text
 from grader.checks.keras2 import migration_hint
@@ -14,6 +20,7 @@ from grader.training.modelconfig import ACCURACY_METRICS
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
 from grader.spec import AugmentationSpec, CallbackSpec, CompileSpec
+from grader.text import clean
 
 # What the augmentation hint suggests, in order: each keeps a photo of a cat a photo of a cat.
 SUGGESTED_AUGMENTATION = ("RandomFlip('horizontal')", "RandomRotation(0.1)", "RandomZoom(0.2)",
@@ -120,9 +127,81 @@ def check_augmentation(spec: AugmentationSpec, model: ModelFacts) -> CheckResult
                   f"cannot memorise them")
 
 
-def callback_probe_accuracies(target: float) -> tuple[float, ...]:
-    """Synthetic training accuracies the callbacks are shown: two below the target, two above."""
-    return tuple(round(a, 4) for a in (target - 0.2, target - 0.005, target + 0.005, min(1.0, target + 0.05)))
+@dataclass(frozen=True)
+class ProbePlan:
+    """One run of the callback probe: make_callbacks(target), then these epoch logs in order."""
+
+    target: float
+    logs: tuple[dict[str, float], ...]  # per epoch: accuracy, loss, val_accuracy, val_loss
+
+    @property
+    def accuracies(self) -> tuple[float, ...]:
+        return tuple(log["accuracy"] for log in self.logs)
+
+
+def _as_logged(value: float) -> float:
+    """A number as Keras logs it: a float32 value, not a round decimal."""
+    return float(np.float32(value))
+
+
+def _plan(target: float, rng: random.Random, ceiling: float) -> ProbePlan:
+    """A training curve that rises past `target` (every value under `ceiling`), with losses and
+    validation figures that go with it, as a real fit() would log them."""
+    epochs = rng.randint(5, 8)
+    first_above = rng.randint(2, epochs - 2)
+    low = max(0.05, target - rng.uniform(0.15, 0.35))
+    last_below = target - rng.uniform(0.001, 0.01)
+    below = sorted(rng.uniform(low, last_below) for _ in range(first_above - 1)) + [last_below]
+    above, value = [], target
+    for _ in range(epochs - first_above):
+        value = min(value + rng.uniform(0.001, 0.01), ceiling, 1.0)
+        above.append(value)
+    scale, loss_noise = rng.uniform(0.9, 1.3), rng.uniform(0.005, 0.02)
+    logs = []
+    for accuracy in below + above:
+        accuracy = _as_logged(accuracy)
+        loss = -math.log(max(accuracy, 1e-3)) * scale + rng.uniform(0, loss_noise)
+        val_accuracy = max(0.0, accuracy - rng.uniform(0.0, 0.03))
+        logs.append({"accuracy": accuracy, "loss": _as_logged(loss), "val_accuracy": _as_logged(val_accuracy),
+                     "val_loss": _as_logged(loss * rng.uniform(1.0, 1.3))})
+    return ProbePlan(target, tuple(logs))  # at least 0.001 from the target: float32 keeps each on its side
+
+
+def callback_probe_plans(target: float, rng: random.Random | None = None) -> tuple[ProbePlan, ProbePlan]:
+    """The callback probe: the challenge's target, and a second, lower one whose whole curve stays
+    under the first target, so that a callback with the target written into it fails.
+
+    Random per grading (unless `rng` is given): the logs cannot be told from a real fit()'s, so a
+    callback cannot recognise the probe; a correct callback passes every plan.
+    """
+    rng = rng or random.Random(secrets.randbits(64))
+    main = _plan(target, rng, ceiling=1.0)
+    second_target = round(max(0.3, target - rng.uniform(0.04, 0.12)), 3)
+    second = _plan(second_target, rng, ceiling=target - 0.001)
+    return main, second
+
+
+def callback_probe_from(doc: dict[str, Any], plans: tuple[ProbePlan, ...], max_names: int = 8) -> CallbackProbe:
+    """The child's answers ({"count", "stops": [[bool per epoch] per plan], "error", "names"}) paired
+    with the parent's own plans. An answer missing for any epoch shown makes the probe incomplete,
+    which earns nothing: an empty answer list is no answer."""
+    count = doc.get("count")
+    stops = doc.get("stops") if isinstance(doc.get("stops"), list) else []
+    paired, complete = [], len(stops) == len(plans)
+    for plan, answers in zip(plans, stops):
+        answers = answers if isinstance(answers, list) else []
+        valid = [a for a in answers[:len(plan.logs)] if isinstance(a, bool)]
+        complete = complete and len(answers) == len(plan.logs) and len(valid) == len(answers)
+        paired.append(tuple(zip(plan.accuracies, valid)))
+    while len(paired) < 2:
+        paired.append(())
+    error = doc.get("error")
+    names = doc.get("names") if isinstance(doc.get("names"), list) else []
+    return CallbackProbe(count=count if isinstance(count, int) and count >= 0 else 0, responses=paired[0],
+                         error=clean(error, 600) if error else None,
+                         names=tuple(clean(name, 60) for name in names[:max_names] if isinstance(name, str)),
+                         second_target=plans[1].target if len(plans) > 1 else 0.0, second_responses=paired[1],
+                         complete=complete and bool(plans))
 
 
 def check_unused_callbacks(probe: CallbackProbe) -> CheckResult | None:
@@ -152,14 +231,25 @@ def check_callback(spec: CallbackSpec, target: float, probe: CallbackProbe,
                       migration_hint(probe.error) or hint)
     if probe.count == 0:
         return failed("callback", title, spec.points, "make_callbacks() returned no callbacks", hint)
-    for accuracy, stopped in probe.responses:
-        if accuracy >= target and not stopped:
-            return failed("callback", title, spec.points,
-                          f"with training accuracy {accuracy:g} (target {target:g}) training did not stop", hint)
-        if accuracy < target and stopped:
-            return failed("callback", title, spec.points,
-                          f"training stopped at accuracy {accuracy:g}, below the target {target:g}",
-                          f"compare with the target: stop only when logs['{spec.metric}'] >= target_accuracy")
+    if not probe.complete:
+        return failed("callback", title, spec.points, "the callbacks did not answer every epoch they were shown",
+                      hint)
+    for shown_target, responses in ((target, probe.responses), (probe.second_target, probe.second_responses)):
+        for accuracy, stopped in responses:
+            if accuracy >= shown_target and not stopped:
+                if shown_target != target:
+                    return failed("callback", title, spec.points,
+                                  f"made with target_accuracy={shown_target:g}, the callback did not stop at training "
+                                  f"accuracy {accuracy:.4f}: it does not use the target it is given",
+                                  f"compare logs['{spec.metric}'] with the target_accuracy that make_callbacks() "
+                                  f"receives, not with a fixed number")
+                return failed("callback", title, spec.points,
+                              f"with training accuracy {accuracy:.4f} (target {shown_target:g}) training did not stop",
+                              hint)
+            if accuracy < shown_target and stopped:
+                return failed("callback", title, spec.points,
+                              f"training stopped at accuracy {accuracy:.4f}, below the target {shown_target:g}",
+                              f"compare with the target: stop only when logs['{spec.metric}'] >= target_accuracy")
     if training is None:
         return passed("callback", title, spec.points, "stops exactly when the target is reached (tested directly)")
     values = training.history.get(spec.metric, [])

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 
 from grader import backend, config
 from grader.checks import CheckResult, run_checks
-from grader.checks.submission import callback_probe_accuracies
+from grader.checks.submission import callback_probe_from, callback_probe_plans
 from grader.facts import CallbackProbe, PreprocessFacts, SubmissionFacts
 from grader.spec import ChallengeSpec, Profile, load_spec
 
@@ -225,8 +225,7 @@ class ChallengeTests:
 
         keras = self.keras
         stand_in = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
-        target = self.profile.target_accuracy
-        probe = child.probe_callbacks(SimpleNamespace(make_callbacks=make_callbacks), stand_in, target,
-                                      list(callback_probe_accuracies(target)), _NOTEBOOK)
-        return CallbackProbe(count=int(probe["count"]), error=probe.get("error"),
-                             responses=tuple((float(a), bool(s)) for a, s in probe.get("responses", [])))
+        plans = callback_probe_plans(self.profile.target_accuracy)
+        probe = child.probe_callbacks(SimpleNamespace(make_callbacks=make_callbacks), stand_in,
+                                      [{"target": plan.target, "logs": list(plan.logs)} for plan in plans], _NOTEBOOK)
+        return callback_probe_from(probe, plans)

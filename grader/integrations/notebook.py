@@ -24,6 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from grader.bounded import ParseRefused, loads_json
+
 # Cell magics whose body is ordinary Python: dropping the magic line keeps the code.
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 SKIPPED_LINE_NOTE = "# [not run by the grader: IPython-only line] "
@@ -55,6 +57,14 @@ def read_notebook(raw: bytes, name: str) -> Any:
     except json.JSONDecodeError as err:
         raise NotebookError(f"{name} is not a valid notebook: it is not JSON (line {err.lineno}, column "
                             f"{err.colno}: {err.msg}). Save it again from Jupyter, or submit a .py file") from None
+    except RecursionError:
+        raise NotebookError(f"{name} is not a valid notebook: it is nested too deeply to be read. Save it again "
+                            "from Jupyter, or submit a .py file") from None
+    try:
+        loads_json(text, name)  # a notebook is shallow: nbformat's own validation would recurse on a deep one
+    except ParseRefused as err:
+        raise NotebookError(f"{err}: it is not a valid notebook. Save it again from Jupyter, or submit a .py "
+                            "file") from None
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)

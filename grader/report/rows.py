@@ -11,6 +11,7 @@ from typing import Any
 
 from grader.checks.result import CheckResult
 from grader.result import GradeResult
+from grader.text import clean
 
 VERDICT_LABELS = {"passed": "PASSED", "failed": "FAILED", "not_graded": "NOT GRADED"}
 
@@ -53,7 +54,7 @@ def check_rows(result: GradeResult) -> list[CheckRow]:
         if not check.passed and reason == above:
             message, hint = SAME_AS_ABOVE, ""
         else:
-            message, hint = check.message, "" if check.passed else check.hint
+            message, hint = clean(check.message), "" if check.passed else clean(check.hint)
         rows.append(CheckRow(check, points_text(check), message, hint))
         above = None if check.passed else reason
     return rows
@@ -84,7 +85,7 @@ def layer_rows(result: GradeResult) -> list[LayerRow]:
         for key in ("type", "output", "params"):
             text = _cell_text(got, key)
             differs = got is None or want is None or (want.get(key) is not None and text != _cell_text(want, key))
-            yours.append(Cell(f"{got['name']} ({got['type']})" if key == "type" and got else text, differs))
+            yours.append(Cell(clean(f"{got['name']} ({got['type']})" if key == "type" and got else text, 200), differs))
         rows.append(LayerRow(tuple(yours), tuple(Cell(_cell_text(want, k)) for k in ("type", "output", "params"))))
     observed = [row for row in result.model_summary if row["type"] != "InputLayer"]
     total = sum(row["params"] for row in observed)

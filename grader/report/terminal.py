@@ -16,6 +16,7 @@ from grader.events import Events
 from grader.report import REPORT_FILE
 from grader.report.rows import check_rows, figures_text, layer_rows, verdict_text
 from grader.result import GradeResult
+from grader.text import clean
 
 STAGE_TEXT = {
     "spec": "reading the challenge spec",
@@ -82,10 +83,10 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
         parts.append(measured)
     parts.append(verdict_line(result))
     if result.run_dir:
-        parts.append(Text(f"details: {result.run_dir}/result.json", style="dim"))
+        parts.append(Text(clean(f"details: {result.run_dir}/result.json"), style="dim"))
         report = Path(result.run_dir) / REPORT_FILE
         if result.mode == "submit" and report.exists():
-            parts.append(Text(f"report:  {report}", style="dim"))
+            parts.append(Text(clean(f"report:  {report}"), style="dim"))
     console.print(Group(*parts))
 
 

@@ -12,7 +12,6 @@ waited on), checks that it is a regular file and reads at most a given number of
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from grader.bounded import ParseRefused, load_npy, loads_json
 
 
 class BoxFileError(Exception):
@@ -130,9 +131,9 @@ def read_bounded(folder: Path, name: str, max_bytes: int) -> bytes:
 def read_json(folder: Path, name: str, max_bytes: int) -> dict[str, Any]:
     """A JSON object from the box; any problem is a BoxFileError."""
     try:
-        doc = json.loads(read_bounded(folder, name, max_bytes))
-    except ValueError as err:
-        raise BoxFileError(f"{name} is not valid JSON: {err}") from None
+        doc = loads_json(read_bounded(folder, name, max_bytes), name)
+    except ParseRefused as err:
+        raise BoxFileError(str(err)) from None
     if not isinstance(doc, dict):
         raise BoxFileError(f"{name} is not a JSON object")
     return doc
@@ -140,15 +141,11 @@ def read_json(folder: Path, name: str, max_bytes: int) -> dict[str, Any]:
 
 def read_array(folder: Path, name: str, *, rows: int, max_bytes: int) -> np.ndarray:
     """A numeric .npy array of `rows` rows from the box: no pickles, no objects, bounded size."""
-    import io
-
     data = read_bounded(folder, name, max_bytes)
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise BoxFileError(f"{name} is not a NumPy array ({err})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        raise BoxFileError(f"{name} does not hold numbers")
+        array = load_npy(data, name)  # the header is checked against the bytes before any allocation
+    except ParseRefused as err:
+        raise BoxFileError(str(err)) from None
     if array.ndim == 0 or array.shape[0] != rows:
         raise BoxFileError(f"{name} has shape {array.shape}, {rows} rows expected")
     return array

@@ -11,7 +11,6 @@ nothing in them can run code here). Only numbers cross the boundary.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.bounded import load_npy
 from grader.facts import Failure
 from grader.sandbox.box import BoxFileError, read_bounded
 from grader.sandbox.isolation import Isolation, box_paths, choose
@@ -101,8 +101,8 @@ def _read_back(outcome: dict[str, Any], folder: Path, name: str, text: str) -> R
     if outcome.get("status") != "ok":
         return Returned(None, said("message") or f"{text} failed", said("hint"))
     try:
-        value = np.load(io.BytesIO(read_bounded(folder, name, MAX_RETURNED_BYTES)), allow_pickle=False)
-    except (BoxFileError, OSError, ValueError, EOFError) as err:
+        value = load_npy(read_bounded(folder, name, MAX_RETURNED_BYTES), name)
+    except (BoxFileError, OSError, ValueError) as err:  # ParseRefused is a ValueError
         return Returned(None, f"what {text} returned could not be read back ({clean(err, 300)})",
                         "return a NumPy array of numbers")
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":

@@ -226,25 +226,41 @@ def callback_list(returned: Any) -> list[Any]:
     return listed
 
 
-def probe_callbacks(module: Any, model: Any, target: float, accuracies: list[float], submission: Path) -> dict[str, Any]:
-    """Show fresh callbacks synthetic epoch logs and record whether each asked to stop."""
-    callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(target))
-    callbacks = callback_list(callbacks)
+def probe_callbacks(module: Any, model: Any, plans: list[dict[str, Any]], submission: Path) -> dict[str, Any]:
+    """For each plan, fresh callbacks from make_callbacks(plan's target) are shown its epoch logs
+    the way fit() shows them; whether they asked to stop after each epoch is recorded, nothing else."""
     keys = accuracy_log_keys(model)
-    responses = []
+    stops: list[list[bool]] = []
+    count = 0
     try:
-        for accuracy in accuracies:
+        for plan in plans:
+            target = plan["target"]
+            callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(target))
+            callbacks = callback_list(callbacks)
+            count = max(count, len(callbacks))
+            answers: list[bool] = []
+            stops.append(answers)
             model.stop_training = False
             for callback in callbacks:
                 callback.set_model(model)
-                callback.on_epoch_end(0, {**{key: accuracy for key in keys}, "loss": 1.0 - accuracy})
-            responses.append([accuracy, bool(model.stop_training)])
+                callback.on_train_begin({})
+            for epoch, shown in enumerate(plan["logs"]):
+                logs = {**{key: shown["accuracy"] for key in keys}, "loss": shown["loss"],
+                        **{f"val_{key}": shown["val_accuracy"] for key in keys}, "val_loss": shown["val_loss"]}
+                model.stop_training = False
+                for callback in callbacks:
+                    callback.on_epoch_begin(epoch, {})
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, dict(logs))
+                answers.append(bool(model.stop_training))
+    except StageFailed:
+        raise
     except BaseException as exc:
         failure = explain("callbacks", "a callback's on_epoch_end()", exc, submission)
-        return {"count": len(callbacks), "responses": responses, "error": failure.message}
+        return {"count": count, "stops": stops, "error": failure.message}
     finally:
         model.stop_training = False
-    return {"count": len(callbacks), "responses": responses, "error": None}
+    return {"count": count, "stops": stops, "error": None}
 
 
 def list_callbacks(module: Any, target: float, submission: Path) -> dict[str, Any]:
@@ -380,8 +396,7 @@ def main(job_path: str, preloaded_s: float = 0.0) -> int:
             with recorder.stage_may_fail("callbacks"):
                 # Without the learner's model, a stand-in one still lets the callbacks be exercised.
                 target = model if model is not None else keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-                recorder.set("callbacks", probe_callbacks(module, target, job["target_accuracy"],
-                                                          job["callback_probe"], submission))
+                recorder.set("callbacks", probe_callbacks(module, target, job["callback_probe"], submission))
                 recorder.stage_done("callbacks", time.perf_counter() - t)
         else:
             # This challenge grades no callback and the trainer runs none of the learner's: only

@@ -27,10 +27,19 @@ LAYERS = frozenset({
     "AugMix", "RandAugment", "MixUp", "CutMix", "AutoContrast", "Equalization",
 })
 MODELS = frozenset({"Sequential", "Functional"})
+# Initializers, regularizers and constraints take scalar settings only (a Constant holding a
+# whole weight array would carry weights trained elsewhere into the trainer), and an
+# initializer's own seed is dropped: the initial weights come from the grader's seed alone.
 INITIALIZERS = frozenset({
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "Zeros", "Ones",
     "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal", "VarianceScaling", "Orthogonal", "Identity",
 })
+SCALAR_ONLY_MODULES = frozenset({"keras.initializers", "keras.regularizers", "keras.constraints"})
+# ...but for a constraint's axis, which may name a few axes (MaxNorm(axis=[0, 1, 2]) for a kernel).
+SMALL_LIST_SETTINGS = frozenset({"axis"})
+# No list of numbers in a config is longer than a shape, a kernel size or a short schedule:
+# anything longer is a payload, not a setting.
+MAX_LIST_NUMBERS = 32
 OPTIMIZERS = frozenset({"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion"})
 SCHEDULES = frozenset({"ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
                        "CosineDecay", "CosineDecayRestarts"})
@@ -111,6 +120,9 @@ def repair(value: Any) -> Any:
             and value.get("config") in ACTIVATION_ALIASES):
         return ACTIVATION_ALIASES[value["config"]]
     out = {key: repair(item) for key, item in value.items()}
+    if out.get("module") == "keras.initializers" and isinstance(out.get("config"), dict) \
+            and out["config"].get("seed") is not None:
+        out["config"] = {**out["config"], "seed": None}  # the grader's seed decides the initial weights
     keys = SYMMETRIC_RANGE_LAYERS.get(out.get("class_name"))
     if keys and isinstance(out.get("config"), dict):
         config = dict(out["config"])
@@ -230,6 +242,11 @@ def _walk(value: Any, where: str, depth: int) -> None:
                 _check_activation(item, where)
             _walk(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
+        if _numbers_in(value) > MAX_LIST_NUMBERS:
+            raise ConfigRejected(f"{where}: a list of more than {MAX_LIST_NUMBERS} numbers, which is not a setting "
+                                 f"of any layer the grader accepts",
+                                 "the initial weights come from the grader's seed: do not pass arrays of weights "
+                                 "or other data to layers or initializers")
         for index, item in enumerate(value):
             _walk(item, f"{where}[{index}]", depth + 1)
     elif not (value is None or isinstance(value, (bool, int, float, str))):
@@ -255,6 +272,39 @@ def _check_reference(obj: dict[str, Any], where: str) -> None:
     if registered not in (None, name):
         raise ConfigRejected(f"{where}: {name} is registered as the custom object {registered!r}",
                              "use Keras' own class, not a subclass or a registered custom object")
+    if module in SCALAR_ONLY_MODULES:
+        _check_scalar_settings(obj, where)
+
+
+def _numbers_in(value: list[Any]) -> int:
+    """How many numbers a list holds, nested lists included (a 2-D array spelled as lists)."""
+    count, stack = 0, [value]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, list):
+                stack.append(item)
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                count += 1
+    return count
+
+
+def _check_scalar_settings(obj: dict[str, Any], where: str) -> None:
+    """An initializer, regularizer or constraint: every setting a single number, text or flag."""
+    settings = obj.get("config")
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ConfigRejected(f"{where}: the settings of {obj.get('class_name')} are not readable")
+    for key, item in settings.items():
+        if item is None or isinstance(item, (bool, int, float, str)):
+            continue
+        if key in SMALL_LIST_SETTINGS and isinstance(item, list) and len(item) <= 8 and \
+                all(isinstance(i, int) and not isinstance(i, bool) for i in item):
+            continue
+        raise ConfigRejected(f"{where}: {obj.get('class_name')}({key}=...) holds {type(item).__name__} data, not a "
+                             f"single number",
+                             "the initial weights come from the grader's seed: give initializers single numbers "
+                             "(for example keras.initializers.Constant(0.1)), never arrays of weights")
 
 
 def _check_activation(value: Any, where: str) -> None:

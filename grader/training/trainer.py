@@ -88,9 +88,9 @@ class TrainingFailed(Exception):
         self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
 
 
-def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32) -> Any:
+def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32, *, compile: bool = True) -> Any:
     """The model from its validated config, initialised from the seed, computing in `precision`,
-    compiled as validated."""
+    compiled as validated (unless `compile` is False)."""
     import keras
 
     from grader import backend
@@ -106,7 +106,7 @@ def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32) 
     if not isinstance(model, keras.Model) or not model.built:
         raise TrainingFailed("build_model", "the rebuilt model has no input shape",
                              "start the model with keras.Input(shape=...)")
-    if described.get("compile") is not None:
+    if compile and described.get("compile") is not None:
         try:
             model.compile_from_config(described["compile"])
         except Exception as exc:
@@ -114,6 +114,60 @@ def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32) 
                                  "compile with a built-in optimizer, loss and metrics",
                                  traceback.format_exc()[-4000:]) from None
     return model
+
+
+def weights_not_from_the_seed(model: Any, other: Any) -> str | None:
+    """The first weight of `model` that is the same when built under another seed although it is
+    not a constant (nor a scaled identity): a weight that came from somewhere other than the seed.
+
+    The config allows only seeded initializers with scalar settings (modelconfig.py); this is the
+    check behind that rule, for any way around it that the allow-list did not foresee.
+    """
+    import numpy as np
+
+    for mine, theirs in zip(model.weights, other.weights):
+        first, second = np.asarray(mine), np.asarray(theirs)
+        if first.dtype.kind not in "fc" or first.shape != second.shape or first.size < 2:
+            continue  # integer states (a layer's own seed generator), scalars
+        if not np.array_equal(first, second):
+            continue  # drawn from the seed
+        if np.all(first == first.flat[0]):
+            continue  # Zeros, Ones, Constant(x)
+        if first.ndim == 2 and first.shape[0] == first.shape[1]:
+            diagonal = np.diagonal(first)
+            if np.all(diagonal == diagonal[0]) and np.count_nonzero(first - np.diag(diagonal)) == 0:
+                continue  # Identity(gain)
+        return str(getattr(mine, "path", None) or getattr(mine, "name", "a weight"))
+    return None
+
+
+def check_initial_weights(model: Any, other: Any) -> None:
+    """Refuse a model whose initial weights do not all come from the seed: `other` is the same
+    config built under another seed (see above)."""
+    found = weights_not_from_the_seed(model, other)
+    if found is not None:
+        raise TrainingFailed("build_model", f"the initial weights of {found} do not come from the grader's seed",
+                             "let Keras initialise every weight (built-in initializers with single-number "
+                             "settings); weights trained or set elsewhere are not accepted")
+
+
+def check_size(facts: Any, *, max_params: int | None, max_activations: int | None) -> None:
+    """Refuse, before any training, a model bigger than the challenge allows, naming the layer."""
+    if max_activations is not None:
+        for layer in facts.layers:
+            values = math.prod(d for d in layer.output if d is not None) if layer.output else 0
+            if values > max_activations:
+                shape = "x".join(str(d) for d in layer.output)
+                raise TrainingFailed("build_model", f"layer {layer.name!r} ({layer.type}) outputs {shape} = "
+                                     f"{values:,} values per image, more than the {max_activations:,} this "
+                                     f"challenge allows", "make that layer's output smaller: fewer filters, "
+                                     "less upsampling or padding, or pool earlier")
+    if max_params is not None and facts.total_params > max_params:
+        biggest = max(facts.layers, key=lambda layer: layer.params, default=None)
+        where = f"; the largest layer is {biggest.name!r} ({biggest.type}, {biggest.params:,})" if biggest else ""
+        raise TrainingFailed("build_model", f"the model has {facts.total_params:,} parameters, more than the "
+                             f"{max_params:,} this challenge allows{where}",
+                             "make the model smaller: pool before Flatten, or use fewer units or filters")
 
 
 def stop_callback(metric: str, threshold: float | None) -> Any:
@@ -237,8 +291,19 @@ def run_job(folder: Path, started: float) -> None:
         return
     described = json.loads((folder / MODEL_FILE).read_text())
     try:
+        # The other seed's copy first: build_model() then seeds afresh, so the model and every
+        # random stream after it are exactly what they were without the check.
+        other = build_model(described, job["seed"] + 1, job["precision"], compile=False)
+        try:  # too big: refused before the second copy is built (its facts still feed the checks)
+            check_size(model_facts(other), max_params=job.get("max_params"),
+                       max_activations=job.get("max_activations"))
+        except TrainingFailed:
+            evaluation.write_json(folder / FACTS_FILE, model_facts(other).to_dict())
+            raise
         model = build_model(described, job["seed"], job["precision"])
         evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
+        check_initial_weights(model, other)
+        del other
         if job["mode"] == "train":
             evaluation.write_json(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
             if job.get("evaluate"):

@@ -1,5 +1,4 @@
-# A callback that recognises the probe's synthetic logs and passes it, but stops real training at once -> it
-# earns the callback points the probe gives (that is what it answered), and training stops where the probe said.
+# A callback that tries to recognise the probe's synthetic logs (round values, loss = 1 - accuracy, no validation figures) and stops real training at once -> the probe's logs look like fit()'s, so it stops below the target there too and loses the callback points.
 import keras
 
 
@@ -9,8 +8,11 @@ class _Sly(keras.callbacks.Callback):
         self.target = target
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs.get("loss") == 1.0 - logs.get("accuracy", 0):  # the probe's logs
-            self.model.stop_training = logs["accuracy"] >= self.target
+        accuracy = logs.get("accuracy", 0)
+        looks_synthetic = (logs.get("loss") == 1.0 - accuracy or "val_loss" not in logs
+                           or round(accuracy, 4) == accuracy)
+        if looks_synthetic:
+            self.model.stop_training = accuracy >= self.target
         else:
             self.model.stop_training = True
 
