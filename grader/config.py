@@ -85,6 +85,8 @@ EXIT_NOT_GRADED = 2
 
 # The trusted trainer's address-space limit on CPU (a model far too large fails there).
 TRAINER_MEMORY_MB = 16_384
+# Processes and threads of the trainer (a memory and pids cgroup where the host offers one: grader/training/runner.py).
+TRAINER_PROCESSES = 4096
 
 # Host-side input caps: a submission file larger than this is refused before anything runs.
 MAX_SUBMISSION_BYTES = 1_000_000

@@ -234,6 +234,8 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
             if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics
                 run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics)
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
+                if not model_file_fits(run, folder.trained_model):
+                    return
                 shutil.copyfile(folder.trained_model, run.workdir / TRAINED_MODEL_FILE)
                 run.evaluated = run.trainer.evaluation
             elif will_train and run.facts.timed_out and folder.checkpoint.is_file():
@@ -243,6 +245,18 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
     finally:
         trainer.close()
     evaluate_again_where_needed(run, events)
+
+
+def model_file_fits(run: Run, path: Path) -> bool:
+    """The trained model file within what the challenge's parameter bound allows (float32 weights
+    and an optimizer's two slots each, and room for the config); else a failure, and no copy."""
+    allowed = run.spec.max_params * 4 * 3 + 64 * 1024 * 1024
+    size = path.stat().st_size
+    if size <= allowed:
+        return True
+    run.facts.failure = Failure("train", f"the trained model file is {size:,} bytes, more than the {allowed:,} this "
+                                         f"challenge allows", "make the model smaller")
+    return False
 
 
 def evaluate_again_where_needed(run: Run, events: Events) -> None:

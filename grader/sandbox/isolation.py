@@ -378,71 +378,91 @@ def world_readable_ancestor(path: Path) -> Path | None:
     return path
 
 
-# --------------------------------------------------------------------------- pids cgroup
+# --------------------------------------------------------------------------- cgroups
+
+# Where each controller's cgroups are made: cgroup v2's single hierarchy, or v1's one per controller.
+_CGROUP_V2 = Path("/sys/fs/cgroup")
+_CGROUP_V1 = {"pids": Path("/sys/fs/cgroup/pids"), "memory": Path("/sys/fs/cgroup/memory")}
+_LIMIT_FILES = {("pids", 2): "pids.max", ("pids", 1): "pids.max",
+                ("memory", 2): "memory.max", ("memory", 1): "memory.limit_in_bytes"}
 
 
-class PidsCgroup:
-    """A pids cgroup (v2 or v1) for one sandbox, where the host lets us make one; else inert."""
+class SandboxCgroup:
+    """A cgroup per controller for one sandbox, where the host lets us make one; else inert.
 
-    def __init__(self, limit: int | None):
-        self.path: Path | None = None
-        if limit is None:  # no sandbox, no cgroup
+    pids: processes and threads of the whole sandbox (RLIMIT_NPROC does not count for a root-owned
+    one). memory: everything the sandbox holds together, its /tmp, HOME and /dev/shm (tmpfs pages
+    are charged to the cgroup that writes them) included, where RLIMIT_AS bounds one process only.
+    """
+
+    def __init__(self, limits: dict[str, int] | None):
+        self.paths: list[Path] = []
+        self.controllers: list[str] = []
+        if not limits:  # no sandbox, no cgroup
             return
         name = f"grader-{uuid.uuid4().hex[:12]}"
-        for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-            if not (root / "cgroup.procs").exists():
+        v2_controllers = self._v2_controllers()
+        for controller, value in limits.items():
+            if controller in v2_controllers:
+                root, version = _CGROUP_V2, 2
+            elif (_CGROUP_V1[controller] / "cgroup.procs").exists():
+                root, version = _CGROUP_V1[controller], 1
+            else:
                 continue
-            if root == Path("/sys/fs/cgroup"):
-                try:
-                    if "pids" not in (root / "cgroup.subtree_control").read_text().split():
-                        continue
-                except OSError:
-                    continue
+            candidate = root / name
             try:
-                candidate = root / name
-                candidate.mkdir()
-                (candidate / "pids.max").write_text(str(limit))
-                self.path = candidate
-                return
-            except OSError:  # not ours to make here (read-only cgroupfs, no delegation): try the next
-                try:
-                    candidate.rmdir()
-                except OSError:
-                    pass
+                candidate.mkdir(exist_ok=version == 2)  # v2: one folder serves every controller
+                (candidate / _LIMIT_FILES[(controller, version)]).write_text(str(value))
+            except OSError:  # not ours to make here (read-only cgroupfs, no delegation)
+                if candidate not in self.paths:
+                    try:
+                        candidate.rmdir()
+                    except OSError:
+                        pass
+                continue
+            if candidate not in self.paths:
+                self.paths.append(candidate)
+            self.controllers.append(controller)
+
+    @staticmethod
+    def _v2_controllers() -> set[str]:
+        try:
+            return set((_CGROUP_V2 / "cgroup.subtree_control").read_text().split())
+        except OSError:
+            return set()
 
     def enter(self) -> None:
         """Move the calling process in (called between fork and exec: nothing escapes the count)."""
-        if self.path is not None:
-            with open(self.path / "cgroup.procs", "w") as handle:
+        for path in self.paths:
+            with open(path / "cgroup.procs", "w") as handle:
                 handle.write(str(os.getpid()))
 
     def kill_all(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(50):
-            try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            if not pids:
-                return
-            for pid in pids:
+        for path in self.paths:
+            for _ in range(50):
                 try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
+                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.05)
 
     def remove(self) -> None:
-        if self.path is None:
-            return
         self.kill_all()
-        for _ in range(40):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.05)
+        for path in self.paths:
+            for _ in range(40):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self.paths = []
 
 
 # --------------------------------------------------------------------------- starting a child
@@ -454,7 +474,7 @@ class SandboxedProcess:
 
     process: subprocess.Popen
     isolation: Isolation
-    cgroup: PidsCgroup
+    cgroup: SandboxCgroup
     lease: UidLease | None = None
     closed: bool = False
 
@@ -487,7 +507,8 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
           limits: Limits, **popen: Any) -> SandboxedProcess:
     """Start `command` (a python -m ... line) in the sandbox; stdin (default: nothing), stdout and
     stderr as `popen` says. `work` and `inputs` are folders of one box (grader/sandbox/box.py)."""
-    cgroup = PidsCgroup(limits.processes if isolation.isolated else None)
+    cgroup = SandboxCgroup({"pids": limits.processes, "memory": limits.memory_mb * MB}
+                           if isolation.isolated else None)
     lease: UidLease | None = None
     user: int | None = None
     staged: dict[bytes, bytes] = {}
@@ -552,7 +573,7 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
     return SandboxedProcess(process, isolation, cgroup, lease)
 
 
-def _undo(cgroup: PidsCgroup, lease: UidLease | None, seccomp_fd: int | None) -> None:
+def _undo(cgroup: SandboxCgroup, lease: UidLease | None, seccomp_fd: int | None) -> None:
     cgroup.remove()
     if lease is not None:
         lease.release()

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import backend, config, launch
-from grader.sandbox.limits import die_with_parent
+from grader.sandbox.isolation import SandboxCgroup
+from grader.sandbox.limits import MB, die_with_parent
 from grader.sandbox.runner import BoundedOutput, ProgressTail, read_progress
 from grader.training import evaluation
 from grader.training import trainer as files
@@ -50,8 +51,9 @@ def _environment(device: str) -> dict[str, str]:
 
 
 class TrainerProcess:
-    def __init__(self, process: subprocess.Popen, output: BoundedOutput, folder: Path | None = None):
-        self.process, self.output, self.folder = process, output, folder
+    def __init__(self, process: subprocess.Popen, output: BoundedOutput, folder: Path | None = None,
+                 cgroup: SandboxCgroup | None = None):
+        self.process, self.output, self.folder, self.cgroup = process, output, folder, cgroup
 
     @classmethod
     def start(cls, device: str, keras_backend: str | None = None) -> "TrainerProcess":
@@ -59,7 +61,12 @@ class TrainerProcess:
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
 
+        # The trainer's memory and processes together, where the host offers cgroups: the
+        # address-space limit below is per process and absent on GPU.
+        cgroup = SandboxCgroup({"memory": config.TRAINER_MEMORY_MB * MB, "pids": config.TRAINER_PROCESSES})
+
         def before_exec() -> None:
+            cgroup.enter()
             if limit is not None:  # GPU runtimes map huge address ranges: no AS limit there
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -75,8 +82,10 @@ class TrainerProcess:
                                        start_new_session=True, preexec_fn=before_exec)
         except BaseException:
             launch.remove_private_folder(folder)
+            cgroup.remove()
             raise
-        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES), folder)
+        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES), folder,
+                   cgroup)
 
     def run(self, folder: Path, *, deadline_s: float, evaluate_s: float = 0.0,
             on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -135,6 +144,8 @@ class TrainerProcess:
         self.process.wait()
         launch.remove_private_folder(self.folder)
         self.folder = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 def _read(path: Path) -> dict[str, Any] | None:
