@@ -398,3 +398,30 @@ def test_the_parent_pairs_answers_with_its_own_accuracies_never_the_childs():
                                  "error": None}, plans)
     assert probe.responses == ((0.5, False), (0.95, True)) and probe.second_responses == ((0.7, False), (0.85, True))
     assert isinstance(probe, CallbackProbe) and probe.complete
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not iso.choose().isolated, reason="a batch records only isolated gradings")
+def test_a_batch_run_inside_the_course_folder_never_imports_a_learners_module(tmp_path):
+    """`grade batch .` inside the course folder: the driver, its workers and their trainers start
+    there; a learner folder named like a package (json/ with an __init__.py) and loose modules
+    beside the learners' folders are never imported, and the workers never see the key."""
+    from tests.grading import tiny_spec
+
+    marker = tmp_path / "imported.txt"
+    course = tmp_path / "course"
+    for learner in ("alice", "json"):
+        (course / learner).mkdir(parents=True)
+        (course / learner / "fashion.py").write_text((SUBMISSIONS / "fashion_ok.py").read_text())
+    _plant(course, marker)
+    (course / "json" / "__init__.py").write_text((course / "json.py").read_text())
+    spec = tiny_spec(tmp_path, "fashion")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["GRADER_SECRET_KEY"] = "a-host-secret-key-0123456789abcdef"
+    done = subprocess.run([str(GRADE), "batch", ".", "--spec", str(spec), "--profile", "tiny", "--device", "cpu",
+                           "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "out"), "--sign"],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert not marker.exists(), marker.read_text()
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    book = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert "alice" in book and "json" in book

@@ -18,7 +18,10 @@ import os
 import queue
 from dataclasses import replace
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any, Iterator
+
+from grader import launch
 
 from grader.batch.jobs import InfrastructureFault, Job, Outcome, allow_new_work, run_job, run_job_in_process, stop_all
 
@@ -90,6 +93,7 @@ class RayEngine:
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
         self.address, self.num_cpus = address, num_cpus
+        self.folder: Path | None = None  # the local cluster's working folder
 
     def start(self) -> Any:
         try:
@@ -104,8 +108,19 @@ class RayEngine:
             if self.address:
                 ray.init(address=self.address, **options)
             else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                         object_store_memory=100 * 1024 * 1024, **options)
+                # The local cluster's processes inherit this process's folder (Ray puts it on the
+                # workers' sys.path) and environment: start them from a private folder, without
+                # the signing key, which only the driver needs (grader/launch.py).
+                self.folder = launch.private_folder("grader-ray-")
+                secrets = {name: os.environ.pop(name) for name in list(os.environ) if launch.is_secret_name(name)}
+                here = os.getcwd()
+                os.chdir(self.folder)
+                try:
+                    ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                             object_store_memory=100 * 1024 * 1024, **options)
+                finally:
+                    os.chdir(here)
+                    os.environ.update(secrets)
         return ray
 
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
@@ -143,6 +158,8 @@ class RayEngine:
 
         if ray.is_initialized():
             ray.shutdown()
+        launch.remove_private_folder(self.folder)
+        self.folder = None
 
 
 def _first_line(err: BaseException) -> str:

@@ -28,9 +28,27 @@ class BoxFileError(Exception):
     """A file the child left is missing, not a regular file, too big or malformed."""
 
 
+def _passable_by_others(folder: Path) -> bool:
+    """Whether a user other than the owner can pass through `folder` and every folder above it."""
+    try:
+        return all(os.stat(p).st_mode & stat.S_IXOTH for p in (folder, *folder.parents))
+    except OSError:
+        return False
+
+
+def box_parent() -> str | None:
+    """Where boxes are made: the temp folder, except that as root the sandbox runs as an
+    unprivileged uid, which must reach its work folder; a temp folder under a private one
+    (a test's, a CI job's) then gives way to the system's /tmp."""
+    here = Path(tempfile.gettempdir())
+    if os.geteuid() != 0 or _passable_by_others(here):
+        return None
+    return "/tmp"
+
+
 class Box:
     def __init__(self, prefix: str = "grader-box-"):
-        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        self.root = Path(tempfile.mkdtemp(prefix=prefix, dir=box_parent()))
         self.removed = False
         os.chmod(self.root, 0o711)
         self.inputs = self.root / "inputs"

@@ -33,6 +33,7 @@ grader's epochs, batch size and data, and stops early only through the grader's 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -97,7 +98,9 @@ def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32, 
 
     backend.make_deterministic(seed)
     try:
-        model = keras.saving.deserialize_keras_object(with_precision(described["config"], precision), safe_mode=True)
+        # A copy: Keras consumes parts of the config it rebuilds, and the trainer builds it twice.
+        config = copy.deepcopy(described["config"])
+        model = keras.saving.deserialize_keras_object(with_precision(config, precision), safe_mode=True)
     except Exception as exc:
         cause = keras_cause(exc)
         from grader.training.modelconfig import HINT as hint  # pure data, no Keras: cheap to import here
