@@ -63,7 +63,7 @@ EXPECTED_FAILURE = {
     "huge_child_result": "crash", "fifo_child_result": "crash", "symlink_child_result": "crash",
     "disk_bomb": "crash", "symlink_preprocessed": "preprocess",
     "plant_weights_constant": "build_model", "upsampling_bomb": "build_model", "deep_child_result": "crash",
-    "huge_npy_header": "preprocess",
+    "huge_npy_header": "preprocess", "many_small_files": "crash",
 }
 # Attacks on the callback probe: graded, but the callback check earns nothing.
 EXPECTED_CHECK_FAILED = {"stop_training_probe": "callback", "hardcoded_target": "callback",

@@ -12,6 +12,7 @@ waited on), checks that it is a regular file and reads at most a given number of
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from grader.bounded import ParseRefused, load_npy, loads_json
+from grader.sandbox import mounts
 
 
 class BoxFileError(Exception):
@@ -46,10 +48,36 @@ def box_parent() -> str | None:
     return "/tmp"
 
 
+LOCK_NAME = ".lock"  # held by the process that made the box, for as long as the box is in use
+
+
+def sweep_stale_boxes(parent: Path, prefix: str = "grader-box-") -> None:
+    """Remove the boxes of graders that died (killed before they could remove them), with the
+    quota mount a root grading leaves on their work folder. A box whose lock is held is in use."""
+    for root in parent.glob(f"{prefix}*"):
+        lock = root / LOCK_NAME
+        try:
+            handle = open(lock, "r+")
+        except OSError:
+            continue  # no lock file: not a box of this grader, or not ours to judge
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            mounts.unmount(root / "work")
+            _remove_tree(str(root))
+
+
 class Box:
     def __init__(self, prefix: str = "grader-box-"):
-        self.root = Path(tempfile.mkdtemp(prefix=prefix, dir=box_parent()))
+        parent = box_parent()
+        if os.geteuid() == 0:  # only root leaves mounts behind
+            sweep_stale_boxes(Path(parent or tempfile.gettempdir()), prefix)
+        self.root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self.removed = False
+        self._lock = open(self.root / LOCK_NAME, "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         os.chmod(self.root, 0o711)
         self.inputs = self.root / "inputs"
         self.work = self.root / "work"
@@ -98,24 +126,30 @@ class Box:
         if self.removed:
             return
         self.removed = True
-        root = os.path.realpath(self.root)
+        mounts.unmount(self.work)  # a root grading's quota on the work folder
+        _remove_tree(os.path.realpath(self.root))
+        self._lock.close()
 
-        def unlock(function: Any, path: str, _exc: Any) -> None:
-            for target in (os.path.dirname(path), path):
-                inside = os.path.realpath(target)
-                if os.path.islink(target) or (inside != root and not inside.startswith(root + os.sep)):
-                    continue  # never the temp folder, never anything a link points at
-                try:
-                    os.chmod(target, 0o700)
-                except OSError:
-                    pass
+
+def _remove_tree(root: str) -> None:
+    """Delete `root` whatever is in it; only folders inside it ever change mode."""
+
+    def unlock(function: Any, path: str, _exc: Any) -> None:
+        for target in (os.path.dirname(path), path):
+            inside = os.path.realpath(target)
+            if os.path.islink(target) or (inside != root and not inside.startswith(root + os.sep)):
+                continue  # never the temp folder, never anything a link points at
             try:
-                function(path)
+                os.chmod(target, 0o700)
             except OSError:
                 pass
+        try:
+            function(path)
+        except OSError:
+            pass
 
-        if os.path.isdir(root) and not os.path.islink(self.root):
-            shutil.rmtree(root, onerror=unlock)
+    if os.path.isdir(root) and not os.path.islink(root):
+        shutil.rmtree(root, onerror=unlock)
 
 
 def read_bounded(folder: Path, name: str, max_bytes: int) -> bytes:

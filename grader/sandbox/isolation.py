@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import syscalls
+from grader.sandbox import mounts, syscalls
 from grader.sandbox.limits import MB, Limits, die_with_parent
 
 LEVELS = ("namespaces", "uid", "none")
@@ -273,10 +273,6 @@ def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str
 # mount namespace of the starting process's own that the host never sees, onto a folder inside
 # the run's box that every user may pass through; bubblewrap binds it from there.
 
-_CLONE_NEWNS = 0x00020000
-_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
-
-
 def stage_runtime(box_root: Path) -> dict[str, str]:
     """Where each runtime folder will be bound for an unprivileged bubblewrap: empty folders in the
     box, 0755 on a 0711 path, which `bind_staged` fills in the starting process only."""
@@ -290,35 +286,6 @@ def stage_runtime(box_root: Path) -> dict[str, str]:
         os.chmod(target, 0o755)
         staged[str(path)] = str(target)
     return staged
-
-
-def bind_staged(staged: dict[bytes, bytes]) -> None:
-    """Between fork and exec, as root: a private mount namespace with each runtime folder bound
-    onto its staging folder (the host's mounts never change). Raises OSError when refused."""
-    import ctypes
-
-    libc = _libc_for_mounts
-    if libc is None or libc.unshare(_CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno() if libc else 0, "cannot make a private mount namespace")
-    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "cannot make the mounts private")
-    for source, target in staged.items():
-        if libc.mount(source, target, None, _MS_BIND | _MS_REC, None) != 0:
-            raise OSError(ctypes.get_errno(), f"cannot stage {source!r}")
-
-
-def _load_libc_for_mounts() -> Any:
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_libc_for_mounts = _load_libc_for_mounts()  # loaded here: the forked child loads nothing
 
 
 # --------------------------------------------------------------------------- the uid fallback
@@ -476,6 +443,7 @@ class SandboxedProcess:
     isolation: Isolation
     cgroup: SandboxCgroup
     lease: UidLease | None = None
+    quota: bool = False  # the work folder is a tmpfs with a hard quota (else the parent measures it)
     closed: bool = False
 
     def kill(self) -> None:
@@ -511,15 +479,18 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
                            if isolation.isolated else None)
     lease: UidLease | None = None
     user: int | None = None
+    quota = False
     staged: dict[bytes, bytes] = {}
     seccomp_fd: int | None = None
     loader: Any = None
     try:
         if isolation.isolated and os.geteuid() == 0:
             # Root never lends its uid to a sandbox: the child runs as a leased unprivileged uid
-            # that owns only its work folder (and, under bubblewrap, its private /tmp and HOME).
+            # that owns only its work folder (and, under bubblewrap, its private /tmp and HOME),
+            # a tmpfs with a hard quota where this host lets root mount one (grader/sandbox/mounts.py).
             lease = UidLease()
             user = lease.uid
+            quota = mounts.mount_quota(work, disk_mb=limits.disk_mb, owner=user)
         if isolation.level == "namespaces":
             env = child_environment(extra_env, isolation, BOX_HOME)
             paths = stage_runtime(work.parent) if user is not None else {}
@@ -546,13 +517,15 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
                 loader = syscalls.prepared_loader()
     except BaseException:
         _undo(cgroup, lease, seccomp_fd)
+        if quota:
+            mounts.unmount(work)
         raise
 
     def before_exec() -> None:  # in the child, between fork and exec
         cgroup.enter()
         limits.apply()
         if staged:
-            bind_staged(staged)
+            mounts.bind_staged(staged)
         if user is not None:
             os.setgroups([])
             os.setgid(user)
@@ -567,10 +540,12 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
                                    **popen)
     except BaseException:
         _undo(cgroup, lease, seccomp_fd)
+        if quota:
+            mounts.unmount(work)
         raise
     if seccomp_fd is not None:
         os.close(seccomp_fd)  # bubblewrap has its own copy
-    return SandboxedProcess(process, isolation, cgroup, lease)
+    return SandboxedProcess(process, isolation, cgroup, lease, quota=quota)
 
 
 def _undo(cgroup: SandboxCgroup, lease: UidLease | None, seccomp_fd: int | None) -> None:
