@@ -181,17 +181,18 @@ def test_the_seccomp_filter_is_built_by_libseccomp_and_names_what_a_grading_neve
         assert name in syscalls.DENIED
 
 
-def test_removing_a_box_twice_never_touches_the_folder_above(tmp_path):
+def test_removing_a_box_twice_never_touches_the_folder_above():
+    import shutil
     import tempfile
 
-    parent = tmp_path / "temp"
-    parent.mkdir()
+    parent = Path(tempfile.mkdtemp(prefix="grader-test-temp-", dir="/tmp"))  # a temp folder every user may pass
     os.chmod(parent, 0o1777)
     before = os.stat(parent).st_mode
     original = tempfile.tempdir
     tempfile.tempdir = str(parent)
     try:
         box = Box()
+        assert box.root.parent == parent
         locked = box.work / "locked"
         locked.mkdir()
         (locked / "file").write_text("x")
@@ -199,14 +200,38 @@ def test_removing_a_box_twice_never_touches_the_folder_above(tmp_path):
         box.remove()
         box.remove()
         other = Box()  # a box removed behind its back: the error handler must not reach the parent
-        os.rmdir(other.inputs)
-        os.rmdir(other.work)
-        os.rmdir(other.root)
+        shutil.rmtree(other.root)
         other.remove()
+        after = os.stat(parent).st_mode
     finally:
         tempfile.tempdir = original
+        shutil.rmtree(parent, ignore_errors=True)
     assert not box.root.exists()
-    assert os.stat(parent).st_mode == before and stat.S_IMODE(before) == 0o1777
+    assert after == before and stat.S_IMODE(before) == 0o1777
+
+
+def test_a_box_left_by_a_killed_grader_is_swept_by_the_next_one():
+    import tempfile
+
+    from grader.sandbox.box import sweep_stale_boxes
+
+    parent = Path(tempfile.mkdtemp(prefix="grader-test-sweep-", dir="/tmp"))
+    os.chmod(parent, 0o1777)  # as root, boxes are made only where their sandbox's uid may pass
+    try:
+        original = tempfile.tempdir
+        tempfile.tempdir = str(parent)
+        try:
+            alive, dead = Box(), Box()
+        finally:
+            tempfile.tempdir = original
+        dead._lock.close()  # what the kernel does when the grader that held it is killed
+        sweep_stale_boxes(parent)
+        assert alive.root.exists() and not dead.root.exists()
+        alive.remove()
+    finally:
+        import shutil
+
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- weights only from the seed

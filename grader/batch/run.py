@@ -99,11 +99,12 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
     specs: dict[str, ChallengeSpec] = {}
     version = grader_version()
     for index, submission in enumerate(submissions):
-        path = Path(submission.path)
+        # Absolute paths: a worker runs in a folder of its own (grader/launch.py), not the driver's.
+        path = Path(submission.path).absolute()
         job = Job(index=index, learner=submission.learner, path=str(path), challenge=submission.challenge, key="",
                   run_dir="", profile=profile, seed=seed, device=device,
-                  spec_path=str(spec_path) if spec_path else None, data_dir=str(data_dir) if data_dir else None,
-                  isolation=isolation)
+                  spec_path=str(Path(spec_path).absolute()) if spec_path else None,
+                  data_dir=str(Path(data_dir).absolute()) if data_dir else None, isolation=isolation)
         try:
             name = submission.challenge or path.stem
             if name not in specs:
@@ -128,7 +129,7 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
             planned.refused.append((job, f"the same file as {seen[key]}, already in this batch: graded once"))
             continue
         seen[key] = path
-        run_dir = Path(out_dir) / submission.learner / f"{spec.name}-{key[:12]}"
+        run_dir = Path(out_dir).absolute() / submission.learner / f"{spec.name}-{key[:12]}"
         planned.jobs.append(replace(job, challenge=spec.name, key=key, run_dir=str(run_dir), **resources))
         if spec.kind != "functions":
             planned.datasets[key] = spec.dataset
