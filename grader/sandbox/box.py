@@ -38,14 +38,23 @@ def _passable_by_others(folder: Path) -> bool:
         return False
 
 
+ROOT_BOX_FOLDER = Path("/run/cnn-grader-boxes")  # root's own, where no temp folder will do
+
+
 def box_parent() -> str | None:
     """Where boxes are made: the temp folder, except that as root the sandbox runs as an
-    unprivileged uid, which must reach its work folder; a temp folder under a private one
-    (a test's, a CI job's) then gives way to the system's /tmp."""
+    unprivileged uid, which must reach its work folder. A temp folder under a private one (a
+    test's, a CI job's) then gives way to /tmp or /var/tmp, and where neither can be passed
+    (a /tmp left at 0700) to a folder of root's own that can."""
     here = Path(tempfile.gettempdir())
     if os.geteuid() != 0 or _passable_by_others(here):
         return None
-    return "/tmp"
+    for candidate in (Path("/tmp"), Path("/var/tmp")):
+        if candidate.is_dir() and _passable_by_others(candidate):
+            return str(candidate)
+    ROOT_BOX_FOLDER.mkdir(mode=0o711, parents=True, exist_ok=True)
+    os.chmod(ROOT_BOX_FOLDER, 0o711)
+    return str(ROOT_BOX_FOLDER)
 
 
 LOCK_NAME = ".lock"  # held by the process that made the box, for as long as the box is in use
