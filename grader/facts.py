@@ -45,6 +45,7 @@ class ModelFacts:
     learning_rate: float | None = None
     metrics: tuple[str, ...] | None = None  # compile(metrics=...) by name, as the learner wrote it; None: unknown
     from_logits: bool = False  # the loss reads the outputs as logits (the grader reads them as probabilities)
+    unused_compile: tuple[str, ...] = ()  # compile() settings the grader does not train with (noted, not refused)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

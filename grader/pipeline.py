@@ -220,7 +220,7 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
                          precision=run.profile.precision, max_params=run.spec.max_params,
                          max_activations=run.spec.max_activations,
                          evaluation=evaluation_job(run) if will_train else None)
-            learner_metrics = described.model.learner_metrics
+            learner_metrics, unused_compile = described.model.learner_metrics, described.model.unused_compile
             del arrays, described
             if will_train:
                 events.on_stage("train")
@@ -232,7 +232,8 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
             training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
                                   train=will_train)
             if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics
-                run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics)
+                run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics,
+                                                      unused_compile=unused_compile)
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
                 if not model_file_fits(run, folder.trained_model):
                     return

@@ -242,6 +242,9 @@ CORRECT = [
               "    model.add(layers.Dense(10, activation='softmax'))\n"),
              (COMPILE, "model.compile(optimizer=keras.optimizers.Adam(), "
                        "loss=keras.losses.SparseCategoricalCrossentropy(), metrics=['accuracy'])")]),
+    correct("weighted_metrics and run_eagerly in compile() (a course file uses them)", "fashion",
+            [(COMPILE, COMPILE.replace('metrics=["accuracy"])',
+                                       'metrics=["accuracy"], weighted_metrics=["accuracy"], run_eagerly=True)'))]),
     correct("metrics=['acc'] and logs['acc']", "fashion",
             [(COMPILE, COMPILE.replace('metrics=["accuracy"]', 'metrics=["acc"]')),
              (CALLBACK_READ, 'accuracy = logs["acc"]')]),

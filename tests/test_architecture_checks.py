@@ -263,3 +263,20 @@ def test_the_strides_hint_tells_the_keras_2_story_only_when_it_fits():
     other = strides_hint(64, [3, 3], [2, 2])  # asked for on purpose: no Keras 2 story, only the fix
     assert "Keras 2" not in other and "remove strides=" in other
     assert "remove strides=" in strides_hint(8, [3], [3])  # a Conv1D: one number, no 2D story and no IndexError
+
+
+def test_compile_settings_the_trainer_does_not_use_are_noted_never_refused():
+    from grader.training.modelconfig import validate
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  weighted_metrics=["accuracy"], run_eagerly=True)
+    import json
+
+    description = validate(json.loads(json.dumps({"config": keras.saving.serialize_keras_object(model),
+                                                  "compile": model.get_compile_config()})))  # as the child sends it
+    assert description.compile["weighted_metrics"] is None and description.compile["run_eagerly"] is False
+    assert description.unused_compile == ("weighted_metrics=...", "run_eagerly=True")
+    facts = dataclasses.replace(model_facts(model), unused_compile=description.unused_compile)
+    result = check_compile(load_spec("fashion").compile, "multiclass", facts)
+    assert result.passed and "not used here: weighted_metrics=..., run_eagerly=True" in result.message

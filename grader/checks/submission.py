@@ -110,7 +110,9 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
         return failed("compile", title, spec.points, "compile() has no accuracy metric",
                       "add metrics=['accuracy']: without it training logs no accuracy, so you (and any callback) "
                       "cannot see how well the model does")
-    return passed("compile", title, spec.points, f"{optimizer or 'optimizer'} with {loss}")
+    noted = (f"; not used here: {', '.join(model.unused_compile)} (the grader trains and measures with its own "
+             f"settings, so this changes nothing)") if model.unused_compile else ""
+    return passed("compile", title, spec.points, f"{optimizer or 'optimizer'} with {loss}{noted}")
 
 
 def check_augmentation(spec: AugmentationSpec, model: ModelFacts) -> CheckResult:
