@@ -138,7 +138,7 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
     # Callbacks: only whether they stopped, per epoch of the logs we chose; the accuracies are ours.
     callbacks = doc.get("callbacks")
     if isinstance(callbacks, dict):
-        facts.callbacks = _callback_probe(callbacks, probe)
+        facts.callbacks = callback_probe_from(callbacks, probe, max_names=MAX_CALLBACK_NAMES)
 
     # The model: data to validate, never code.
     if isinstance(doc.get("model"), dict) and "build_model" not in facts.stage_failures:
@@ -159,10 +159,6 @@ def _stage_failed(facts: SubmissionFacts, failure: Failure) -> None:
     facts.stage_failures[failure.stage] = failure
     if facts.failure is None:
         facts.failure = failure
-
-
-def _callback_probe(doc: dict[str, Any], plans: tuple[ProbePlan, ...]) -> CallbackProbe:
-    return callback_probe_from(doc, plans, max_names=MAX_CALLBACK_NAMES)
 
 
 # The sandboxed child calls the learner's functions in this order (grader/sandbox/child.py).

@@ -44,9 +44,8 @@ class Found:
     submissions: list[Submission] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
 
-    def skip(self, entry: tuple[str, str]) -> None:
+    def skip(self, what: str, why: str) -> None:
         """Note what cannot be graded; a folder's name is the learner's to choose, so it is cleaned."""
-        what, why = entry
         self.skipped.append((clean(what, 300), clean(why, 500)))
     layout: str = ""
 
@@ -78,7 +77,7 @@ def _learner(name: str, where: str, found: Found) -> str | None:
     try:
         return check_learner_id(name)
     except LeaderboardError as err:
-        found.skip((where, str(err)))
+        found.skip(where, str(err))
         return None
 
 
@@ -94,20 +93,20 @@ def _pick(files: list[Path], *, challenge: str | None, challenges: list[str], wh
         named = [p for p in candidates if p.stem == challenge]
         chosen = named or (candidates if len(candidates) == 1 else [])
         if len(chosen) > 1:  # fashion.py and fashion.ipynb: which one the learner meant is not ours to guess
-            found.skip((where, f"both {' and '.join(p.name for p in chosen)}: keep one"))
+            found.skip(where, f"both {' and '.join(p.name for p in chosen)}: keep one")
             return []
         if not chosen:
-            found.skip((where, f"no {challenge}.py or {challenge}.ipynb" + (
-                f" (found {', '.join(p.name for p in candidates)})" if candidates else "")))
+            found.skip(where, f"no {challenge}.py or {challenge}.ipynb" + (
+                f" (found {', '.join(p.name for p in candidates)})" if candidates else ""))
         return [(p, challenge) for p in chosen]
     picked = [(p, p.stem) for p in candidates if p.stem in challenges]
     stems = [p.stem for p, _ in picked]
     twice = sorted({s for s in stems if stems.count(s) > 1})
     for stem in twice:
-        found.skip((where, f"both {stem}.py and {stem}.ipynb: keep one"))
+        found.skip(where, f"both {stem}.py and {stem}.ipynb: keep one")
     if not picked:
-        found.skip((where, "no file named after a challenge (" + ", ".join(
-            f"{c}.py" for c in challenges) + "); or pass --challenge"))
+        found.skip(where, "no file named after a challenge (" + ", ".join(
+            f"{c}.py" for c in challenges) + "); or pass --challenge")
     return [(p, c) for p, c in picked if c not in twice]
 
 
@@ -116,7 +115,7 @@ def from_folder(folder: Path, *, challenge: str | None, challenges: list[str]) -
     for entry in _entries(folder):
         where = str(entry)
         if entry.is_symlink():
-            found.skip((where, "a symbolic link: submissions are read from real files and folders only"))
+            found.skip(where, "a symbolic link: submissions are read from real files and folders only")
         elif entry.is_dir():
             learner = _learner(entry.name, where, found)
             if learner is None:
@@ -126,8 +125,8 @@ def from_folder(folder: Path, *, challenge: str | None, challenges: list[str]) -
                 found.submissions.append(Submission(learner, path, name))
         elif entry.suffix in SUFFIXES:
             if challenge is None:
-                found.skip((where, "one file per learner needs --challenge NAME (the file is named "
-                                             "after its learner, not its challenge)"))
+                found.skip(where, "one file per learner needs --challenge NAME (the file is named "
+                                          "after its learner, not its challenge)")
                 continue
             learner = _learner(entry.stem, where, found)
             if learner is not None:
@@ -140,7 +139,7 @@ def from_nbgrader(submitted: Path, *, challenge: str | None, challenges: list[st
     found = Found(layout="an nbgrader course")
     for learner_dir in _entries(submitted):
         if learner_dir.is_symlink() or not learner_dir.is_dir():
-            found.skip((str(learner_dir), "not a learner's folder"))
+            found.skip(str(learner_dir), "not a learner's folder")
             continue
         learner = _learner(learner_dir.name, str(learner_dir), found)
         if learner is None:
@@ -180,7 +179,7 @@ def from_list(list_file: Path, *, challenge: str | None) -> Found:
         if learner is None:
             continue
         if not given:
-            found.skip((where, "no path"))
+            found.skip(where, "no path")
             continue
         path = Path(given) if Path(given).is_absolute() else list_file.parent / given
         found.submissions.append(Submission(learner, path, (row.get("challenge") or "").strip() or challenge))

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.bounded import ParseRefused, loads_json
+from grader.bounded import MAX_JSON_DEPTH, json_depth_exceeds
 
 # Cell magics whose body is ordinary Python: dropping the magic line keeps the code.
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
@@ -53,18 +53,16 @@ def read_notebook(raw: bytes, name: str) -> Any:
     except UnicodeDecodeError:
         raise NotebookError(f"{name} is not UTF-8 text; save it again from Jupyter") from None
     try:
-        json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as err:
         raise NotebookError(f"{name} is not a valid notebook: it is not JSON (line {err.lineno}, column "
                             f"{err.colno}: {err.msg}). Save it again from Jupyter, or submit a .py file") from None
     except RecursionError:
+        document = None
+    # A notebook is shallow: nbformat's own validation would recurse on a deep one.
+    if document is None or json_depth_exceeds(document, MAX_JSON_DEPTH):
         raise NotebookError(f"{name} is not a valid notebook: it is nested too deeply to be read. Save it again "
-                            "from Jupyter, or submit a .py file") from None
-    try:
-        loads_json(text, name)  # a notebook is shallow: nbformat's own validation would recurse on a deep one
-    except ParseRefused as err:
-        raise NotebookError(f"{err}: it is not a valid notebook. Save it again from Jupyter, or submit a .py "
-                            "file") from None
+                            "from Jupyter, or submit a .py file")
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)

@@ -30,7 +30,7 @@ class BoxFileError(Exception):
     """A file the child left is missing, not a regular file, too big or malformed."""
 
 
-def _passable_by_others(folder: Path) -> bool:
+def passable_by_others(folder: Path) -> bool:
     """Whether a user other than the owner can pass through `folder` and every folder above it."""
     try:
         return all(os.stat(p).st_mode & stat.S_IXOTH for p in (folder, *folder.parents))
@@ -47,10 +47,10 @@ def box_parent() -> str | None:
     test's, a CI job's) then gives way to /tmp or /var/tmp, and where neither can be passed
     (a /tmp left at 0700) to a folder of root's own that can."""
     here = Path(tempfile.gettempdir())
-    if os.geteuid() != 0 or _passable_by_others(here):
+    if os.geteuid() != 0 or passable_by_others(here):
         return None
     for candidate in (Path("/tmp"), Path("/var/tmp")):
-        if candidate.is_dir() and _passable_by_others(candidate):
+        if candidate.is_dir() and passable_by_others(candidate):
             return str(candidate)
     ROOT_BOX_FOLDER.mkdir(mode=0o711, parents=True, exist_ok=True)
     os.chmod(ROOT_BOX_FOLDER, 0o711)

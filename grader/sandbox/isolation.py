@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import mounts, syscalls
+from grader.sandbox.box import passable_by_others
 from grader.sandbox.limits import MB, Limits, die_with_parent
 
 LEVELS = ("namespaces", "uid", "none")
@@ -335,14 +336,10 @@ def world_readable_ancestor(path: Path) -> Path | None:
     """`path` if others can read it and every folder above it is searchable by others, else None."""
     path = path.resolve()
     try:
-        if not path.stat().st_mode & stat.S_IROTH:
-            return None
-        for parent in path.parents:
-            if not parent.stat().st_mode & stat.S_IXOTH:
-                return None
+        readable = bool(path.stat().st_mode & stat.S_IROTH)
     except OSError:
         return None
-    return path
+    return path if readable and passable_by_others(path.parent) else None
 
 
 # --------------------------------------------------------------------------- cgroups
@@ -500,25 +497,20 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
                 popen["pass_fds"] = (*popen.get("pass_fds", ()), seccomp_fd)
             argv = bwrap_command(command, work=work, inputs=inputs, env=env, limits=limits, staged=paths,
                                  seccomp_fd=seccomp_fd)
-            cwd, run_env = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-            if user is not None:
-                os.chown(work, user, user)
-                os.chmod(work, 0o700)
+            cwd, run_env, owned = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, [work]
         else:
             home = work / ".home"
             home.mkdir(exist_ok=True)
             env = child_environment(extra_env, isolation, str(home))
-            argv, cwd, run_env = command, str(work), env
-            if user is not None:
-                for path in (work, home):
-                    os.chown(path, user, user)
-                    os.chmod(path, 0o700)
+            argv, cwd, run_env, owned = command, str(work), env, [work, home]
             if isolation.level == "uid" and syscalls.available()[0]:
                 loader = syscalls.prepared_loader()
+        if user is not None:  # the sandbox's uid owns its work folder (and the fallback's HOME), nothing else
+            for path in owned:
+                os.chown(path, user, user)
+                os.chmod(path, 0o700)
     except BaseException:
-        _undo(cgroup, lease, seccomp_fd)
-        if quota:
-            mounts.unmount(work)
+        _undo(cgroup, lease, seccomp_fd, work if quota else None)
         raise
 
     def before_exec() -> None:  # in the child, between fork and exec
@@ -539,21 +531,22 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
         process = subprocess.Popen(argv, cwd=cwd, env=run_env, start_new_session=True, preexec_fn=before_exec,
                                    **popen)
     except BaseException:
-        _undo(cgroup, lease, seccomp_fd)
-        if quota:
-            mounts.unmount(work)
+        _undo(cgroup, lease, seccomp_fd, work if quota else None)
         raise
     if seccomp_fd is not None:
         os.close(seccomp_fd)  # bubblewrap has its own copy
     return SandboxedProcess(process, isolation, cgroup, lease, quota=quota)
 
 
-def _undo(cgroup: SandboxCgroup, lease: UidLease | None, seccomp_fd: int | None) -> None:
+def _undo(cgroup: SandboxCgroup, lease: UidLease | None, seccomp_fd: int | None, quota: Path | None) -> None:
+    """What start() made, undone when the child could not be started."""
     cgroup.remove()
     if lease is not None:
         lease.release()
     if seccomp_fd is not None:
         os.close(seccomp_fd)
+    if quota is not None:
+        mounts.unmount(quota)
 
 
 def box_paths(isolation: Isolation, work: Path, inputs: Path) -> tuple[str, str]:

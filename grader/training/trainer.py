@@ -297,11 +297,11 @@ def run_job(folder: Path, started: float) -> None:
         # The other seed's copy first: build_model() then seeds afresh, so the model and every
         # random stream after it are exactly what they were without the check.
         other = build_model(described, job["seed"] + 1, job["precision"], compile=False)
+        other_facts = model_facts(other)
         try:  # too big: refused before the second copy is built (its facts still feed the checks)
-            check_size(model_facts(other), max_params=job.get("max_params"),
-                       max_activations=job.get("max_activations"))
+            check_size(other_facts, max_params=job.get("max_params"), max_activations=job.get("max_activations"))
         except TrainingFailed:
-            evaluation.write_json(folder / FACTS_FILE, model_facts(other).to_dict())
+            evaluation.write_json(folder / FACTS_FILE, other_facts.to_dict())
             raise
         model = build_model(described, job["seed"], job["precision"])
         evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
