@@ -5,10 +5,15 @@ One seed says little: the fashion reference's quick-profile test accuracy moves 
 `calibrate()` grades the reference with `grader.pipeline.grade` (the same path as `grade
 submit`, so the figures are exactly what learners get), once per seed, and proposes:
 
-- the top accuracy tier at the lowest test accuracy of all seeds minus MARGIN, rounded down to
-  STEP, so that every measured seed reaches it (the goal is at least 19 of 20 seeds: the worst
-  of 20 measured seeds is a fair stand-in for the unlucky one in 20 to come);
-- the gap limit at the highest gap of all seeds plus MARGIN, rounded up to STEP.
+- the top accuracy tier at the lowest test accuracy of all seeds minus a margin, rounded down
+  to STEP;
+- the gap limit at the highest gap of all seeds plus a margin, rounded up to GAP_STEP.
+
+The margin covers what the measured seeds cannot show: the seeds to come spread as these do (one
+standard deviation of the figure over the seeds), and a figure moves in steps of one image of
+the split it is measured on (1/n: the test split for accuracy, the validation split for the
+gap). An accuracy margin is never less than MARGIN (float noise between hosts). The goal is that the reference gets full marks on at least 19 of
+20 seeds *other than* those it was calibrated on: `--first-seed 21` measures such a held-out set.
 
 Lower tiers keep their distance below the top tier. Stretch tiers are calibrated the same way
 from the stretch reference (`--solution`), since the main reference cannot reach them.
@@ -38,7 +43,8 @@ from grader.spec import ChallengeSpec, Profile, load_spec
 # Slack between the worst accepted seed and a threshold, for float noise across hosts with the
 # same CPU family. Other hardware needs `accuracy_tolerance` (docs/measurements.md).
 MARGIN = 0.002
-STEP = 0.005  # thresholds are round numbers a learner can read
+STEP = 0.005  # tiers are round numbers a learner can read
+GAP_STEP = 0.0005  # a gap limit is finer: the lessons it tells apart are a few validation images apart
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class SeedRun:
     # The thresholds the score was given under (tiers' min_accuracy, lowest first, then max_gap):
     # a seed read from a record may have been scored before the tiers last moved.
     thresholds: tuple[float | None, ...] = ()
+    # How many images the test accuracy and the gap's validation accuracy are of (None: a record
+    # written before they were kept).
+    test_images: int | None = None
+    validation_images: int | None = None
 
     @property
     def full_marks(self) -> bool:
@@ -77,6 +87,14 @@ class Calibration:
 
     def gap_ceiling(self) -> float:
         return max(r.gap for r in self.runs)
+
+    def margin(self, key: str, images: str, floor: float = 0.0) -> float:
+        """The seeds' spread of `key` plus one image of the split it is of, at least `floor`."""
+        values = [getattr(r, key) for r in self.runs]
+        spread = statistics.pstdev(values) if len(values) > 1 else 0.0
+        counts = [getattr(r, images) for r in self.runs if getattr(r, images)]
+        one_image = 1 / min(counts) if counts else 0.0
+        return max(floor, spread + one_image)
 
 
 class RecordError(Exception):
@@ -124,7 +142,8 @@ class CalibrationRecord:
                 doc = json.loads(line)
                 run = SeedRun(int(doc["seed"]), float(doc["test_accuracy"]), float(doc["gap"]), int(doc["epochs"]),
                               float(doc["score"]), float(doc["max_score"]), str(doc["verdict"]),
-                              tuple(None if t is None else float(t) for t in doc["thresholds"]))
+                              tuple(None if t is None else float(t) for t in doc["thresholds"]),
+                              _count(doc.get("test_images")), _count(doc.get("validation_images")))
             except (ValueError, KeyError, TypeError) as err:
                 if number == len(lines):  # no newline after it: cut short while being written
                     continue
@@ -156,6 +175,10 @@ class CalibrationRecord:
             out.flush()
 
 
+def _count(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
 def _difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     parts = []
     for key, want in ours.items():
@@ -169,11 +192,13 @@ def _difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
 
 
 def proposed_top_tier(calibration: Calibration) -> float:
-    return math.floor((calibration.accuracy_floor() - MARGIN) / STEP + 1e-9) * STEP
+    margin = calibration.margin("test_accuracy", "test_images", floor=MARGIN)
+    return round(math.floor((calibration.accuracy_floor() - margin) / STEP + 1e-9) * STEP, 4)
 
 
 def proposed_max_gap(calibration: Calibration) -> float:
-    return math.ceil((calibration.gap_ceiling() + MARGIN) / STEP - 1e-9) * STEP
+    margin = calibration.margin("gap", "validation_images")
+    return round(math.ceil((calibration.gap_ceiling() + margin) / GAP_STEP - 1e-9) * GAP_STEP, 4)
 
 
 def proposed_tiers(profile: Profile, calibration: Calibration, *, stretch: bool) -> list[float]:
@@ -223,7 +248,8 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
                 continue
             run = SeedRun(seed, graded.metrics["test_accuracy"], graded.metrics["gap"],
                           len(graded.history.get("loss", [])), graded.score, graded.max_score, graded.verdict,
-                          thresholds(chosen))
+                          thresholds(chosen), _count(graded.metrics.get("test_images")),
+                          _count(graded.metrics.get("validation_images")))
             if kept is not None:
                 kept.append(run)
             result.runs.append(run)
@@ -254,7 +280,11 @@ def report_markdown(calibration: Calibration, spec: ChallengeSpec, *, stretch: b
                      f"{r.score:g}/{r.max_score:g} |")
     tiers = [t for t in profile.tiers if t.stretch == stretch]
     proposal = proposed_tiers(profile, calibration, stretch=stretch)
-    lines += ["", f"Proposed (every seed reaches each threshold, with a margin of {MARGIN:g}, rounded to {STEP:g}):"]
+    accuracy_margin = calibration.margin("test_accuracy", "test_images", floor=MARGIN)
+    gap_margin = calibration.margin("gap", "validation_images")
+    lines += ["", f"Proposed (every seed reaches each threshold with a margin of the seeds' spread plus one image: "
+                  f"{accuracy_margin:.4f} for accuracy (at least {MARGIN:g}), rounded to {STEP:g}; {gap_margin:.4f} "
+                  f"for the gap, rounded to {GAP_STEP:g}):"]
     for tier, new in zip(tiers, proposal):
         lines.append(f"- tier {tier.min_accuracy:g} ({tier.points:g} points) -> {new:g}")
     if profile.max_gap is not None and not stretch:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.submission import ProbePlan, callback_probe_from
-from grader.facts import CallbackProbe, Failure, PreprocessFacts, SubmissionFacts
+from grader.checks.submission import ProbePlan, callback_probe_from, loss_name
+from grader.facts import Failure, PreprocessFacts, SubmissionFacts
 from grader.sandbox.box import Box, BoxFileError, read_array
 from grader.sandbox.child import MAX_CALLBACK_NAMES, PREPROCESSED_FILES
 from grader.sandbox.runner import ChildRun
@@ -36,15 +36,21 @@ class Described:
 
     model: ModelDescription | None = None
     preprocessed: dict[str, np.ndarray] | None = None  # "train"/"validation" -> the learner's arrays
+    probe: np.ndarray | None = None  # preprocess() of the probe images, where usable (the check's rehearsal)
 
 
-def output_mismatch(output_shape: Any, task: str, num_classes: int) -> Failure | None:
+def output_mismatch(output_shape: Any, task: str, num_classes: int, compile_config: Any = None) -> Failure | None:
     """A model whose output does not fit the task cannot be trained meaningfully on any backend
-    (TensorFlow and PyTorch fail, JAX silently trains nonsense): say so before training."""
+    (TensorFlow and PyTorch fail, JAX silently trains nonsense): say so before training.
+
+    A yes/no task takes one sigmoid output, or two softmax outputs trained with sparse
+    categorical cross-entropy on the labels 0 and 1 (the same computation: normal_form.py)."""
     want = 1 if task == "binary" else num_classes
     if not isinstance(output_shape, list) or not all(isinstance(d, int) or d is None for d in output_shape):
         return None  # not described: the architecture checks report the layers
     if output_shape == [want]:
+        return None
+    if task == "binary" and output_shape == [2] and _loss_of(compile_config) == "sparse_categorical_crossentropy":
         return None
     got = "x".join("?" if d is None else str(d) for d in output_shape) or "a scalar"
     layer = "Dense(1, activation='sigmoid')" if task == "binary" else f"Dense({num_classes}, activation='softmax')"
@@ -52,6 +58,14 @@ def output_mismatch(output_shape: Any, task: str, num_classes: int) -> Failure |
     numbers = "number" if got == "1" else "numbers"
     return Failure("build_model", f"the model outputs {got} {numbers} per image, but this task needs {what}",
                    f"end the model with {layer}; nothing was trained")
+
+
+def _loss_of(compile_config: Any) -> str | None:
+    """The loss of a validated compile config by its snake_case name ("SparseCategoricalCrossentropy" too)."""
+    loss = compile_config.get("loss") if isinstance(compile_config, dict) else None
+    if isinstance(loss, dict):
+        loss = loss.get("class_name")
+    return loss_name(loss) if isinstance(loss, str) else None
 
 
 def prepare_box(box: Box, source: str, images: dict[str, np.ndarray]) -> None:
@@ -129,6 +143,7 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
             facts.preprocess = preprocess_facts(arrays["probe"], images["probe"], input_shape, scale)
             if not all(np.all(np.isfinite(a)) for a in arrays.values()):
                 raise BoxFileError("preprocess() returned NaN or infinite values")
+            described.probe = arrays["probe"]
             if train:
                 described.preprocessed = {"train": arrays["train"], "validation": arrays["validation"]}
         except BoxFileError as err:
@@ -147,7 +162,8 @@ def collect(facts: SubmissionFacts, child: ChildRun, box: Box, *, images: dict[s
         except ConfigRejected as err:
             _stage_failed(facts, Failure("build_model", clean(err.message, 600), err.hint))
         else:
-            if (wrong := output_mismatch(doc["model"].get("output_shape"), task, num_classes)) is not None:
+            if (wrong := output_mismatch(doc["model"].get("output_shape"), task, num_classes,
+                                         described.model.compile)) is not None:
                 _stage_failed(facts, wrong)
 
     if facts.failure is None:
@@ -210,22 +226,3 @@ def _run_failure(child: ChildRun, doc: dict[str, Any], budget_s: float) -> Failu
                        "remove os._exit()/os.kill() and anything that ends the process, and keep memory use "
                        "modest; the output below may show why", clean(child.output[-2000:], 2000))
     return None
-
-
-def stop_threshold(target: float, probe: CallbackProbe | None) -> float | None:
-    """Where the trusted trainer stops early, emulating what the learner's callback did when probed.
-
-    A callback that passed the probe stops at the target; one that stopped lower stops there
-    (one that stopped even at the lowest probe stops after the first epoch); one that never
-    stopped, failed or does not exist does not stop training early.
-    """
-    if probe is None or probe.error or not probe.responses:
-        return None
-    stopped = [accuracy for accuracy, stop in probe.responses if stop]
-    if not stopped:
-        return None
-    lowest = min(accuracy for accuracy, _ in probe.responses)
-    passes = all(stop == (accuracy >= target) for accuracy, stop in probe.responses)
-    if passes:
-        return target
-    return 0.0 if min(stopped) <= lowest else min(stopped)

@@ -31,15 +31,26 @@ def predict_outputs(model: Any, images: np.ndarray, input_shape: tuple[int, ...]
     return np.asarray(outputs, dtype="float32")  # float32 also where a nested model computed in bfloat16
 
 
-def predicted_labels(outputs: np.ndarray, task: str) -> np.ndarray:
+def positive_probability(outputs: np.ndarray) -> np.ndarray:
+    """A yes/no model's probability of class 1: its one sigmoid output, or the second of two
+    softmax outputs (the same computation, grader/checks/normal_form.py)."""
     flat = outputs.reshape(len(outputs), -1)
+    return flat[:, 1] if flat.shape[1] == 2 else flat[:, 0]
+
+
+def predicted_labels(outputs: np.ndarray, task: str) -> np.ndarray:
     if task == "binary":
-        return (flat[:, 0] >= 0.5).astype("int64")
-    return flat.argmax(axis=1)
+        return (positive_probability(outputs) >= 0.5).astype("int64")
+    return outputs.reshape(len(outputs), -1).argmax(axis=1)
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels)) if len(labels) else float("nan")
+
+
+def correct_of(predicted: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
+    """(how many images are right, of how many): what the checks compare."""
+    return int(np.count_nonzero(predicted == labels)), int(len(labels))
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class Evaluation:
     # Leaderboard mode only: accuracy on the private half of the test images. Every other test
     # figure here is then of the public half; this one goes to the host's database, never to a report.
     private_test_accuracy: float | None = None
+    private_test_images: tuple[int, int] | None = None  # (correct, of how many) of the private half
     # For the HTML report (its most confident mistakes, its journey): the test images the figures
     # above are of, their labels and the model's raw outputs, in the order of test_predictions.
     test_images: np.ndarray | None = None
@@ -84,11 +96,12 @@ def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarr
     test_predicted, test_labels = predicted["test"], splits["test"][1]
     test_at = names.index("test")
     test_images, test_outputs = splits["test"][0], outputs[bounds[test_at]:bounds[test_at + 1]]
-    private_test_accuracy = None
+    private_test_accuracy = private_test_images = None
     if public_mask is not None:
         # The one place the private half is cut out: from here on every test figure (accuracy,
         # predictions, confusion matrix) is of the public half, so nothing built from this
         # Evaluation can reveal the private half, not even by subtracting the public from the whole.
+        private_test_images = correct_of(test_predicted[~public_mask], test_labels[~public_mask])
         private_test_accuracy = accuracy(test_predicted[~public_mask], test_labels[~public_mask])
         test_predicted, test_labels = test_predicted[public_mask], test_labels[public_mask]
         test_images, test_outputs = test_images[public_mask], test_outputs[public_mask]
@@ -96,9 +109,13 @@ def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarr
         test_accuracy=accuracy(test_predicted, test_labels),
         train_accuracy=accuracy(predicted["train"], splits["train"][1]),
         validation_accuracy=accuracy(predicted["validation"], splits["validation"][1]),
+        test_images=correct_of(test_predicted, test_labels),
+        train_images=correct_of(predicted["train"], splits["train"][1]),
+        validation_images=correct_of(predicted["validation"], splits["validation"][1]),
     )
     return Evaluation(metrics, test_predicted,
                       confusion_matrix(test_predicted, test_labels, max(num_classes, 2)), private_test_accuracy,
+                      private_test_images=private_test_images,
                       test_images=test_images, test_labels=test_labels, test_outputs=test_outputs)
 
 

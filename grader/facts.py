@@ -8,6 +8,7 @@ Everything here converts to and from JSON-friendly dicts.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 
@@ -103,16 +104,38 @@ class Failure:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Accuracy measured by the parent on data the child did not label for it."""
+    """Accuracy measured by the parent on data the child did not label for it.
+
+    The checks compare whole images (`*_images`: correct, of how many), never the rounded
+    fractions: a gap that prints +0.0155 is within a limit of 0.0155.
+    """
 
     test_accuracy: float
     train_accuracy: float
     validation_accuracy: float
     test_loss: float | None = None
+    test_images: tuple[int, int] | None = None  # (correct, of how many); None: only the fraction is known
+    train_images: tuple[int, int] | None = None
+    validation_images: tuple[int, int] | None = None
 
     @property
     def gap(self) -> float:
         return self.train_accuracy - self.validation_accuracy
+
+    def exact_test_accuracy(self) -> Fraction:
+        return _exact(self.test_images, self.test_accuracy)
+
+    def exact_gap(self) -> Fraction:
+        return _exact(self.train_images, self.train_accuracy) - _exact(self.validation_images, self.validation_accuracy)
+
+
+def exact(number: float) -> Fraction:
+    """A threshold as it is written (0.0155 is 31/2000), not its binary float."""
+    return Fraction(repr(float(number)))
+
+
+def _exact(images: tuple[int, int] | None, fraction: float) -> Fraction:
+    return Fraction(images[0], images[1]) if images and images[1] else exact(fraction)
 
 
 @dataclass(frozen=True)

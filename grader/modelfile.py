@@ -8,6 +8,11 @@ MAX_MEMBER_BYTES uncompressed and a sane compression ratio (a zip bomb is refuse
 directory, without inflating anything); config.json parsed as data and checked against the
 allow-list of grader/training/modelconfig.py. Only then does Keras load it, with
 safe_mode=True, and it checks the weight shapes against the config as it does.
+
+Keras cannot read back some configs it writes itself (RandomShear(0.2) is saved as the range
+[-0.2, 0.2], which its constructor refuses). The copy Keras loads carries the config as
+`modelconfig.repair` spells it, the same repair the trainer's build applies: a model that was
+built for training always loads back.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from grader.sandbox.box import BoxFileError, read_bounded
 from grader.text import keras_cause
-from grader.training.modelconfig import ConfigRejected, validate
+from grader.training.modelconfig import ConfigRejected, repair, validate
 
 MB = 1024 * 1024
 MAX_FILE_BYTES = 512 * MB
@@ -75,18 +80,31 @@ def read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
     return data, config
 
 
+def with_config(data: bytes, config: dict[str, Any]) -> bytes:
+    """The .keras archive `data` (already checked) with its config.json replaced by `config`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for member in archive.infolist():
+            if member.filename == "config.json":
+                rewritten.writestr(member, json.dumps(config))
+            else:
+                rewritten.writestr(member, archive.read(member))
+    return out.getvalue()
+
+
 def load_checked(path: Path, compile: bool = True) -> Any:
     """The Keras model in `path`, after read_checked(); Keras errors become ModelFileError."""
     import tempfile
 
     from grader import backend
 
-    data, _ = read_checked(path)
+    data, config = read_checked(path)
     keras = backend.import_keras()
     # Load our own copy of the bytes that were checked: the file cannot change between check and load.
     with tempfile.TemporaryDirectory(prefix="grader-model-") as folder:
         copy = Path(folder) / "model.keras"
-        copy.write_bytes(data)
+        repaired = repair(config)
+        copy.write_bytes(data if repaired == config else with_config(data, repaired))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # no optimizer state to restore

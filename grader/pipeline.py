@@ -34,6 +34,7 @@ from grader import backend, config, describe
 from grader.checks import run_checks
 from grader.checks.submission import callback_probe_plans
 from grader.checks.architecture import layer_table
+from grader.evaluate import canonical_inputs, evaluated_images, measure
 from grader.events import Events
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
 from grader.functions_challenge import grade_functions
@@ -51,6 +52,7 @@ from grader.training import step as training_step
 from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob,
                                         EvaluationOutcome)
 from grader.training.modelconfig import HINT as REBUILD_HINT
+from grader.training.rehearsal import REHEARSAL_IMAGES
 from grader.training.runner import TrainerOutcome, TrainerProcess
 
 @dataclass
@@ -172,7 +174,6 @@ def _public_mask(run: Run, test_labels: np.ndarray) -> np.ndarray | None:
 def evaluation_job(run: Run) -> EvaluationJob:
     """What the trainer evaluates: every split's raw images, and the report's journey images
     (positions in the graded test images, the public half in leaderboard mode). No labels."""
-    from grader.evaluate import evaluated_images
     from grader.journey import DEFAULT_FILTER
     from grader.report.html import JOURNEY_POSITIONS
 
@@ -211,11 +212,12 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
                           "validation_x": described.preprocessed["validation"],
                           "validation_y": subset(run, "validation")[1]}
             callback = run.spec.callback
-            folder.write(description=described.model, mode="train" if will_train else "build", seed=run.seed,
+            folder.write(rehearsal=None if train else rehearsal_data(run, described), description=described.model, mode="train" if will_train else "build", seed=run.seed,
                          epochs=run.profile.epochs, batch_size=run.profile.batch_size,
                          stop_metric=callback.metric if callback else "accuracy",
-                         stop_at=describe.stop_threshold(run.profile.target_accuracy, run.facts.callbacks)
-                         if callback else None, arrays=arrays,
+                         # Where a correct callback stops, whatever the learner's did: the callback row
+                         # grades theirs, and nothing that follows from it costs points twice.
+                         stop_at=run.profile.target_accuracy if callback else None, arrays=arrays,
                          budget_s=run.profile.time_budget_s if will_train else None,
                          precision=run.profile.precision, max_params=run.spec.max_params,
                          max_activations=run.spec.max_activations,
@@ -246,6 +248,17 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
     finally:
         trainer.close()
     evaluate_again_where_needed(run, events)
+
+
+def rehearsal_data(run: Run, described: describe.Described) -> tuple[np.ndarray, np.ndarray]:
+    """What a check's rehearsal trains one step on (grader/training/rehearsal.py): a few probe
+    images as preprocess() returned them (as a correct preprocess() would, where it failed), and
+    their labels."""
+    images, labels = subset(run, "train")
+    count = min(REHEARSAL_IMAGES, len(labels))
+    if described.probe is not None:
+        return described.probe[:count], labels[:count]
+    return canonical_inputs(images[:count], run.spec.input_shape, run.spec.input_scale), labels[:count]
 
 
 def model_file_fits(run: Run, path: Path) -> bool:
@@ -309,7 +322,6 @@ def describe_submission(run: Run, child: StartedChild, source: str, train: bool)
 
 def measure_trained_model(run: Run, train: bool) -> None:
     """The figures of the trained model, from the outputs the trainer computed and our own labels."""
-    from grader.evaluate import measure
 
     if not (train and run.facts.failure is None and (run.workdir / TRAINED_MODEL_FILE).is_file()):
         return
@@ -350,7 +362,8 @@ def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: b
     board.private_accuracy = run.evaluation.private_test_accuracy if run.evaluation is not None else None
     if board.private_accuracy is None or run.facts.metrics is None:
         return  # no test accuracy: both halves earn the same points
-    private_facts = replace(run.facts, metrics=replace(run.facts.metrics, test_accuracy=board.private_accuracy))
+    private_facts = replace(run.facts, metrics=replace(run.facts.metrics, test_accuracy=board.private_accuracy,
+                                                       test_images=run.evaluation.private_test_images))
     board.private_score = round(sum(c.points for c in run_checks(spec, profile, private_facts, trained=train)), 2)
 
 
@@ -457,7 +470,8 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
         fast = backend.check_backend(source) if not train else backend.describe_backend(source)
     except ValueError as err:  # a host's bad setting: refused before any data is loaded
         raise NotGraded(str(err)) from None
-    child_backend, trainer_backend = fast, (None if train else fast)
+    # The trainer always imports the backend that trains: a check rehearses one training step there.
+    child_backend, trainer_backend = fast, None
     if not train:
         result.backend = fast
     if request.device == "gpu" and not backend.gpu_names_from_a_fresh_process():
@@ -571,6 +585,9 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
         m: Metrics = facts.metrics
         result.metrics = {"test_accuracy": m.test_accuracy, "train_accuracy": m.train_accuracy,
                           "validation_accuracy": m.validation_accuracy, "gap": m.gap}
+        for split, images in (("test", m.test_images), ("train", m.train_images), ("validation", m.validation_images)):
+            if images is not None:
+                result.metrics[f"{split}_images"] = images[1]  # how many images each figure is of
         result.confusion_matrix = run.evaluation.confusion
     if facts.model is not None:
         result.model_summary = summary(facts.model)

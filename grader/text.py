@@ -53,9 +53,13 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def keras_cause(exc: BaseException) -> str:
     """'ValueError: <the cause>' of a Keras error, which nests the real cause last
     ("... Exception encountered: <the cause>")."""
-    text = str(exc).strip()
+    text = _ANSI.sub("", str(exc)).strip()
     cause = text.rsplit("Exception encountered:", 1)[-1].strip()
-    return f"{type(exc).__name__}: {cause.splitlines()[0] if cause else ''}".rstrip(": ")
+    lines = [line.strip() for line in cause.splitlines() if line.strip()]
+    # "Exception encountered when calling RandomFlip.call().", then the cause on a line of its own.
+    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def secret_values() -> list[str]:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from grader.cli import main as cli
@@ -194,13 +195,18 @@ def test_cli_help_does_not_import_keras_or_numpy():
     assert out.stdout.strip() == "[]"
 
 
-def test_random_shear_which_keras_cannot_reload_by_itself_is_rebuilt(tmp_path):
+@pytest.mark.parametrize("train", [False, True], ids=["check", "submit"])
+def test_random_shear_which_keras_cannot_reload_by_itself_is_rebuilt_and_loaded_back(tmp_path, train):
     # Keras 3.15 saves RandomShear(0.2) as [-0.2, 0.2] and refuses that when loading it again;
-    # the grader rewrites the saved range into the same layer (grader/training/modelconfig.py).
+    # the grader rewrites the saved range into the same layer (grader/training/modelconfig.py),
+    # both where it builds the model and where it loads the trained file (grader/modelfile.py).
+    # The check rehearses the submit's save and load, so both pass or neither does.
     path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28, 1)), keras.layers.RandomShear(0.2),")
-    result = grade_tiny(tmp_path, path, train=False)
+    result = grade_tiny(tmp_path, path, train=train)
     assert result.failure is None, result.failure
     assert any(layer["type"] == "RandomShear" for layer in result.model_summary)
+    if train:
+        assert result.metrics["test_accuracy"] > 0.1  # the trained file was loaded and evaluated
 
 
 def test_a_backend_that_is_not_installed_is_could_not_grade_naming_the_extra(tmp_path, monkeypatch):

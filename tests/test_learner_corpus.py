@@ -99,6 +99,24 @@ def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier(tmp_path):
     assert not tier.passed and "fix preprocess() first" in tier.hint
 
 
+def test_a_callback_that_never_stops_costs_the_callback_points_and_nothing_that_follows(tmp_path):
+    # One choice, one deduction: the trainer stops where a correct callback would, so the epochs,
+    # the tiers and the gap are the reference's own; only the callback row loses its points.
+    spec = tiny_spec(tmp_path, "fashion", epochs=3, target_accuracy=0.3)
+    results = {}
+    for name, edits in (("reference", ()), ("never stops", [("self.model.stop_training = True", "pass")])):
+        case = correct(name, "fashion", edits)
+        path = tmp_path / name / "fashion.py"
+        path.parent.mkdir()
+        path.write_text(source_of(case))
+        results[name] = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / name / "run", train=True)
+    reference, never = results["reference"], results["never stops"]
+    assert reference.error is None and never.error is None
+    assert len(reference.history["loss"]) < 3  # a correct callback stops before the last epoch
+    assert never.history == reference.history and never.metrics == reference.metrics
+    assert lost(never) == lost(reference) | {"callback"} and "callback" not in lost(reference)
+
+
 # --------------------------------------------------------------------------- callbacks a challenge does not use
 
 

@@ -6,7 +6,8 @@ from grader.checks.architecture import SHARES, check_architecture, matched_varia
 from grader.checks.result import CheckResult, failed, not_reached, passed
 from grader.checks.submission import (check_augmentation, check_callback, check_compile, check_preprocess,
                                      check_unused_callbacks)
-from grader.checks.training import check_gap, check_tier, check_training, known_cause, tier_id
+from grader.checks.training import (check_gap, check_tier, check_training, known_cause, regularise_hint, tier_hint,
+                                    tier_id)
 from grader.facts import SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
 
@@ -56,16 +57,16 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     if facts.training is not None and facts.failure is None:
         results.append(check_training(profile, facts.training))
     variant = matched_variant(arch, model, spec.input_shape) if model is not None else None
-    cause = known_cause(results, facts.training)
+    hint = known_cause(results, facts.training) or tier_hint(spec)
     for index, tier in enumerate(profile.tiers, start=1):
         if facts.metrics is not None:
-            results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant, cause))
+            results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant, hint))
         else:
             results.append(not_reached(tier_id(index), f"Test accuracy ≥ {tier.min_accuracy:g}", tier.points,
                                        reason, bonus=tier.stretch))
     if profile.max_gap is not None:
         if facts.metrics is not None:
-            results.append(check_gap(profile, facts.metrics))
+            results.append(check_gap(profile, facts.metrics, regularise_hint(spec)))
         else:
             results.append(not_reached("gap", f"Overfitting gap ≤ {profile.max_gap:g}", profile.gap_points, reason))
     return results

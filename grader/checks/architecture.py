@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.checks.keras2 import strides_hint
-from grader.checks.normal_form import ELEMENTWISE, FOLDS_ACROSS, RESHAPING, normal_form
+from grader.checks.normal_form import ELEMENTWISE, FOLDS_ACROSS, RESHAPING, normal_form, two_unit_softmax_as_sigmoid
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import LayerFacts, ModelFacts
 from grader.spec import ArchitectureSpec, ArchitectureVariant, LayerSpec
@@ -133,8 +133,8 @@ def align(expected: list[LayerSpec], observed: list[LayerFacts]) -> list[tuple[i
 
 def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFacts,
             input_matches: bool = True) -> Comparison:
-    observed = compared_layers(spec, model)
     expected = normal_form(list(variant.layers))
+    observed = two_unit_softmax_as_sigmoid(compared_layers(spec, model), expected)
     result = Comparison(variant, expected=expected, observed=observed)
     result.alignment = align(expected, observed)
     labels = _ordinal_labels(expected)

@@ -16,6 +16,13 @@ before they are aligned, so only real differences are reported:
    `Rescaling(1.0)` (scale 1, offset 0) change no number, so they are neither extra layers
    nor a layer in the place of an expected one.
 
+4. A two-unit softmax is a sigmoid: softmax([a, b])[1] = sigmoid(b - a). Where the spec ends in
+   `Dense(1, activation="sigmoid")` (a yes/no task) and the model in `Dense(2,
+   activation="softmax")` (with sparse categorical cross-entropy, the other common spelling),
+   the model's head is compared as the sigmoid it is: one output, and half the parameters (the
+   two units' difference is all that counts). `two_unit_softmax_as_sigmoid`, applied to the
+   observed layers against the expected ones.
+
 Works on `LayerFacts` (observed) and `LayerSpec` (expected) alike: both are frozen
 dataclasses with `type`, `config`, `output` and `params`. Pure: no Keras.
 """
@@ -114,3 +121,22 @@ def elementwise_after_reshape(layers: Sequence[Layer]) -> list[Layer]:
 
 def normal_form(layers: Sequence[Layer]) -> list[Layer]:
     return elementwise_after_reshape(fold_activations([layer for layer in layers if not computes_identity(layer)]))
+
+
+def is_two_unit_softmax(layer: Any) -> bool:
+    return layer.type == "Dense" and layer.config.get("units") == 2 and layer.config.get("activation") == "softmax"
+
+
+def two_unit_softmax_as_sigmoid(observed: Sequence[Layer], expected: Sequence[Any]) -> list[Layer]:
+    """`observed` with a final Dense(2, softmax) written as Dense(1, sigmoid), where `expected`
+    ends in Dense(1, sigmoid); unchanged otherwise (both in normal form)."""
+    out: list[Any] = list(observed)
+    if not out or not expected:
+        return out
+    last, want = out[-1], expected[-1]
+    if is_two_unit_softmax(last) and want.type == "Dense" and want.config.get("units") == 1 \
+            and want.config.get("activation") == "sigmoid":
+        out[-1] = replace(last, config={**last.config, "units": 1, "activation": "sigmoid"},
+                          output=(*tuple(last.output)[:-1], 1) if last.output else last.output,
+                          params=None if last.params is None else last.params // 2)
+    return out

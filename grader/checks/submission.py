@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.checks.architecture import shape_text
 from grader.checks.keras2 import migration_hint
+from grader.checks.normal_form import is_two_unit_softmax, normal_form
 from grader.training.modelconfig import ACCURACY_METRICS
 from grader.checks.result import CheckResult, failed, passed
 from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
@@ -79,7 +80,9 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
         return failed("compile", title, spec.points, "the model is not compiled",
                       "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) before returning it")
     loss = loss_name(model.loss)
-    if loss not in spec.loss:
+    # Two softmax outputs with integer labels 0/1 compute what one sigmoid does (normal_form.py).
+    two_unit_head = task == "binary" and bool(model.layers) and is_two_unit_softmax(normal_form(model.layers)[-1])
+    if loss not in spec.loss and not (two_unit_head and loss == "sparse_categorical_crossentropy"):
         if task == "binary":
             hint = "one sigmoid output and labels 0/1: use loss='binary_crossentropy'"
         else:
@@ -118,6 +121,13 @@ def check_compile(spec: CompileSpec, task: str, model: ModelFacts) -> CheckResul
 def check_augmentation(spec: AugmentationSpec, model: ModelFacts) -> CheckResult:
     found = sorted({layer.type for layer in model.layers if layer.type in spec.kinds})
     title = "Data augmentation"
+    # An augmentation layer changes images: after Flatten it builds, then fails at the first training batch.
+    flat = [layer for layer in model.layers if layer.type in spec.kinds and len(layer.output) != 3]
+    if flat:
+        return failed("augmentation", title, spec.points,
+                      f"{flat[0].type} {flat[0].name!r} gets {'x'.join(map(str, flat[0].output))} numbers per "
+                      f"image, not an image (height, width, channels)",
+                      "put the augmentation layers first, right after keras.Input, before any Flatten or Dense layer")
     if len(found) >= spec.min_kinds:
         return passed("augmentation", title, spec.points, f"augments with {', '.join(found)}")
     suggestions = [s for s in SUGGESTED_AUGMENTATION if s.split("(")[0] in spec.kinds and s.split("(")[0] not in found]

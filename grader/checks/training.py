@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from grader.checks.result import CheckResult, failed, passed
-from grader.facts import Metrics, TrainingFacts
-from grader.spec import Profile, Tier
+from grader.facts import Metrics, TrainingFacts, exact
+from grader.spec import ChallengeSpec, Profile, Tier
 
 
 def check_training(profile: Profile, training: TrainingFacts) -> CheckResult:
@@ -29,12 +29,24 @@ def tier_id(index: int) -> str:
 
 # The learner cannot change the epochs (the profile sets them), so the hint names what they can change.
 # Regularisation means the challenge's own layers, where its file puts them: an extra Dropout is penalised on
-# fashion, and cats_dogs puts its augmentation first and its Dropout after Flatten.
-REGULARISE = ("give it the challenge's Dropout and data augmentation layers, where the challenge file puts them "
-              "(see the architecture rows)")
-DEFAULT_TIER_HINT = ("look at the learning curves in report.html: validation accuracy still rising at the last epoch "
-                     "means the model learns too slowly for the epochs given (compare its layers with the challenge "
-                     f"file); training far above validation means it overfits: {REGULARISE}")
+# fashion, and cats_dogs puts its augmentation first and its Dropout after Flatten. A challenge without
+# either (fashion) is told what it does have: its layer sizes.
+def regularise_hint(spec: ChallengeSpec) -> str:
+    """What a model that memorises its training images should change, in this challenge's terms."""
+    kinds = [name for name, present in (
+        ("Dropout", any(layer.type == "Dropout" for layer in spec.architecture.main.layers)),
+        ("data augmentation", spec.augmentation is not None)) if present]
+    if kinds:
+        return (f"give it the challenge's {' and '.join(kinds)} layers, where the challenge file puts them "
+                f"(see the architecture rows)")
+    return ("keep the layers and sizes of the challenge file (see the architecture rows): more filters or units "
+            "memorise more")
+
+
+def tier_hint(spec: ChallengeSpec) -> str:
+    return ("look at the learning curves in report.html: validation accuracy still rising at the last epoch means "
+            "the model learns too slowly for the epochs given (compare its layers with the challenge file); training "
+            f"far above validation means it overfits: {regularise_hint(spec)}")
 
 
 def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> str | None:
@@ -43,9 +55,6 @@ def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> s
     if "preprocess" in failed_ids:
         return ("fix preprocess() first (see its row): the grader tests on images prepared as images / 255, so a "
                 "model trained on other values does worse on them")
-    if training is not None and 0 < training.epochs_run < training.epochs_allowed and "callback" in failed_ids:
-        return (f"fix the callback first (see its row): it stopped training after epoch {training.epochs_run} "
-                f"of {training.epochs_allowed}")
     if training is not None and training.nan_loss:
         return "the loss became NaN: lower the learning rate"
     architecture = [c for c in earlier if c.id.startswith("architecture.") and not c.passed]
@@ -55,7 +64,8 @@ def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> s
 
 
 def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, variant: str | None,
-               cause: str | None = None) -> CheckResult:
+               hint: str) -> CheckResult:
+    """`hint`: what to change when the tier is missed (known_cause, else tier_hint)."""
     title = f"Test accuracy ≥ {tier.min_accuracy:g}"
     if tier.architecture:
         title += f" ({tier.architecture})"
@@ -64,19 +74,27 @@ def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, varia
         return failed(tier_id(index), title, tier.points,
                       f"needs the {tier.architecture} architecture (the model matches {variant or 'no variant'})",
                       f"see the {tier.architecture} goal in the challenge file", bonus=tier.stretch)
-    if got >= tier.min_accuracy - tolerance:
-        return passed(tier_id(index), title, tier.points, f"test accuracy {got:.4f}", bonus=tier.stretch)
+    if metrics.exact_test_accuracy() >= exact(tier.min_accuracy) - exact(tolerance):
+        return passed(tier_id(index), title, tier.points, f"test accuracy {got:.4f}{_of(metrics.test_images)}",
+                      bonus=tier.stretch)
     return failed(tier_id(index), title, tier.points,
-                  f"test accuracy {got:.4f} is below {tier.min_accuracy:g}", cause or DEFAULT_TIER_HINT,
+                  f"test accuracy {got:.4f}{_of(metrics.test_images)} is below {tier.min_accuracy:g}", hint,
                   bonus=tier.stretch)
 
 
-def check_gap(profile: Profile, metrics: Metrics) -> CheckResult:
+def _of(images: tuple[int, int] | None) -> str:
+    return f" ({images[0]:,} of {images[1]:,} images)" if images else ""
+
+
+def check_gap(profile: Profile, metrics: Metrics, hint: str) -> CheckResult:
+    """`hint`: how this challenge's model memorises less (regularise_hint)."""
     title = f"Overfitting gap ≤ {profile.max_gap:g}"
-    gap = metrics.gap
     measured = (f"training accuracy {metrics.train_accuracy:.4f} - validation accuracy "
-                f"{metrics.validation_accuracy:.4f} = {gap:+.4f}")
-    if profile.max_gap is not None and gap <= profile.max_gap:
+                f"{metrics.validation_accuracy:.4f} = {metrics.gap:+.4f}")
+    if profile.max_gap is not None and metrics.exact_gap() <= exact(profile.max_gap):
         return passed("gap", title, profile.gap_points, measured)
-    return failed("gap", title, profile.gap_points, measured,
-                  f"the model memorises its training images: {REGULARISE}")
+    if profile.max_gap is not None and metrics.validation_images:
+        count = metrics.validation_images[1]
+        measured += (f": {float(metrics.exact_gap() * count):.1f} of {count:,} validation images, where the limit "
+                     f"allows {float(exact(profile.max_gap) * count):.1f}")
+    return failed("gap", title, profile.gap_points, measured, f"the model memorises its training images: {hint}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.evaluate import positive_probability
+
 MISTAKES_SHOWN = 12
 
 
@@ -25,7 +27,7 @@ def confidence_of_prediction(outputs: np.ndarray, predicted: np.ndarray, task: s
     """
     outputs = np.asarray(outputs, dtype=np.float64).reshape(len(predicted), -1)
     if task == "binary":
-        p = outputs[:, 0]
+        p = positive_probability(outputs)
         return np.where(predicted == 1, p, 1.0 - p)
     return outputs[np.arange(len(predicted)), predicted]
 

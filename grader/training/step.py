@@ -32,15 +32,21 @@ class JobFolder:
     def write(self, *, description: ModelDescription, mode: str, seed: int, epochs: int, batch_size: int,
               stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None,
               budget_s: float | None = None, evaluation: EvaluationJob | None = None,
-              precision: str = FLOAT32, max_params: int | None = None, max_activations: int | None = None) -> None:
+              precision: str = FLOAT32, max_params: int | None = None, max_activations: int | None = None,
+              rehearsal: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """A job to build, or to train and then evaluate on `evaluation`'s images; the trainer refuses
-        a model over `max_params` parameters or with a layer over `max_activations` values per image."""
+        a model over `max_params` parameters or with a layer over `max_activations` values per image.
+        `rehearsal` (images as the model eats them, labels): a check's rehearsal of the submit
+        (grader/training/rehearsal.py)."""
         (self.path / files.MODEL_FILE).write_text(json.dumps({"config": description.config,
                                                               "compile": description.compile}))
         self._write_job({"mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
                          "stop_metric": stop_metric, "stop_at": stop_at, "budget_s": budget_s,
                          "precision": precision, "max_params": max_params, "max_activations": max_activations,
-                         "evaluate": evaluation.write(self.path) if evaluation is not None else None})
+                         "evaluate": evaluation.write(self.path) if evaluation is not None else None,
+                         "rehearse": rehearsal is not None})
+        if rehearsal is not None:
+            arrays = {**(arrays or {}), "rehearsal_x": rehearsal[0], "rehearsal_y": rehearsal[1]}
         for name, array in (arrays or {}).items():
             np.save(self.path / f"{name}.npy", array, allow_pickle=False)
 

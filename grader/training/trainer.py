@@ -46,6 +46,7 @@ from typing import Any
 from grader.text import keras_cause
 from grader.training import evaluation
 from grader.training.precision import FLOAT32, with_precision
+from grader.training.rehearsal import TrainingFailed, fit_failed, rehearse, save
 
 JOB_FILE = "job.json"
 MODEL_FILE = "model.json"
@@ -81,12 +82,6 @@ def next_epoch_fits(*, spent_s: float, longest_epoch_s: float, budget_s: float) 
     """Whether one more epoch, as long as the longest so far, ends inside the budget with its reserve."""
     return spent_s + longest_epoch_s <= budget_s * (1 - BUDGET_RESERVE)
 
-
-
-class TrainingFailed(Exception):
-    def __init__(self, stage: str, message: str, hint: str = "", detail: str = ""):
-        super().__init__(message)
-        self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
 
 
 def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32, *, compile: bool = True) -> Any:
@@ -225,7 +220,7 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
             tmp = checkpoint.with_name("checkpoint.tmp.keras")
-            keras.saving.save_model(self.model, tmp)
+            save(self.model, tmp)
             os.replace(tmp, checkpoint)
             # The next epoch ends with a checkpoint too: it belongs to the epoch's cost.
             self.longest_epoch = max(self.longest_epoch, time.perf_counter() - self.epoch_started)
@@ -268,14 +263,12 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
     try:
         history = model.fit(**feed, epochs=job["epochs"], validation_data=validation, verbose=0, callbacks=callbacks)
     except Exception as exc:
-        raise TrainingFailed("train", f"model.fit() raised {keras_cause(exc)}",
-                             "check that the model's input matches what preprocess() returns and that the loss "
-                             "fits the labels", traceback.format_exc()[-4000:]) from None
+        raise fit_failed(exc) from None
     seconds = time.perf_counter() - started
     if (folder / CHECKPOINT_FILE).is_file():  # saved after the last epoch: the same weights as now
         os.replace(folder / CHECKPOINT_FILE, folder / TRAINED_MODEL_FILE)
     else:
-        keras.saving.save_model(model, folder / TRAINED_MODEL_FILE)
+        save(model, folder / TRAINED_MODEL_FILE)
     return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "epochs_run": len(history.history.get("loss", [])), "seconds": round(seconds, 3),
             "nan_loss": progress.nan_loss, "stopped_for_time": progress.stopped_for_time,
@@ -307,6 +300,8 @@ def run_job(folder: Path, started: float) -> None:
         evaluation.write_json(folder / FACTS_FILE, model_facts(model).to_dict())
         check_initial_weights(model, other)
         del other
+        if job.get("rehearse"):  # grade check: every step of a submit, on a few images
+            rehearse(model, folder)
         if job["mode"] == "train":
             evaluation.write_json(folder / TRAINING_FILE, train(model, job, folder))  # the parent's deadline moves on
             if job.get("evaluate"):

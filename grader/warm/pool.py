@@ -53,10 +53,11 @@ class WarmProcesses(Processes):
         return super().trainer(device, keras_backend)
 
     def prime(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None, device: str) -> None:
-        """Ask for the settings a check will most likely want, before the first request."""
+        """Ask for the settings a check will most likely want, before the first request: a child
+        on `keras_backend` (the check's), a trainer on the backend that trains (it rehearses)."""
         self._want_child({"isolation": isolation, "limits": limits, "keras_backend": keras_backend,
                           "preload": "keras"})
-        self.wanted_trainers.add((device, keras_backend))
+        self.wanted_trainers.add((device, None))
         self.refill()
 
     def _want_child(self, settings: dict) -> Hashable:
