@@ -93,7 +93,49 @@ def preprocess_facts(out: np.ndarray, images: np.ndarray, input_shape: tuple[int
         diff = float(np.max(np.abs(out.astype("float64") - canonical)))
     return PreprocessFacts(shape=tuple(int(n) for n in out.shape), dtype=str(out.dtype),
                            min=float(out.min()) if finite else math.nan,
-                           max=float(out.max()) if finite else math.nan, max_abs_diff=diff)
+                           max=float(out.max()) if finite else math.nan, max_abs_diff=diff,
+                           factor=preparation_factor(out, images, scale) if finite else None)
+
+
+def preparation_factor(out: np.ndarray, images: np.ndarray, scale: float) -> float | None:
+    """c where `out` is `images` / scale * c, number for number in the same order (any shape);
+    None where preprocess() did something else (standardised, cropped, another order)."""
+    if out.size != images.size or out.dtype.kind != "f" or len(out) != len(images):
+        return None
+    canonical = images.astype("float64").reshape(len(images), -1) / scale
+    mine = out.astype("float64").reshape(len(out), -1)
+    peak = float(canonical.max()) if canonical.size else 0.0
+    if peak <= 0:
+        return None
+    factor = float(mine.max()) / peak
+    if not math.isfinite(factor) or factor <= 0:
+        return None
+    # float32 keeps about 7 digits: the learner's division rounds where ours does not.
+    return factor if np.allclose(mine, canonical * factor, rtol=1e-5, atol=1e-7 * factor) else None
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How the trained model's own inputs were made: the raw images reshaped to `shape` and
+    divided by `scale`. The grader prepares the test images the same way, so a model is measured
+    on what it was trained on (a preprocess() that rescales or reshapes costs its own row only)."""
+
+    shape: tuple[int, ...]
+    scale: float
+
+
+def reproduced_preparation(arrays: dict[str, np.ndarray], images: dict[str, np.ndarray],
+                           scale: float) -> Preparation | None:
+    """The Preparation of `arrays` (preprocess() of `images`, split by split) where every split is
+    the same reshape and one factor of the raw images; None where it is not (then the test
+    images are prepared as the contract says, images / scale)."""
+    factors = [preparation_factor(arrays[split], images[split], scale) for split in arrays]
+    if not factors or any(f is None for f in factors) or max(factors) > min(factors) * (1 + 1e-5):
+        return None
+    shapes = {tuple(arrays[split].shape[1:]) for split in arrays}
+    if len(shapes) != 1:
+        return None
+    return Preparation(shapes.pop(), scale / factors[0])
 
 
 def _max_bytes(rows: int, input_shape: tuple[int, ...]) -> int:

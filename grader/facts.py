@@ -74,6 +74,8 @@ class PreprocessFacts:
     min: float
     max: float
     max_abs_diff: float | None  # against the canonical preprocessing; None if shapes differ
+    # c where preprocess() returned images / scale * c, reshaped (same numbers, one factor); None: not that
+    factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,3 +165,6 @@ class SubmissionFacts:
     metrics: Metrics | None = None
     timed_out: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    # The test images were prepared as preprocess() prepared the training images (a reshape and one
+    # factor the grader reproduced): a preprocess() mistake then costs its own row, not the tiers.
+    prepared_as_trained: bool = False

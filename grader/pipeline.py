@@ -31,7 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader import backend, config, describe
-from grader.checks import run_checks
+from grader.checks import checked_model, run_checks
 from grader.checks.submission import callback_probe_plans
 from grader.checks.architecture import layer_table
 from grader.evaluate import canonical_inputs, evaluated_images, measure
@@ -46,7 +46,8 @@ from grader.result import GradeResult
 from grader.sandbox import isolation as iso
 from grader.sandbox.runner import ChildRun, StartedChild, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
-from grader.submission_io import TRAINED_MODEL_FILE, NotGraded, make_run_dir, read_submission, syntax_failure
+from grader.submission_io import (TRAINED_MODEL_FILE, NotGraded, make_run_dir, path_problem, read_submission,
+                                  syntax_failure)
 from grader.text import clean, learner_output
 from grader.training import step as training_step
 from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob,
@@ -80,6 +81,9 @@ class Run:
     trainer_backend: str | None = None
     splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # evaluation_splits(), made once
     public: np.ndarray | None = None  # public_mask() of the test split, made with the splits
+    # How the training arrays were made from the raw images, where the grader can reproduce it
+    # on the test images (a reshape and one factor); None: images / scale, as the contract says.
+    preparation: describe.Preparation | None = None
     processes: Processes = COLD  # started now, or ahead by the warm helper (grader/processes.py)
 
 
@@ -182,7 +186,8 @@ def evaluation_job(run: Run) -> EvaluationJob:
     if (mask := public_mask(run)) is not None:
         graded = graded[mask]
     positions = [p for p in JOURNEY_POSITIONS if p < len(graded)]
-    return EvaluationJob(evaluated_images(splits), graded[positions], run.spec.input_shape, run.spec.input_scale,
+    prepared = run.preparation or describe.Preparation(run.spec.input_shape, run.spec.input_scale)
+    return EvaluationJob(evaluated_images(splits), graded[positions], prepared.shape, prepared.scale,
                          DEFAULT_FILTER)
 
 
@@ -211,6 +216,10 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
                 arrays = {"train_x": described.preprocessed["train"], "train_y": subset(run, "train")[1],
                           "validation_x": described.preprocessed["validation"],
                           "validation_y": subset(run, "validation")[1]}
+                run.preparation = describe.reproduced_preparation(
+                    described.preprocessed, {split: subset(run, split)[0] for split in described.preprocessed},
+                    run.spec.input_scale)
+                run.facts.prepared_as_trained = run.preparation is not None
             callback = run.spec.callback
             folder.write(rehearsal=None if train else rehearsal_data(run, described), description=described.model, mode="train" if will_train else "build", seed=run.seed,
                          epochs=run.profile.epochs, batch_size=run.profile.batch_size,
@@ -434,6 +443,11 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     if leaderboard is not None:
         result.leaderboard = {"learner": leaderboard.learner, "test_half": "public"}
     try:
+        if (problem := path_problem(given)) is not None:
+            raise NotGraded(problem)
+        if data_dir is not None and not Path(data_dir).is_dir():
+            raise NotGraded(f"the data folder {data_dir} (--data-dir or $GRADER_DATA_DIR) does not exist: give the "
+                            f"folder with the raw datasets, or leave it out to use the cache")
         if device not in backend.DEVICES:
             raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
         if (problem := backend.missing_backend()) is not None:
@@ -443,8 +457,6 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
         result.isolation = chosen_isolation.level
         events.on_stage("spec")
         spec = resolve_spec(path, challenge, spec_path)
-        if given.is_symlink():
-            raise NotGraded(f"{given} is a symbolic link: submit the file itself")
         request = Request(path=path, out_dir=out_dir, profile=profile, device=device, seed=seed, data_dir=data_dir,
                           train=train, events=events, isolation=chosen_isolation, leaderboard=leaderboard,
                           processes=processes)
@@ -591,7 +603,7 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
         result.confusion_matrix = run.evaluation.confusion
     if facts.model is not None:
         result.model_summary = summary(facts.model)
-        result.layer_table = layer_table(spec.architecture, spec.input_shape, facts.model)
+        result.layer_table = layer_table(spec.architecture, spec.input_shape, checked_model(spec, facts)[0])
     result.expected_summary = [
         {"type": l.type, "output": list(l.output) if l.output else None, "params": l.params}
         for l in spec.architecture.main.layers

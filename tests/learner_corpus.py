@@ -124,6 +124,15 @@ MISTAKES = [
     mistake("no channels axis", "fashion",
             [('images.reshape(-1, 28, 28, 1).astype("float32")', 'images.astype("float32")')],
             {"preprocess"}, {"preprocess": ("channels axis", "reshape(-1, 28, 28, 1)")}),
+    mistake("Reshape in the model instead of preprocess()", "cnn",
+            [('return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0', 'return images.astype("float32") / 255.0'),
+             ("        keras.Input(shape=(28, 28, 1)),\n", "        keras.Input(shape=(28, 28)),\n"
+                                                        "        layers.Reshape((28, 28, 1)),\n")],
+            {"preprocess"}, {"preprocess": ("Reshape", "images.reshape(-1, 28, 28, 1)", "remove Reshape")}),
+    mistake("Rescaling in the model and images / 255 in preprocess() too (scaled twice)", "fashion",
+            [("        keras.Input(shape=(28, 28, 1)),\n", "        keras.Input(shape=(28, 28, 1)),\n"
+                                                        "        layers.Rescaling(1.0 / 255),\n")],
+            {"architecture.layers"}, {"architecture.layers": ("Rescaling", "preprocess()")}),
     mistake("scaled twice", "fashion", [('.astype("float32") / 255.0', '.astype("float32") / 255.0 / 255.0')],
             {"preprocess"}, {"preprocess": ("255",)}),
     # --- fashion: the callback
@@ -188,12 +197,13 @@ MISTAKES = [
               "if __name__ == \"__main__\":")],
             {"preprocess", *ARCH, "compile", "augmentation"},
             {"submission": ("ImageDataGenerator", "augmentation layers")}),
+    # The same computation as the reference, with preprocess()'s work in the model: one deduction, in
+    # preprocess(), whose lesson it is (normal_form.py, rule 5).
     mistake("Rescaling in the model, raw pixels from preprocess() (the TensorFlow tutorial)", "cats_dogs",
             [('return images.astype("float32") / 255.0', 'return images.astype("float32")'),
              ("        keras.Input(shape=(150, 150, 3)),\n",
               "        keras.Input(shape=(150, 150, 3)),\n        layers.Rescaling(1.0 / 255),\n")],
-            {"preprocess", "architecture.layers"},
-            {"preprocess": ("divide", "255"), "architecture.layers": ("scale the pixels in preprocess()",)}),
+            {"preprocess"}, {"preprocess": ("Rescaling", "/ 255", "remove Rescaling from the model")}),
     mistake("softmax over one output", "cats_dogs",
             [('layers.Dense(1, activation="sigmoid")', 'layers.Dense(1, activation="softmax")')],
             {"architecture.layers"}, {"architecture.layers": ("sigmoid",)}),

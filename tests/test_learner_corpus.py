@@ -87,16 +87,21 @@ def test_training_at_import_time_is_explained_as_such(tmp_path):
     assert 'if __name__ == "__main__":' in result.failure["hint"]
 
 
-def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier(tmp_path):
-    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace('.astype("float32") / 255.0',
-                                                                       '.astype("float32") / 127.5', 1)
+@pytest.mark.parametrize("prepared, blamed", [
+    ('(images.reshape(-1, 28, 28, 1).astype("float32") - 127.5) / 127.5', True),  # centred: not reproducible
+    ('images.reshape(-1, 28, 28, 1).astype("float32") / 127.5', False),  # one factor: reproduced on the test images
+])
+def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier_only_where_it_is_one(tmp_path, prepared, blamed):
+    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace(
+        'images.reshape(-1, 28, 28, 1).astype("float32") / 255.0', prepared, 1)
     path = tmp_path / "fashion.py"
     path.write_text(source)
     # A tier no model reaches in one tiny epoch, so that its hint shows.
     spec = tiny_spec(tmp_path, "fashion", min_accuracy=0.999)
     result = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / "run", train=True)
+    assert "preprocess" in lost(result)
     tier = next(c for c in result.checks if c.id == "accuracy.tier1")
-    assert not tier.passed and "fix preprocess() first" in tier.hint
+    assert not tier.passed and ("fix preprocess() first" in tier.hint) == blamed
 
 
 def test_a_callback_that_never_stops_costs_the_callback_points_and_nothing_that_follows(tmp_path):
@@ -115,6 +120,31 @@ def test_a_callback_that_never_stops_costs_the_callback_points_and_nothing_that_
     assert len(reference.history["loss"]) < 3  # a correct callback stops before the last epoch
     assert never.history == reference.history and never.metrics == reference.metrics
     assert lost(never) == lost(reference) | {"callback"} and "callback" not in lost(reference)
+
+
+def test_preparing_the_images_in_the_model_costs_the_preprocess_row_and_nothing_that_follows(tmp_path):
+    # Raw pixels from preprocess() and Rescaling(1/255) first in the model compute what the reference
+    # does: the grader prepares the test images as preprocess() prepared the training images (one
+    # factor it reproduces), so only the preprocess row, whose lesson it is, loses points. Measured on
+    # images / 255 instead, this model would see pixels divided twice and guess.
+    spec = tiny_spec(tmp_path, "fashion", epochs=2)
+    variant = correct("Rescaling in the model", "fashion", [
+        ('return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0',
+         'return images.reshape(-1, 28, 28, 1).astype("float32")'),
+        ("        keras.Input(shape=(28, 28, 1)),\n",
+         "        keras.Input(shape=(28, 28, 1)),\n        layers.Rescaling(1.0 / 255),\n")])
+    results = {}
+    for case in (correct("reference", "fashion"), variant):
+        path = tmp_path / case.name / "fashion.py"
+        path.parent.mkdir()
+        path.write_text(source_of(case))
+        results[case.name] = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / case.name / "run",
+                                   train=True)
+    reference, rescaled = results["reference"], results["Rescaling in the model"]
+    assert reference.error is None and rescaled.error is None
+    assert lost(rescaled) == lost(reference) | {"preprocess"} and "preprocess" not in lost(reference)
+    assert abs(rescaled.metrics["test_accuracy"] - reference.metrics["test_accuracy"]) < 0.03, \
+        (rescaled.metrics, reference.metrics)
 
 
 # --------------------------------------------------------------------------- callbacks a challenge does not use

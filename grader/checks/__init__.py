@@ -8,10 +8,11 @@ from grader.checks.submission import (check_augmentation, check_callback, check_
                                      check_unused_callbacks)
 from grader.checks.training import (check_gap, check_tier, check_training, known_cause, regularise_hint, tier_hint,
                                     tier_id)
-from grader.facts import SubmissionFacts
+from grader.checks.normal_form import fold_preprocessing
+from grader.facts import ModelFacts, SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
 
-__all__ = ["CheckResult", "run_checks", "matched_variant"]
+__all__ = ["CheckResult", "checked_model", "run_checks", "matched_variant"]
 
 
 def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *, trained: bool) -> list[CheckResult]:
@@ -19,18 +20,19 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     results = [_check_runs(facts)]
     reason = f"{facts.failure.stage} failed" if facts.failure else "an earlier stage failed"
 
+    model, moved = checked_model(spec, facts)
     if facts.preprocess is not None:
-        results.append(check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess))
+        results.append(check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess,
+                                        moved))
     else:
         results.append(_missing(facts, "preprocess", "preprocess", "preprocess()", spec.preprocess_points, reason))
 
-    model = facts.model
     arch = spec.architecture
     if model is not None:
         results += check_architecture(arch, spec.input_shape, model)
-        results.append(check_compile(spec.compile, spec.task, model))
+        results.append(check_compile(spec.compile, spec.task, facts.model))
         if spec.augmentation:
-            results.append(check_augmentation(spec.augmentation, model))
+            results.append(check_augmentation(spec.augmentation, facts.model))
     else:
         for key, title in (("input", "Input shape"), ("layers", "Layers and settings"),
                            ("shapes", "Output shapes"), ("params", "Parameter counts")):
@@ -57,7 +59,7 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
     if facts.training is not None and facts.failure is None:
         results.append(check_training(profile, facts.training))
     variant = matched_variant(arch, model, spec.input_shape) if model is not None else None
-    hint = known_cause(results, facts.training) or tier_hint(spec)
+    hint = known_cause(results, facts.training, facts.prepared_as_trained) or tier_hint(spec)
     for index, tier in enumerate(profile.tiers, start=1):
         if facts.metrics is not None:
             results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant, hint))
@@ -70,6 +72,14 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
         else:
             results.append(not_reached("gap", f"Overfitting gap ≤ {profile.max_gap:g}", profile.gap_points, reason))
     return results
+
+
+def checked_model(spec: ChallengeSpec, facts: SubmissionFacts) -> tuple[ModelFacts | None, tuple[str, ...]]:
+    """The model as the architecture rows compare it: without leading layers that do preprocess()'s
+    work (normal_form.py, rule 5), and those layers; (None, ()) without a model."""
+    if facts.model is None:
+        return None, ()
+    return fold_preprocessing(facts.model, facts.preprocess, spec.input_shape)
 
 
 def _missing(facts: SubmissionFacts, stage: str, id: str, title: str, points: float, reason: str) -> CheckResult:

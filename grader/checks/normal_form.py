@@ -23,6 +23,13 @@ before they are aligned, so only real differences are reported:
    two units' difference is all that counts). `two_unit_softmax_as_sigmoid`, applied to the
    observed layers against the expected ones.
 
+5. Preparing the images inside the model instead of in preprocess(): a `Reshape` at the start
+   of the model that only adds or removes axes of size 1 (`keras.Input((28, 28))` +
+   `Reshape((28, 28, 1))`), and a `Rescaling(1/255)` at the start where preprocess() returned
+   the raw pixels (as floats), compute with preprocess() exactly what the reference computes.
+   `fold_preprocessing` compares such a model as if those layers were in preprocess(); the
+   preprocess row, whose lesson it is, names them (one deduction).
+
 Works on `LayerFacts` (observed) and `LayerSpec` (expected) alike: both are frozen
 dataclasses with `type`, `config`, `output` and `params`. Pure: no Keras.
 """
@@ -140,3 +147,31 @@ def two_unit_softmax_as_sigmoid(observed: Sequence[Layer], expected: Sequence[An
                           output=(*tuple(last.output)[:-1], 1) if last.output else last.output,
                           params=None if last.params is None else last.params // 2)
     return out
+
+
+def _squeezed(shape: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def fold_preprocessing(model: Any, preprocess: Any, expected_input: Sequence[int]) -> tuple[Any, tuple[str, ...]]:
+    """`model` (ModelFacts) without the leading layers that only finish what preprocess() left
+    undone (rule 5), and those layers described; (model, ()) where there are none.
+
+    `preprocess` is the PreprocessFacts of the learner's preprocess(), or None."""
+    layers, input_shape, moved = list(model.layers), tuple(model.input_shape), []
+    while layers:
+        first = layers[0]
+        if (first.type == "Reshape" and tuple(first.output) == tuple(expected_input)
+                and _squeezed(input_shape) == _squeezed(expected_input) and input_shape != tuple(expected_input)):
+            input_shape = tuple(first.output)
+        elif (first.type == "Rescaling" and _is_number(first.config.get("offset", 0.0), 0.0)
+              and isinstance(first.config.get("scale"), (int, float)) and preprocess is not None
+              and preprocess.factor is not None and abs(preprocess.factor * first.config["scale"] - 1) <= 1e-4):
+            pass
+        else:
+            break
+        moved.append(first.describe())
+        layers.pop(0)
+    if not moved:
+        return model, ()
+    return replace(model, layers=tuple(layers), input_shape=input_shape), tuple(moved)

@@ -36,10 +36,18 @@ PREPROCESS_TOLERANCE = 1e-3
 
 
 def check_preprocess(points: float, input_shape: tuple[int, ...], scale: float,
-                     facts: PreprocessFacts) -> CheckResult:
+                     facts: PreprocessFacts, moved: tuple[str, ...] = ()) -> CheckResult:
+    """`moved`: the model's first layers that do preprocess()'s work (normal_form.fold_preprocessing)."""
     title = "preprocess()"
     want = shape_text(input_shape)
     got_shape = tuple(facts.shape[1:])
+    if moved:
+        return failed("preprocess", title, points,
+                      f"returns images of shape {shape_text(got_shape)} with values from {facts.min:g} to "
+                      f"{facts.max:g}, and the model finishes the job with {' and '.join(moved)}",
+                      f"prepare the images in preprocess(): images.reshape(-1, {', '.join(map(str, input_shape))})"
+                      f".astype('float32') / {scale:g}, and remove {' and '.join(m.split('(')[0] for m in moved)} "
+                      f"from the model")
     if got_shape != tuple(input_shape):
         hint = f"reshape with images.reshape(-1, {', '.join(map(str, input_shape))})"
         if got_shape == tuple(input_shape[:-1]):

@@ -49,10 +49,13 @@ def tier_hint(spec: ChallengeSpec) -> str:
             f"far above validation means it overfits: {regularise_hint(spec)}")
 
 
-def known_cause(earlier: list[CheckResult], training: TrainingFacts | None) -> str | None:
-    """The most likely reason a tier was missed, from what the grader already knows; None: no idea."""
+def known_cause(earlier: list[CheckResult], training: TrainingFacts | None, prepared_as_trained: bool = False
+                ) -> str | None:
+    """The most likely reason a tier was missed, from what the grader already knows; None: no idea.
+    `prepared_as_trained`: the test images were prepared as the training images were (then a
+    preprocess() mistake is not why)."""
     failed_ids = {c.id for c in earlier if not c.passed}
-    if "preprocess" in failed_ids:
+    if "preprocess" in failed_ids and not prepared_as_trained:
         return ("fix preprocess() first (see its row): the grader tests on images prepared as images / 255, so a "
                 "model trained on other values does worse on them")
     if training is not None and training.nan_loss:
