@@ -82,6 +82,7 @@ LEADERBOARD_WRITE_ATTEMPTS = 6
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_NOT_GRADED = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM in a batch), as shells report a command killed by SIGINT
 
 # The trusted trainer's address-space limit on CPU (a model far too large fails there).
 TRAINER_MEMORY_MB = 16_384

@@ -27,6 +27,19 @@ class NotGraded(Exception):
     """A problem on the grader's side of the table: the submission was not graded."""
 
 
+def path_problem(path: Path) -> str | None:
+    """What is wrong with a submission's path, before anything else is looked at; None: nothing."""
+    if path.is_symlink():
+        return f"{path} is a symbolic link: submit the file itself"
+    if not path.exists():
+        return f"no such file: {path}"
+    if path.is_dir():
+        return f"{path} is a folder: give the submission file in it (for example {path / 'fashion.py'})"
+    if path.suffix not in (".py", ".ipynb"):
+        return f"{path.name} is not a Python file (.py) or a notebook (.ipynb)"
+    return None
+
+
 def read_submission(path: Path) -> tuple[str, str]:
     """(source, sha256). A missing or unreadable file is the grader's 'not graded'."""
     if not path.exists():

@@ -234,3 +234,33 @@ def test_the_backend_comes_from_keras_json_like_keras_does(tmp_path, monkeypatch
     assert backend.backend_name() == "torch"
     (tmp_path / "keras.json").write_text("not json")
     assert backend.backend_name() == "tensorflow"
+
+
+def test_ctrl_c_ends_a_grading_with_130_not_graded_failed(monkeypatch, tmp_path):
+    # click turns Ctrl-C into exit 1 by itself, which reads as "graded, failed" to a script.
+    import grader.pipeline
+
+    def interrupted(**options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grader.pipeline, "grade", interrupted)
+    path = tmp_path / "fashion.py"
+    path.write_text(BASE.read_text())
+    for command in ("check", "submit"):
+        result = CliRunner().invoke(cli, [command, str(path), "--json"])
+        assert result.exit_code == 130, (command, result.output)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda tmp: tmp / "cnn_nothere.py", "no such file:"),
+    (lambda tmp: tmp, "is a folder: give the submission file in it"),
+    (lambda tmp: (tmp / "cnn.txt").write_text("x") and tmp / "cnn.txt", "is not a Python file (.py) or a notebook"),
+])
+def test_a_path_that_is_not_a_submission_is_named_before_anything_else(tmp_path, make, words):
+    result = grade(path=make(tmp_path), train=False)  # no challenge can be told from these names: said first
+    assert result.verdict == "not_graded" and words in result.error, result.error
+
+
+def test_a_data_folder_that_does_not_exist_is_an_error_naming_it(tmp_path):
+    result = grade(path=BASE, challenge="fashion", data_dir=tmp_path / "missing", train=False)
+    assert result.verdict == "not_graded" and f"the data folder {tmp_path / 'missing'}" in result.error

@@ -8,6 +8,7 @@ batch interrupted (SIGINT) and resumed on this machine, and one on a local Ray c
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -170,6 +171,42 @@ def test_gradebook_cells_never_read_as_formulas(tmp_path):
     assert [r["learner"] for r in read] == ["alice", "bob"]
     assert read[0]["points"] == "95.00" and read[0]["test_accuracy"] == "0.8765" and read[0]["gap"] == "0.0123"
     assert read[1]["note"] == "'=HYPERLINK(\"x\") second line"
+
+
+def _result(verdict: str, checks: list[tuple[str, float, float, str]], error: str | None = None) -> dict:
+    return {"challenge": "fashion", "verdict": verdict, "score": sum(c[1] for c in checks),
+            "max_score": sum(c[2] for c in checks), "error": error, "run_dir": "/runs/x",
+            "metrics": {"test_accuracy": 0.9, "gap": 0.01} if verdict != "not_graded" else {},
+            "checks": [{"id": i, "title": i.title(), "points": p, "max_points": m, "passed": p == m, "message": msg,
+                        "hint": "do this" if p < m else "", "bonus": False} for i, p, m, msg in checks]}
+
+
+def test_the_gradebook_has_a_column_per_check_the_reason_and_the_submission_id_in_csv_and_json(tmp_path):
+    from grader.batch.gradebook import row_from_record, row_from_result
+
+    good = _result("passed", [("preprocess", 5, 5, "ok"), ("architecture.layers", 12, 12, "ok")])
+    slip = _result("failed", [("preprocess", 0, 5, "values up to 255"), ("architecture.layers", 12, 12, "ok"),
+                              ("callback", 0, 10, "never stops")])
+    broken = _result("not_graded", [], error="fashion.py line 3: SyntaxError")
+    run_dir = tmp_path / "runs" / "cy"
+    run_dir.mkdir(parents=True)
+    (run_dir / "result.json").write_text(json.dumps(slip))  # a row resumed from the database reads its checks here
+    stored = {"learner": "cy", "challenge": "fashion", "public_score": 12.0, "max_score": 27.0, "verdict": "failed",
+              "public_accuracy": 0.9, "gap": 0.01, "run_dir": str(run_dir), "submission_id": "sub-cy"}
+    rows = [row_from_result(0, "ann", good, submission_id="sub-ann"), row_from_result(1, "bob", slip),
+            row_from_result(2, "dee", broken), row_from_record(3, stored, "recorded by an earlier run")]
+    path = write_gradebook(tmp_path / "gradebook.csv", rows)
+    book = {r["learner"]: r for r in csv.DictReader(path.open())}
+    header = next(csv.reader(path.open()))
+    assert header[-3:] == ["check:preprocess", "check:architecture.layers", "check:callback"]
+    assert book["ann"]["submission_id"] == "sub-ann" and book["ann"]["reason"] == ""
+    assert (book["ann"]["check:preprocess"], book["ann"]["check:callback"]) == ("5.00", "")
+    assert book["bob"]["reason"] == "Preprocess: values up to 255 (do this)"
+    assert book["dee"]["reason"] == "fashion.py line 3: SyntaxError" and book["dee"]["check:preprocess"] == ""
+    assert book["cy"]["submission_id"] == "sub-cy" and book["cy"]["check:callback"] == "0.00"
+    twin = json.loads((tmp_path / "gradebook.json").read_text())
+    assert [r["learner"] for r in twin] == ["ann", "bob", "dee", "cy"]
+    assert twin[1]["checks"] == {"preprocess": 0.0, "architecture.layers": 12.0, "callback": 0.0}
 
 
 def test_core_slots_share_the_cores_without_overlap():
@@ -391,3 +428,28 @@ def test_a_ray_cluster_grades_a_course_once_even_when_a_worker_dies(tmp_path, sh
     for run_dir in out.glob("*/fashion-*"):
         assert "HOSTILE-WIN" not in (run_dir / "result.json").read_text()
     assert before.leaked() == []
+
+
+def test_a_batch_without_a_sandbox_stops_once_before_the_first_learner(tmp_path, monkeypatch):
+    # Each grading of a batch is recorded, so none may run unisolated: said once, up front, not
+    # once per learner after loading the data, and as root without telling root to become root.
+    monkeypatch.setattr(iso, "choose", lambda requested=None: iso.Isolation("none", "no bubblewrap here"))
+    for learner in ("ann", "bob", "cy"):
+        write(tmp_path / "in" / learner / "fashion.py", (SUBMISSIONS / "fashion_ok.py").read_text())
+    db = tmp_path / "board.db"
+    with pytest.raises(BatchError) as refused:
+        grade_batch(source=tmp_path / "in", out_dir=tmp_path / "runs", db_path=db)
+    message = str(refused.value)
+    assert "grade batch (it records every grading) needs an isolated sandbox" in message
+    assert "no bubblewrap here" in message and "install bubblewrap" in message
+    assert ("run as root" in message) == (os.geteuid() != 0)
+    assert not (tmp_path / "runs").exists() and not db.exists()
+
+
+def test_the_batch_help_offers_only_isolation_that_can_record():
+    from click.testing import CliRunner
+
+    from grader.cli import main as cli
+
+    help_text = CliRunner().invoke(cli, ["batch", "--help"]).output
+    assert "[auto|namespaces|uid]" in help_text and "none" not in help_text.split("--isolation")[1].split("\n")[0]

@@ -38,7 +38,7 @@ class Tally:
 
 def _row_line(row: Row) -> str:
     if row.verdict == "not_graded":
-        return f"{row.learner} {row.challenge}: could not grade: {row.note}"
+        return f"{row.learner} {row.challenge}: could not grade: {row.reason or row.note}"
     points = f"{row.points:g}/{row.max_points:g}" if row.points is not None else ""
     return f"{row.learner} {row.challenge}: {row.verdict} {points}" + (f" ({row.note})" if row.note else "")
 
@@ -93,7 +93,8 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
         points = f"{row.points:g}/{row.max_points:g}" if row.points is not None else ""
         table.add_row(row.learner, row.challenge, points, row.verdict.replace("_", " "),
                       "" if row.test_accuracy is None else f"{row.test_accuracy:.4f}",
-                      "" if row.gap is None else f"{row.gap:+.4f}", row.note[:120])
+                      "" if row.gap is None else f"{row.gap:+.4f}",
+                      (row.note or (row.reason if row.verdict == "not_graded" else ""))[:120])
     console.print(table)
     for what, why in summary.skipped:
         console.print(f"skipped {what}: {why}", highlight=False, markup=False)

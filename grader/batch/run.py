@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from grader import config
+from grader.sandbox import isolation as iso
 from grader.batch.engines import LocalEngine, RayEngine, make_engine
 from grader.batch.gradebook import Row, row_from_record, row_from_result, write_gradebook
 from grader.batch.inputs import BatchInputError, Submission, discover
@@ -146,18 +147,20 @@ def record_outcome(outcome: Outcome, *, db_path: Path, key: bytes | None, signed
 
     job = outcome.job
     if outcome.result is None:
+        why = outcome.problem or "no result"
         return Row(job.index, job.learner, job.challenge or "", None, None, "not_graded", None, None, job.run_dir,
-                   outcome.problem or "no result")
+                   why, reason=why)
     document = outcome.result
     if document["verdict"] == "not_graded":  # the grader's side: not recorded, graded again next time
         return row_from_result(job.index, job.learner, document)
     note = "graded again after its process died" if outcome.attempts > 1 else ""
+    submission_id = ""
     try:
-        record(document, LeaderboardRun(**outcome.private), db_path=db_path, key=key, signed_dir=signed_dir,
-               batch_grading=(job.key, job.run_dir))
+        submission_id = record(document, LeaderboardRun(**outcome.private), db_path=db_path, key=key,
+                               signed_dir=signed_dir, batch_grading=(job.key, job.run_dir)).submission_id
     except LeaderboardError as err:
         note = "recorded by another run of this batch" if "already recorded" in str(err) else f"not recorded: {err}"
-    return row_from_result(job.index, job.learner, document, note)
+    return row_from_result(job.index, job.learner, document, note, submission_id)
 
 
 # --------------------------------------------------------------------------- the whole
@@ -184,6 +187,13 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     if gradebook.is_dir():
         raise BatchError(f"--gradebook {gradebook} is a folder: give the path of a CSV file, for example "
                          f"{gradebook / GRADEBOOK_FILE}")
+    if engine == "local":
+        # Every grading of a batch is recorded, so none runs unisolated: on this machine that is
+        # known now, and said once, not once per learner. (Ray workers on other machines decide there.)
+        try:
+            iso.require_isolated(iso.choose(isolation), "grade batch (it records every grading)")
+        except iso.IsolationError as err:
+            raise BatchError(str(err)) from None
     runner = make_engine(engine, jobs=jobs, address=address) if isinstance(engine, str) else engine
     try:
         found = discover(Path(source), challenge=challenge, challenges=challenge_names())
@@ -209,7 +219,7 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     events.on_plan(len(found.submissions), summary.recorded_before)
     for job, why in planned.refused:
         _add(summary, events, Row(job.index, job.learner, job.challenge or Path(job.path).stem, None, None,
-                                  "not_graded", None, None, "", why))
+                                  "not_graded", None, None, "", why, reason=why))
     for job in planned.jobs:
         if job.key in recorded:
             _add(summary, events, row_from_record(job.index, recorded[job.key], RESUMED_NOTE))
@@ -231,7 +241,8 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
         for job in to_run:
             if job.index not in rowed:  # never started, or stopped half-way
                 summary.rows.append(Row(job.index, job.learner, job.challenge or "", None, None, "not_graded",
-                                        None, None, job.run_dir, "interrupted: graded when the batch runs again"))
+                                        None, None, job.run_dir, "interrupted: graded when the batch runs again",
+                                        reason="not graded yet: the batch was interrupted"))
         if isinstance(runner, RayEngine) and runner.address is None:
             runner.stop()  # a local cluster ends with its batch
         try:

@@ -36,7 +36,18 @@ def _common_options(fn):
     return fn
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Ctrl-C ends any command with exit code 130, as shells expect, not click's 1 ("graded, failed")."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ngrade: interrupted", err=True)
+            sys.exit(config.EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cnn-grader")
 def main() -> None:
     """Check and grade Keras CNN challenge submissions."""

@@ -186,8 +186,10 @@ def choose(requested: str | None = None) -> Isolation:
 def require_isolated(isolation: Isolation, what: str) -> None:
     """Leaderboard, signing and Gradescope modes never run a submission unisolated."""
     if not isolation.isolated:
+        # Root already had the uid fallback offered: its reason says why that cannot run.
+        advice = "install bubblewrap" + ("" if os.geteuid() == 0 else ", or run as root for the uid fallback")
         raise IsolationError(f"{what} needs an isolated sandbox, and none is available here "
-                             f"({isolation.reason}); install bubblewrap, or run as root for the uid fallback")
+                             f"({isolation.reason}); {advice}")
 
 
 # --------------------------------------------------------------------------- the environment
