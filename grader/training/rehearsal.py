@@ -84,6 +84,9 @@ def rehearse(model: Any, folder: Path) -> None:
     x = np.load(folder / REHEARSAL_X_FILE, allow_pickle=False)
     y = np.load(folder / REHEARSAL_Y_FILE, allow_pickle=False)
     backend.prepare_for_training(model)
+    # Eagerly: the same layers, loss and optimizer step, without tracing a graph that one step
+    # does not pay back (0.15 s against 0.7 s for the fashion reference on a 2-core CPU).
+    model.run_eagerly = True
     feed = backend.training_inputs(x, y, batch_size=len(x), seed=0, shuffle=False)
     try:
         model.fit(**feed, epochs=1, verbose=0)
