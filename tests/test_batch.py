@@ -245,6 +245,7 @@ def test_an_output_path_that_cannot_be_used_is_refused_before_anything_runs(tmp_
     assert not (tmp_path / "board.sqlite").exists()
 
 
+@needs_sandbox
 def test_a_damaged_database_is_refused_before_anything_trains(tmp_path):
     write(tmp_path / "in" / "alice" / "fashion.py", OK)
     write(tmp_path / "board.sqlite", b"not a database at all, just text" * 4)

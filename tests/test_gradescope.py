@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from grader import config
 from grader.cli import main as cli
 from grader.integrations.gradescope import gradescope_results
-from tests.grading import tiny_spec
+from tests.grading import needs_sandbox, tiny_spec
 
 SCHEMA = json.loads((config.REPO_ROOT / "docs" / "gradescope.schema.json").read_text())
 GRADE = Path(sys.executable).parent / "grade"
@@ -66,6 +66,7 @@ def test_export_turns_a_check_result_into_gradescope_tests(tmp_path):
     assert refused.exit_code == 2 and "is not a result.json written by `grade`" in refused.stderr
 
 
+@needs_sandbox
 def test_a_submission_that_cannot_be_graded_still_gets_a_results_json(tmp_path):
     notebook = tmp_path / "fashion.ipynb"
     notebook.write_text('{"cells": [')
@@ -97,6 +98,7 @@ def run_autograder(root: Path) -> dict:
 
 
 @pytest.mark.slow
+@needs_sandbox
 def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
     bundle = tmp_path / "autograder.zip"
     spec = tiny_spec(tmp_path, "fashion")

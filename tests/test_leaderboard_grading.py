@@ -17,7 +17,7 @@ from grader.evaluate import measure
 from grader.leaderboard.db import open_db
 from grader.leaderboard.signing import verify
 from grader.leaderboard.split import public_test_mask
-from tests.grading import tiny_spec
+from tests.grading import needs_sandbox, tiny_spec
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 SCHEMA = json.loads((config.REPO_ROOT / "docs" / "result.schema.json").read_text())
@@ -60,6 +60,7 @@ def keys_anywhere(document) -> set[str]:
 
 
 @pytest.mark.slow
+@needs_sandbox
 def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("GRADER_SECRET_KEY", KEY)
     spec = tiny_spec(tmp_path, "fashion", train_limit=512, epochs=1)
