@@ -112,6 +112,7 @@ def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarr
         test_images=correct_of(test_predicted, test_labels),
         train_images=correct_of(predicted["train"], splits["train"][1]),
         validation_images=correct_of(predicted["validation"], splits["validation"][1]),
+        test_half="public half" if public_mask is not None else "",
     )
     return Evaluation(metrics, test_predicted,
                       confusion_matrix(test_predicted, test_labels, max(num_classes, 2)), private_test_accuracy,

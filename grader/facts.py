@@ -119,6 +119,7 @@ class Metrics:
     test_images: tuple[int, int] | None = None  # (correct, of how many); None: only the fraction is known
     train_images: tuple[int, int] | None = None
     validation_images: tuple[int, int] | None = None
+    test_half: str = ""  # leaderboard mode: "public half" (the test figures are of it alone)
 
     @property
     def gap(self) -> float:

@@ -24,6 +24,7 @@ def make_record(learner: str = "alice", *, challenge: str = "fashion", profile: 
         "record_version": RECORD_VERSION,
         "submission_id": submission_id(learner, challenge, profile, public, private, submitted_at),
         "learner": learner,
+        "display_name": learner,
         "challenge": challenge,
         "profile": profile,
         "submission_sha256": hashlib.sha256(f"{learner}{submitted_at}".encode()).hexdigest(),

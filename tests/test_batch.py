@@ -156,7 +156,7 @@ def test_a_grading_key_is_recorded_once_and_an_older_file_is_upgraded(tmp_path):
     with open_db(db_path, create=True) as db:
         assert db.batch_gradings(["k1"]) == {}
         db.add([second], origin="local", batch_gradings={second["submission_id"]: ("k1", "/runs/a")})
-        assert db._query("v", "SELECT version FROM schema_version")[0][0] == SCHEMA_VERSION == 3
+        assert db._query("v", "SELECT version FROM schema_version")[0][0] == SCHEMA_VERSION == 4
         assert db.batch_gradings(["k1", "k2"])["k1"]["submission_id"] == second["submission_id"]
         with pytest.raises(LeaderboardError, match="already recorded"):
             db.add([third], origin="local", batch_gradings={third["submission_id"]: ("k1", "/runs/b")})

@@ -116,6 +116,12 @@ def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(
             if row["private_accuracy"] != row["public_accuracy"]:
                 assert repr(row["private_accuracy"]) not in text, path
     assert "public rank 1 of 1" in invoked.stderr and repr(row["private_accuracy"]) not in invoked.stderr
+    # Every test figure the learner reads says which half it is of, and the report names no host folder.
+    tiers = [c for c in written["checks"] if c["id"].startswith("accuracy.tier")]
+    assert tiers and all("of the public half of the test set" in c["message"] for c in tiers)
+    report = (run_dir / "report.html").read_text()
+    assert "(public half of the test set)" in report
+    assert str(tmp_path) not in report and "fashion.py" in report
 
     # The host-signed record sits apart from the learner's folder, carries the private half, and verifies.
     [signed_path] = signed_dir.iterdir()

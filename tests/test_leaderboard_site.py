@@ -71,7 +71,9 @@ def expected_ranking(db_path: Path, *, final: bool) -> dict[tuple[str, str], lis
     boards: dict[tuple[str, str], list] = {}
     for (challenge, profile, learner), (order, score, accuracy) in sorted(best.items(), key=lambda kv: kv[1][0]):
         boards.setdefault((challenge, profile), []).append((learner, score, accuracy))
-    return {board: [(rank, learner, f"{score:g} / 50", f"{accuracy:.4f}")
+    # Published, an e-mail address shows only its user part (grader/leaderboard/identity.py).
+    return {board: [(rank, learner.split("@")[0] + "@…" if "@" in learner else learner, f"{score:g} / 50",
+                     f"{accuracy:.4f}")
                     for rank, (learner, score, accuracy) in enumerate(entries, start=1)]
             for board, entries in boards.items()}
 

@@ -78,15 +78,19 @@ def check_tier(index: int, tier: Tier, tolerance: float, metrics: Metrics, varia
                       f"needs the {tier.architecture} architecture (the model matches {variant or 'no variant'})",
                       f"see the {tier.architecture} goal in the challenge file", bonus=tier.stretch)
     if metrics.exact_test_accuracy() >= exact(tier.min_accuracy) - exact(tolerance):
-        return passed(tier_id(index), title, tier.points, f"test accuracy {got:.4f}{_of(metrics.test_images)}",
+        return passed(tier_id(index), title, tier.points, f"test accuracy {got:.4f}{_of(metrics)}",
                       bonus=tier.stretch)
     return failed(tier_id(index), title, tier.points,
-                  f"test accuracy {got:.4f}{_of(metrics.test_images)} is below {tier.min_accuracy:g}", hint,
+                  f"test accuracy {got:.4f}{_of(metrics)} is below {tier.min_accuracy:g}", hint,
                   bonus=tier.stretch)
 
 
-def _of(images: tuple[int, int] | None) -> str:
-    return f" ({images[0]:,} of {images[1]:,} images)" if images else ""
+def _of(metrics: Metrics) -> str:
+    """How many test images the accuracy is of, and of which half in leaderboard mode."""
+    half = f" of the {metrics.test_half} of the test set" if metrics.test_half else ""
+    if metrics.test_images:
+        return f" ({metrics.test_images[0]:,} of {metrics.test_images[1]:,} images{half})"
+    return f" ({half.strip()})" if half else ""
 
 
 def check_gap(profile: Profile, metrics: Metrics, hint: str) -> CheckResult:

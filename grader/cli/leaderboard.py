@@ -166,13 +166,20 @@ def show(db_path: Path, challenge: str | None, final: bool) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the static site (replaced as a whole; must be new, empty, or a previous site).")
 @click.option("--final", is_flag=True, help="Rank on the private half and reveal it (the final standings).")
-def publish(db_path: Path, out_dir: Path, final: bool) -> None:
-    """Write the leaderboards as a static site: HTML, JSON and CSV."""
+@click.option("--names", type=click.Choice(["display", "anonymous"]), default="display", show_default=True,
+              help="display: learner IDs as they were typed (an e-mail address shows only its user part); "
+                   "anonymous: a stable label per learner (learner-3f9a1c) that only the database links to them.")
+@click.option("--show-emails", is_flag=True, help="Publish learner IDs that are e-mail addresses whole.")
+def publish(db_path: Path, out_dir: Path, final: bool, names: str, show_emails: bool) -> None:
+    """Write the leaderboards as a static site: HTML, JSON and CSV.
+
+    Learners whose best submission earned no points are not listed."""
     from grader.leaderboard import LeaderboardError
     from grader.leaderboard.commands import publish as publish_boards
 
     try:
-        out, boards = publish_boards(db_path=db_path, out=out_dir, final=final)
+        out, boards = publish_boards(db_path=db_path, out=out_dir, final=final, names=names,
+                                     show_emails=show_emails)
     except LeaderboardError as err:
         _fail(err)
     ranked = sum(len(b.standings) for b in boards)

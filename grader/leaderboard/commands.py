@@ -166,15 +166,23 @@ def standings(*, db_path: Path, final: bool, challenge: str | None = None) -> li
 
 
 def select(*, db_path: Path, learner: str, submission_ids: list[str]) -> dict[str, Any]:
-    """A learner's choice of submissions for the final standings (grader/leaderboard/ranking.py)."""
+    """A learner's choice of submissions for the final standings (grader/leaderboard/ranking.py).
+    `learner` as typed: "Erin" chooses erin's submissions (identity.learner_key)."""
+    from grader.leaderboard.identity import learner_key
+
+    learner = learner_key(learner)
     with open_db(db_path, create=False) as db:
         return db.select(learner, submission_ids, most=config.FINAL_SELECTIONS)
 
 
-def publish(*, db_path: Path, out: Path, final: bool) -> tuple[Path, list[Board]]:
+def publish(*, db_path: Path, out: Path, final: bool, names: str = "display",
+            show_emails: bool = False) -> tuple[Path, list[Board]]:
+    """The public site of the boards: learners named as `names` says (identity.py), e-mail
+    addresses cut unless `show_emails`, learners without points left out."""
+    from grader.leaderboard.identity import public_boards
     from grader.leaderboard.site import publish_site
     from grader.result import grader_version
 
-    published = standings(db_path=db_path, final=final)
+    published = public_boards(standings(db_path=db_path, final=final), names=names, show_emails=show_emails)
     return publish_site(out, published, final=final, generated_at=utc_timestamp(),
                         grader_version=grader_version()), published

@@ -24,7 +24,8 @@ from grader import config
 from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.records import FIELDS, utc_timestamp
 
-SCHEMA_VERSION = 3  # 2 added `selections`, 3 `batch_gradings`; older files are read as they are and upgraded
+SCHEMA_VERSION = 4  # 2 added `selections`, 3 `batch_gradings`, 4 `display_name`; older files are read as they
+# are and upgraded by the first write
                     # by the first write that needs the new table
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -32,7 +33,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 COLUMNS = {
     "id": "INTEGER PRIMARY KEY",
     "submission_id": "TEXT NOT NULL UNIQUE",
-    "learner": "TEXT NOT NULL",
+    "learner": "TEXT NOT NULL",  # the learner's key (identity.learner_key: case-folded)
+    "display_name": "TEXT",  # as typed; NULL in rows written before version 4
     "challenge": "TEXT NOT NULL",
     "profile": "TEXT NOT NULL",
     "submission_sha256": "TEXT NOT NULL",
@@ -79,6 +81,7 @@ BATCH_GRADINGS_TABLE = ("CREATE TABLE batch_gradings (grading_key TEXT PRIMARY K
 SCHEMA.append(BATCH_GRADINGS_TABLE)
 # What each version lacks, to be created when a write first needs it.
 UPGRADES = {"selections": SELECTIONS_TABLE, "batch_gradings": BATCH_GRADINGS_TABLE}
+ADDED_COLUMNS = {"display_name": COLUMNS["display_name"]}  # columns of `submissions` an older file lacks
 
 T = TypeVar("T")
 
@@ -176,6 +179,7 @@ class LeaderboardDB:
         sql = f"INSERT INTO submissions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
         def insert(connection: sqlite3.Connection) -> None:
+            _upgrade(connection)  # an older file gets what this write needs, in the same transaction
             present = _present(connection, ids)
             if present:
                 raise LeaderboardError(
@@ -187,7 +191,6 @@ class LeaderboardDB:
                 for r in records
             ])
             if batch_gradings:
-                _upgrade(connection)
                 keys = [key for key, _ in batch_gradings.values()]
                 if _graded_keys(connection, keys):
                     raise LeaderboardError("this grading is already recorded (the same learner, file, spec, "
@@ -290,6 +293,9 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     """Inside a write transaction: give an older file the tables it lacks, and the current version."""
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = [statement for name, statement in UPGRADES.items() if name not in tables]
+    present = {row[1] for row in connection.execute("PRAGMA table_info(submissions)")}
+    missing += [f"ALTER TABLE submissions ADD COLUMN {name} {kind}" for name, kind in ADDED_COLUMNS.items()
+                if name not in present]
     for statement in missing:
         connection.execute(statement)
     if missing:
@@ -403,14 +409,14 @@ def _check_schema(db: LeaderboardDB, tables: set[str]) -> None:
         raise LeaderboardError(f"{path} is not a leaderboard database: it has no schema_version table (its tables: "
                                f"{listed}). It was left as it is; pass --db with another file")
     versions = [row[0] for row in db._query("read the schema version", "SELECT version FROM schema_version")]
-    if versions not in ([1], [2], [SCHEMA_VERSION]):
+    if versions not in [[version] for version in range(1, SCHEMA_VERSION + 1)]:
         raise LeaderboardError(f"{path} has leaderboard schema version {versions or 'none'}, and this grader uses "
                                f"version {SCHEMA_VERSION}: use the grader that made it, or another --db file")
     if "submissions" not in tables:
         raise LeaderboardError(f"{path} is missing the table 'submissions' (the recorded submissions): the file is "
                                "incomplete or was edited. It was left as it is: restore it from a backup")
     present = {row[1] for row in db._query("read the schema", "PRAGMA table_info(submissions)")}
-    missing = [name for name in COLUMNS if name not in present]
+    missing = [name for name in COLUMNS if name not in present and name not in ADDED_COLUMNS]
     if missing:
         raise LeaderboardError(f"{path}: the table 'submissions' lacks the columns {', '.join(missing)}: the file "
                                "was edited or made by another program. It was left as it is")

@@ -35,6 +35,8 @@ class Standing:
     submitted_at: str  # of the best submission
     submissions: int  # graded submissions of this learner to this board
     submission_id: str
+    display_name: str = ""  # as the learner's latest submission typed it ("" in files before names were kept)
+    first_submission_id: str = ""  # the learner's earliest submission to this board (anonymous names; host only)
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,13 @@ def rank(submissions: Iterable[dict[str, Any]], *, final: bool, selected: set[st
     standings = []
     for position, submission in enumerate(best, start=1):
         score, accuracy = figures(submission, final)
+        own = sorted(by_learner[submission["learner"]], key=lambda s: (s["submitted_at"], s["submission_id"]))
         standings.append(Standing(rank=position, learner=submission["learner"], score=score,
                                   max_score=submission["max_score"], accuracy=accuracy, gap=submission["gap"],
                                   submitted_at=submission["submitted_at"],
-                                  submissions=len(by_learner[submission["learner"]]),
-                                  submission_id=submission["submission_id"]))
+                                  submissions=len(own), submission_id=submission["submission_id"],
+                                  display_name=own[-1].get("display_name") or submission["learner"],
+                                  first_submission_id=own[0]["submission_id"]))
     return tuple(standings)
 
 

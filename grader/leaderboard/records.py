@@ -17,24 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.leaderboard.errors import LeaderboardError
+from grader.leaderboard.identity import LEARNER_ID, display_name, learner_key
 
 RECORD_VERSION = 1
 SIGNATURE_FIELD = "signature"
 VERDICTS = ("passed", "failed", "not_graded")
 
-# Learner IDs appear in file names, HTML and CSV: letters, digits and . _ @ + - only, starting with
-# a letter or digit (so no spreadsheet reads a learner called "=cmd()" as a formula).
-LEARNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # challenge and profile names: also folder names
 SHA256 = re.compile(r"([0-9a-f]{64})?")  # empty when the file could not be read
 SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def check_learner_id(learner: str) -> str:
-    if not isinstance(learner, str) or not LEARNER_ID.fullmatch(learner):
-        raise LeaderboardError(f"learner ID {learner!r} is not usable: use 1 to 64 letters, digits and . _ @ + -, "
-                               "starting with a letter or digit (for example a student number or an email address)")
-    return learner
+    """The learner ID as typed, normalised for display (identity.display_name); LeaderboardError if unusable."""
+    return display_name(learner)
 
 
 @dataclass
@@ -45,14 +41,16 @@ class LeaderboardRun:
     (so never into result.json, reports or the terminal), only into the database and signed records.
     """
 
-    learner: str
+    learner: str  # as given; the learner's key once made (identity.learner_key: "Erin" is "erin")
     private_accuracy: float | None = None
     private_score: float | None = None
     public_images: int = 0
     private_images: int = 0
+    display_name: str = ""  # the ID as typed ("Erin"); from `learner` when not given
 
     def __post_init__(self) -> None:
-        check_learner_id(self.learner)
+        self.display_name = display_name(self.display_name or self.learner)
+        self.learner = learner_key(self.learner)
 
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:
@@ -70,6 +68,7 @@ def build_record(result: Any, run: LeaderboardRun, *, submitted_at: str | None =
         "record_version": RECORD_VERSION,
         "submission_id": uuid.uuid4().hex,
         "learner": run.learner,
+        "display_name": run.display_name,
         "challenge": document["challenge"],
         "profile": document["profile"],
         "submission_sha256": document["submission_sha256"],
@@ -156,6 +155,7 @@ FIELDS = {
     f"is {v!r}, and this grader reads version {RECORD_VERSION} (sign it with a grader of the same version)",
     "submission_id": _text(SUBMISSION_ID),
     "learner": _text(LEARNER_ID),
+    "display_name": _text(LEARNER_ID),
     "challenge": _text(NAME),
     "profile": _text(NAME),
     "submission_sha256": _text(SHA256),
@@ -186,6 +186,8 @@ def validate_record(record: Any, where: str) -> dict[str, Any]:
     """The record with its timestamp normalised; LeaderboardError naming every bad field otherwise."""
     if not isinstance(record, dict):
         raise LeaderboardError(f"{where}: not a leaderboard record (a JSON object was expected)")
+    # A record signed before display names were kept has none: its learner ID is its name.
+    record = {"display_name": record.get("learner"), **record} if "display_name" not in record else record
     problems = [f"missing field {name!r}" for name in FIELDS if name not in record]
     problems += [f"unknown field {name!r}" for name in record if name not in FIELDS and name != SIGNATURE_FIELD]
     problems += [f"field {name!r} {problem}" for name, check in FIELDS.items()
@@ -193,5 +195,6 @@ def validate_record(record: Any, where: str) -> dict[str, Any]:
     if problems:
         raise LeaderboardError(f"{where}: not a valid leaderboard record: " + "; ".join(problems))
     clean = {name: record[name] for name in FIELDS}
+    clean["learner"] = learner_key(record["learner"])  # "Erin" of an older record is "erin"
     clean["submitted_at"] = utc_timestamp(dt.datetime.fromisoformat(record["submitted_at"]))
     return clean

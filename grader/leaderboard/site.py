@@ -55,7 +55,8 @@ def half_note(final: bool) -> str:
 
 def standing_row(board: Board, standing: Standing) -> dict[str, Any]:
     row = asdict(standing)
-    row.pop("submission_id")
+    for host_only in ("submission_id", "first_submission_id", "display_name"):
+        row.pop(host_only)
     return {"challenge": board.challenge, "profile": board.profile, **row}
 
 

@@ -137,6 +137,8 @@ def report_context(result: GradeResult, *, task: str = "multiclass", max_gap: fl
     gap = result.metrics.get("gap")
     return {
         "result": result,
+        # The file's name only: the page goes to the learner, the host's folders stay with the host.
+        "submission_name": Path(result.submission_path).name,
         "verdict_text": verdict_text(result),
         "figures_text": figures_text(result),
         "checks": check_rows(result),

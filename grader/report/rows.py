@@ -117,7 +117,9 @@ def figures_text(result: GradeResult) -> list[str]:
     lines = []
     m = result.metrics
     if m:
-        lines.append(f"test accuracy {m['test_accuracy']:.4f}   training {m['train_accuracy']:.4f}   "
+        # In leaderboard mode every test figure is of the public half (the private half decides the final standings).
+        half = " (public half of the test set)" if result.leaderboard else ""
+        lines.append(f"test accuracy {m['test_accuracy']:.4f}{half}   training {m['train_accuracy']:.4f}   "
                      f"validation {m['validation_accuracy']:.4f}   gap {m['gap']:+.4f}")
     epochs = len(result.history.get("loss", []))
     seconds = result.durations.get("train")
