@@ -97,7 +97,11 @@ class Calibration:
         return max(floor, spread + one_image)
 
 
-class RecordError(Exception):
+class CalibrationError(Exception):
+    """A calibration that cannot start: its reference or its record is not usable."""
+
+
+class RecordError(CalibrationError):
     """The calibration record cannot be read, or holds another experiment's seeds."""
 
 
@@ -227,6 +231,8 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
     spec: ChallengeSpec = load_spec(spec_path or challenge)
     chosen = spec.profile(profile)  # a clear SpecError for an unknown profile, before any training
     path = Path(solution) if solution else config.SOLUTIONS_DIR / f"{spec.name}.py"
+    if (problem := config.missing_solution(path)) is not None:
+        raise CalibrationError(problem + " (--solution FILE)")
     result = Calibration(spec.name, profile, str(path), device=device)
     kept, recorded = None, {}
     if record is not None:

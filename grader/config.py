@@ -23,7 +23,18 @@ def kit_dir(part: str) -> Path:
 
 
 CHALLENGES_DIR = kit_dir("challenges")
-SOLUTIONS_DIR = kit_dir("solutions")
+# The reference solutions are the host's: in a checkout they are at its top; the wheel every
+# learner installs has none, and a host points $GRADER_SOLUTIONS_DIR at a copy of the folder.
+SOLUTIONS_DIR = Path(os.environ.get("GRADER_SOLUTIONS_DIR") or REPO_ROOT / "solutions")
+
+
+def missing_solution(path: Path) -> str | None:
+    """Why the reference solution `path` cannot be used (a learner's install has none); None: it can."""
+    if Path(path).is_file():
+        return None
+    return (f"no reference solution at {path}: the reference solutions are for hosts and do not ship with the "
+            f"kit a learner installs; run from a checkout of the kit's repository, set GRADER_SOLUTIONS_DIR to "
+            f"its solutions/ folder, or give the file")
 
 DEFAULT_PROFILE = "quick"
 DEVICES = ("auto", "cpu", "gpu")  # where a grading trains (grader/backend.py)

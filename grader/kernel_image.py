@@ -155,8 +155,8 @@ def side_by_side(original: Any, filtered: Any,
 
 
 def load_reference() -> Any:
-    if not REFERENCE.is_file():
-        raise KernelError(f"the reference solution {REFERENCE} is not here; pass --implementation YOUR_FILE.py")
+    if (problem := config.missing_solution(REFERENCE)) is not None:
+        raise KernelError(f"{problem}; or pass --implementation YOUR_FILE.py")
     spec = importlib.util.spec_from_file_location("convolution_reference", REFERENCE)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]

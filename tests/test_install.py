@@ -64,9 +64,18 @@ def test_the_wheel_holds_the_kit(installed):
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     for name in CHALLENGES:
         assert f"grader/kit/challenges/{name}.toml" in names and f"grader/kit/challenges/{name}.py" in names
-        assert f"grader/kit/solutions/{name}.py" in names
     assert "grader/kit/datasets/manifest.toml" in names
     assert not [n for n in names if n.startswith(("tests/", "runs/")) or "/cache/" in n]
+    # Every learner installs this wheel: no reference solution is in it, not under any name.
+    references = {p.read_bytes() for p in (config.REPO_ROOT / "solutions").rglob("*.py")}
+    with zipfile.ZipFile(installed["wheel"]) as wheel:
+        assert not [n for n in names if "solutions" in n or wheel.read(n) in references]
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(n for n in names if "dist-info" in n)
+
+
+def test_commands_that_need_a_reference_say_how_to_get_one(installed):
+    refused = run(installed, "calibrate", "fashion", "--seeds", "1", check=False)
+    assert refused.returncode == 2 and "the reference solutions are for hosts" in refused.stderr, refused.stderr
 
 
 def test_grade_challenges_lists_every_challenge_from_the_installed_package(installed):
@@ -86,9 +95,9 @@ def test_init_then_submit_the_reference_from_another_folder(installed, tmp_path)
     assert "TODO" in (my / "fashion.py").read_text()
     again = run(installed, "init", "my", check=False)
     assert again.returncode == 1 and "nothing was copied" in again.stderr
-    # The learner finishes the TODOs: here, the reference solution shipped in the wheel.
+    # The learner finishes the TODOs: here, the reference solution of the checkout.
     site = next((installed["venv"] / "lib").glob("python*/site-packages"))
-    (my / "fashion.py").write_text((site / "grader" / "kit" / "solutions" / "fashion.py").read_text())
+    (my / "fashion.py").write_text((config.REPO_ROOT / "solutions" / "fashion.py").read_text())
     spec = tiny_spec(tmp_path, "fashion")
     result = run(installed, "submit", "my/fashion.py", "--spec", str(spec), "--profile", "tiny", "--json")
     doc = json.loads(result.stdout)
@@ -110,10 +119,9 @@ def test_the_wheel_holds_every_package_of_the_grader(installed):
 def test_a_warm_check_from_another_folder(installed, tmp_path):
     """The helper of the installed package grades for the folder the command ran in: the run
     folder goes to its ./runs, as a cold check's does."""
-    site = next((installed["venv"] / "lib").glob("python*/site-packages"))
     learner = installed["work"] / "warm"
     learner.mkdir()
-    (learner / "fashion.py").write_text((site / "grader" / "kit" / "solutions" / "fashion.py").read_text())
+    (learner / "fashion.py").write_text((config.REPO_ROOT / "solutions" / "fashion.py").read_text())
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     warm = {**installed, "env": {**installed["env"], "XDG_RUNTIME_DIR": str(runtime), "GRADER_WARM_IDLE_S": "120"}}

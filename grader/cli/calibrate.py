@@ -35,7 +35,7 @@ def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_pat
     Each seed is a full `grade submit` (on the CPU unless --device says otherwise), so this takes
     SEEDS times one grading.
     """
-    from grader.calibrate import RecordError, calibrate as run_calibration, report_markdown
+    from grader.calibrate import CalibrationError, calibrate as run_calibration, report_markdown
     from grader.spec import SpecError, load_spec
 
     try:
@@ -53,7 +53,7 @@ def calibrate(challenge, profile, seeds, first_seed, solution, stretch, spec_pat
         result = run_calibration(challenge=spec.name, profile=profile, seeds=seeds, first_seed=first_seed,
                                  solution=solution, spec_path=spec_path, data_dir=data_dir, device=device,
                                  record=record_path, on_run=progress)
-    except RecordError as err:
+    except CalibrationError as err:
         raise click.UsageError(str(err)) from None
     if not result.runs:
         raise click.ClickException("no seed gave figures: " + "; ".join(result.errors))

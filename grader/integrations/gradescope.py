@@ -27,7 +27,7 @@ TEST_VISIBILITY = "visible"
 # What the bundle ships of the kit: an editable install needs the package and the files that
 # live beside it (challenge specs and skeletons, the dataset manifest and checksums).
 KIT_FILES = ("pyproject.toml", "README.md")
-KIT_FOLDERS = {"grader": ("*",), "challenges": ("*.toml", "*.py"), "solutions": ("*.py",),
+KIT_FOLDERS = {"grader": ("*",), "challenges": ("*.toml", "*.py"),
                "datasets": ("*.toml", "*.sha256", "*.md")}
 KIT_FOLDER_IN_BUNDLE = "cnn-grader"
 SPEC_IN_BUNDLE = "spec.toml"
@@ -106,8 +106,6 @@ python3 -m venv /autograder/venv
 # The versions the kit was tested with (constraints.txt, written by `grade gradescope bundle` from
 # the environment that built it), and TensorFlow's CPU build: Gradescope has no GPU.
 /autograder/venv/bin/python -m pip install --quiet -c "$SOURCE/constraints.txt" "$SOURCE/{kit}" {backend}
-# The reference solutions ship inside the package: the sandboxed uid must not read them.
-chmod -R go-rwx /autograder/venv/lib/python3*/site-packages/grader/kit/solutions
 # The data cache (held-out split included) lives where run_autograder looks for it, root's alone:
 # the uid fallback hides files by permissions.
 export GRADER_CACHE_DIR=/autograder/data-cache

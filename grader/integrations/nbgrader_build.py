@@ -285,7 +285,7 @@ def build_course(*, out_dir: Path, challenges: list[str] | None = None, profile:
         solution = Path(solutions_dir) / f"{name}.py"
         if not solution.is_file():
             if challenges:
-                raise BuildError(f"no reference solution for {name!r}: {solution} is missing")
+                raise BuildError(config.missing_solution(solution))
             skipped[name] = f"no reference solution ({solution.name})"
             continue
         try:

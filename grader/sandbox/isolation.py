@@ -112,8 +112,8 @@ def runtime_paths() -> list[Path]:
 
 
 def hidden_paths() -> list[Path]:
-    """Folders inside the mounted runtime that the child must not see: in an installed wheel the
-    reference solutions ship inside the grader package (grader/kit/solutions)."""
+    """Folders inside the mounted runtime that the child must not see: the reference solutions,
+    where a host keeps them there ($GRADER_SOLUTIONS_DIR; the wheel itself ships none)."""
     from grader import config
 
     solutions = config.SOLUTIONS_DIR.resolve()
