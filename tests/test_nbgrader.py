@@ -48,7 +48,7 @@ def test_built_course_has_nbgraders_layout_and_metadata(tmp_path):
         tests = [cell for cell in code if nbgrader_meta(cell).get("grade")]
         assert all(nbgrader_meta(cell)["locked"] and not nbgrader_meta(cell)["solution"] for cell in tests)
         assert sum(nbgrader_meta(cell)["points"] for cell in tests) == spec_points_without_training(name)
-        assert all(cell.source.splitlines()[-1].startswith("tests.require(") for cell in tests)
+        assert all(cell.source.splitlines()[-1].startswith("tests.score(") for cell in tests)
         # Every answer region sits in a solution cell, and every solution cell holds one.
         with_answers = [cell for cell in code if any(line.strip() == BEGIN for line in cell.source.splitlines())]
         solutions = [cell for cell in code if nbgrader_meta(cell).get("solution")]
@@ -131,6 +131,35 @@ NOISE = '''\
 '''
 
 
+CONV2 = 'layers.MaxPooling2D(2, 2),\n        layers.Conv2D(64, (3, 3), activation="relu")'
+
+
+def slip_source() -> str:
+    """The fashion reference with the second Conv2D at 32 filters (the issue's one-mistake example)."""
+    from grader import config
+
+    source = (config.SOLUTIONS_DIR / "fashion.py").read_text()
+    assert CONV2 in source
+    return source.replace(CONV2, CONV2.replace("Conv2D(64", "Conv2D(32"))
+
+
+def with_second_conv_of_32_filters(notebook):
+    slipped = nbformat.from_dict(notebook)
+    cell = next(cell for cell in slipped.cells if cell.source.startswith("def build_model():"))
+    assert CONV2 in cell.source
+    cell.source = cell.source.replace(CONV2, CONV2.replace("Conv2D(64", "Conv2D(32"))
+    return slipped
+
+
+def check_score_of(source: str, challenge: str, tmp_path) -> float:
+    from grader.pipeline import grade
+
+    path = tmp_path / "check" / f"{challenge}.py"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(source)
+    return grade(path=path, challenge=challenge, out_dir=tmp_path / "check" / "run", train=False).score
+
+
 def with_noisy_build_model(notebook):
     """The reference notebook whose build_model() first writes to stderr every way it can."""
     noisy = nbformat.from_dict(notebook)
@@ -160,6 +189,7 @@ def test_real_nbgrader_gives_the_reference_full_points_and_the_release_zero(tmp_
         submissions = {"reference": source, "untouched": nbformat.read(str(release), as_version=4)}
         if name == "fashion":
             submissions["noisy"] = with_noisy_build_model(source)
+            submissions["slip"] = with_second_conv_of_32_filters(source)
         for learner, submitted in submissions.items():
             target = course / "submitted" / learner / name / f"{name}.ipynb"
             target.parent.mkdir(parents=True)
@@ -175,13 +205,20 @@ def test_real_nbgrader_gives_the_reference_full_points_and_the_release_zero(tmp_
             assert reference.score == reference.max_score, name
             assert untouched.score == 0, name
         assert gradebook.find_submission("fashion", "noisy").score == spec_points_without_training("fashion")
+        # One wrong setting costs its share of one test, as in `grade check`, not the whole cell.
+        slip = gradebook.find_submission("fashion", "slip")
+        assert 0 < slip.score < slip.max_score
+        assert slip.score == check_score_of(slip_source(), "fashion", tmp_path)
 
     for name in ("fashion", "cnn", "cats_dogs"):
         outputs = graded_outputs(course / "autograded" / "reference" / name / f"{name}.ipynb")
         for grade_id, cell_outputs in outputs.items():
-            # stdout only (TensorFlow's device messages included, under the note), ending in the verdict.
-            assert all(o.output_type == "stream" and o.name == "stdout" for o in cell_outputs), grade_id
-            text = "".join(o.text for o in cell_outputs)
+            # stdout only (TensorFlow's device messages included, under the note), ending in the verdict,
+            # then the points earned as the cell's value (nbgrader's partial credit).
+            streams = [o for o in cell_outputs if o.output_type == "stream"]
+            assert all(o.name == "stdout" for o in streams), grade_id
+            assert [o.output_type for o in cell_outputs].count("execute_result") == 1, grade_id
+            text = "".join(o.text for o in streams)
             assert text.strip().splitlines()[-1].startswith("Passed: "), grade_id
         untouched = graded_outputs(course / "autograded" / "untouched" / name / f"{name}.ipynb")
         errors = [o for outputs in untouched.values() for o in outputs if o.output_type == "error"]
@@ -189,8 +226,8 @@ def test_real_nbgrader_gives_the_reference_full_points_and_the_release_zero(tmp_
         assert all(o.ename == "CheckFailed" and "is not done yet" in o.evalue for o in errors)
     # The noise went to stdout, under a note, in the cells that called build_model().
     noisy = graded_outputs(course / "autograded" / "noisy" / "fashion" / "fashion.ipynb")
-    layers_text = "".join(o.text for o in noisy["test_architecture_layers"])
+    layers_text = "".join(o.text for o in noisy["test_architecture_layers"] if o.output_type == "stream")
     for line in ("learner noise on sys.stderr", "native noise on fd 2", "UserWarning: a warning from build_model",
                  "noise through the tensorflow logger", STDERR_NOTE):
         assert line in layers_text
-    assert all(o.name == "stdout" for outputs in noisy.values() for o in outputs)
+    assert all(o.name == "stdout" for outputs in noisy.values() for o in outputs if o.output_type == "stream")

@@ -188,7 +188,9 @@ def test_source(check_id: str, title: str, points: float) -> str:
     from grader.integrations.nbgrader_checks import functions_needed
 
     arguments = ", ".join(f"{name}={name}" for name in functions_needed(check_id))
-    return f"# Test ({points:g} points): {title}\ntests.require({check_id!r}, {arguments})"
+    # The cell's value is the points earned: nbgrader reads it as partial credit, so a notebook
+    # earns what `grade check` gives the same code (one wrong setting costs its share, not the cell).
+    return f"# Test ({points:g} points): {title}\ntests.score({check_id!r}, {arguments})"
 
 
 def _grade_id(text: str, taken: set[str]) -> str:
@@ -285,7 +287,7 @@ def build_course(*, out_dir: Path, challenges: list[str] | None = None, profile:
         solution = Path(solutions_dir) / f"{name}.py"
         if not solution.is_file():
             if challenges:
-                raise BuildError(config.missing_solution(solution))
+                raise BuildError(f"no reference solution for {name!r}: {config.missing_solution(solution)}")
             skipped[name] = f"no reference solution ({solution.name})"
             continue
         try:

@@ -158,6 +158,21 @@ class ChallengeTests:
         self.profile = self.spec.profile(profile)
         self.checks = {row.id: row for row in notebook_checks(self.spec, self.profile)}
 
+    def score(self, check_id: str, **functions: Callable[..., Any]) -> float:
+        """Run one check on the learner's functions and return the points it earns, as `grade check`
+        and `grade submit` give them: the test cell's value, which nbgrader reads as partial credit
+        (a number from 0 to the cell's points). What was found, and the hint, are printed.
+
+        A function that is missing or raises is an error (no points), as in `require`.
+        """
+        result = self.result(check_id, **functions)
+        if result.passed:
+            print(f"Passed: {result.title}: {result.message} ({result.points:g} of {result.max_points:g} points)")
+        else:
+            print(f"Not yet: {CheckFailed(result.title, result.message, result.hint)}\n"
+                  f"({result.points:g} of {result.max_points:g} points)")
+        return float(result.points)
+
     def require(self, check_id: str, **functions: Callable[..., Any]) -> None:
         """Run one check on the learner's functions; raise CheckFailed unless it passes.
 
