@@ -221,8 +221,8 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
                     run.spec.input_scale)
                 run.facts.prepared_as_trained = run.preparation is not None
             callback = run.spec.callback
-            folder.write(rehearsal=None if train else rehearsal_data(run, described), description=described.model, mode="train" if will_train else "build", seed=run.seed,
-                         epochs=run.profile.epochs, batch_size=run.profile.batch_size,
+            folder.write(description=described.model, mode="train" if will_train else "build", seed=run.seed,
+                         rehearsal=None if train else rehearsal_data(run, described), epochs=run.profile.epochs, batch_size=run.profile.batch_size,
                          stop_metric=callback.metric if callback else "accuracy",
                          # Where a correct callback stops, whatever the learner's did: the callback row
                          # grades theirs, and nothing that follows from it costs points twice.

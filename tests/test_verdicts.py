@@ -59,3 +59,21 @@ def test_two_softmax_outputs_for_a_yes_no_task_are_read_as_the_probability_of_cl
     assert results["one"].metrics == results["two"].metrics
     assert results["two"].metrics.test_images == (2, 4)
     assert results["one"].confusion == results["two"].confusion == [[1, 1], [1, 1]]
+
+
+def test_a_reshape_in_the_model_is_preprocess_work_only_where_preprocess_left_it_undone():
+    from grader.checks.normal_form import fold_preprocessing
+    from grader.facts import LayerFacts, ModelFacts, PreprocessFacts
+
+    layers = (LayerFacts("Reshape", "reshape", (28, 28, 1), 0, {"target_shape": [28, 28, 1]}),
+              LayerFacts("Conv2D", "conv2d", (26, 26, 32), 320, {"filters": 32}))
+    model = ModelFacts(input_shape=(28, 28), output_shape=(26, 26, 32), layers=layers, total_params=320,
+                       compiled=False)
+
+    def facts(shape):
+        return PreprocessFacts(shape=shape, dtype="float32", min=0.0, max=1.0, max_abs_diff=None, factor=1.0)
+
+    folded, moved = fold_preprocessing(model, facts((32, 28, 28)), (28, 28, 1))
+    assert moved == ("Reshape",) and folded.input_shape == (28, 28, 1) and len(folded.layers) == 1
+    # preprocess() already returns 28x28x1: the model's 28x28 input and its Reshape are the model's own doing.
+    assert fold_preprocessing(model, facts((32, 28, 28, 1)), (28, 28, 1)) == (model, ())

@@ -161,8 +161,10 @@ def fold_preprocessing(model: Any, preprocess: Any, expected_input: Sequence[int
     layers, input_shape, moved = list(model.layers), tuple(model.input_shape), []
     while layers:
         first = layers[0]
+        # Only where preprocess() returned the shape the model takes: then the Reshape does its job.
         if (first.type == "Reshape" and tuple(first.output) == tuple(expected_input)
-                and _squeezed(input_shape) == _squeezed(expected_input) and input_shape != tuple(expected_input)):
+                and _squeezed(input_shape) == _squeezed(expected_input) and input_shape != tuple(expected_input)
+                and preprocess is not None and tuple(preprocess.shape[1:]) == input_shape):
             input_shape = tuple(first.output)
         elif (first.type == "Rescaling" and _is_number(first.config.get("offset", 0.0), 0.0)
               and isinstance(first.config.get("scale"), (int, float)) and preprocess is not None
