@@ -74,6 +74,6 @@ def test_a_reshape_in_the_model_is_preprocess_work_only_where_preprocess_left_it
         return PreprocessFacts(shape=shape, dtype="float32", min=0.0, max=1.0, max_abs_diff=None, factor=1.0)
 
     folded, moved = fold_preprocessing(model, facts((32, 28, 28)), (28, 28, 1))
-    assert moved == ("Reshape",) and folded.input_shape == (28, 28, 1) and len(folded.layers) == 1
+    assert moved == ("Reshape()",) and folded.input_shape == (28, 28, 1) and len(folded.layers) == 1
     # preprocess() already returns 28x28x1: the model's 28x28 input and its Reshape are the model's own doing.
     assert fold_preprocessing(model, facts((32, 28, 28, 1)), (28, 28, 1)) == (model, ())
