@@ -9,7 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def kit_dir(part: str) -> Path:
-    """A folder of the kit: "challenges", "solutions" or "datasets".
+    """A folder of the kit: "challenges", "datasets" or "docs".
 
     In a checkout (and an editable install) it is the folder at the top of the checkout; in an
     installed wheel the same files ship inside the package as grader/kit/<part>.

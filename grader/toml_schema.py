@@ -65,7 +65,7 @@ def _message(error: dict[str, Any]) -> str:
         return error["msg"].removeprefix("Value error, ")
     loc = _place(tuple(error["loc"]))
     if kind == "extra_forbidden":
-        return f"{_where(loc[:-1])} has no key {loc[-1]!r} (every key and its default: docs/spec.md)"
+        return f"{_where(loc[:-1])} has no key {loc[-1]!r} (every key and its default: `grade docs spec`)"
     if kind == "missing":
         if len(loc) == 1:
             return f"the table [{loc[0]}] is missing"

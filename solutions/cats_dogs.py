@@ -13,7 +13,7 @@ around 70%. That difference, the overfitting gap, is what this challenge is abou
   this inside the model, and only while training;
 - dropout: switch off half of the features at random before the dense head, at every step.
 
-You fill in three functions; the grader calls them (see docs/contract.md):
+You fill in three functions; the grader calls them (see `grade docs contract`):
 
     preprocess(images)       raw uint8 photos (N, 150, 150, 3) -> floats in [0, 1]
     augmentation_layers()    the random changes (used by build_model)

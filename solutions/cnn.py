@@ -8,7 +8,7 @@ memorise its training images instead of learning digits. Dropout fights that: du
 it switches off a random 40% of its inputs at every step, so no single feature can be relied
 on. (At test time dropout does nothing.)
 
-You fill in two functions; the grader calls them (see docs/contract.md):
+You fill in two functions; the grader calls them (see `grade docs contract`):
 
     preprocess(images)   raw uint8 images -> what the model eats
     build_model()        the compiled CNN
@@ -77,7 +77,7 @@ def make_callbacks(target_accuracy):
 
 
 if __name__ == "__main__":
-    # Train it yourself on the verified files `grade data fetch` prepared (docs/data.md), and
+    # Train it yourself on the verified files `grade data fetch` prepared (`grade docs data`), and
     # compare training with validation accuracy: dropout keeps the two close.
     from grader.data import load_dataset
 

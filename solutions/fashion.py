@@ -8,7 +8,7 @@ for every position. A convolution slides small 3x3 filters over the image instea
 filter finds an edge, a lace or a heel wherever it is. Pooling then halves the image, keeping
 the strongest answer of each 2x2 patch, so later filters see larger parts of the picture.
 
-You fill in four TODOs; the grader calls three functions (see docs/contract.md):
+You fill in four TODOs; the grader calls three functions (see `grade docs contract`):
 
     preprocess(images)               raw uint8 images -> what the model eats
     build_model()                    the compiled CNN

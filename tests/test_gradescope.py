@@ -111,18 +111,23 @@ def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         archive.extractall(root / "source")
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert {"setup.sh", "run_autograder", "spec.toml", "cnn-grader/pyproject.toml", "cnn-grader/grader/pipeline.py",
-            "cnn-grader/challenges/fashion.toml", "cnn-grader/datasets/manifest.toml"} <= set(names)
-    assert not [n for n in names if "__pycache__" in n or n.startswith("cnn-grader/datasets/cache")]
+            "cnn-grader/grader/kit/challenges/fashion.toml", "cnn-grader/grader/kit/datasets/manifest.toml",
+            f"constraints/python{python}.txt", "constraints/python3.10.txt"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or "/cache/" in n or "solutions" in n]
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     setup = (root / "source" / "setup.sh").read_text()
-    assert 'pip install --quiet -c "$SOURCE/constraints.txt" "$SOURCE/cnn-grader" "tensorflow-cpu==' in setup
-    assert "grade data fetch fashion_mnist" in setup and "chmod -R go-rwx" in setup
-    pins = dict(line.split("==") for line in (root / "source" / "constraints.txt").read_text().splitlines()
-                if "==" in line)
-    import keras
+    assert 'constraints="$SOURCE/constraints/python$version.txt"' in setup
+    assert 'pip install --quiet "${pins[@]}" "$SOURCE/cnn-grader" tensorflow-cpu' in setup
+    assert "grade\" data fetch fashion_mnist" in setup and "chmod -R go-rwx" in setup
+    pins = dict(line.split("==") for line in (root / "source" / "constraints" / f"python{python}.txt").read_text()
+                .splitlines() if "==" in line)
+    from importlib import metadata
 
-    assert pins["keras"] == keras.__version__ and "tensorflow" not in pins  # the CPU build is installed instead
+    # This environment's versions, with TensorFlow's CPU build instead of the full one.
+    assert pins["keras"] == metadata.version("keras") and "tensorflow" not in pins
+    assert pins["tensorflow-cpu"] == metadata.version("tensorflow")
     for script in ("setup.sh", "run_autograder"):
         subprocess.run(["bash", "-n", str(root / "source" / script)], check=True)
     (root / "source" / "run_autograder").chmod(0o755)  # zipfile does not restore modes

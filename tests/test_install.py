@@ -65,12 +65,20 @@ def test_the_wheel_holds_the_kit(installed):
     for name in CHALLENGES:
         assert f"grader/kit/challenges/{name}.toml" in names and f"grader/kit/challenges/{name}.py" in names
     assert "grader/kit/datasets/manifest.toml" in names
+    assert "grader/kit/docs/contract.md" in names  # `grade docs contract` from a pip install
     assert not [n for n in names if n.startswith(("tests/", "runs/")) or "/cache/" in n]
     # Every learner installs this wheel: no reference solution is in it, not under any name.
     references = {p.read_bytes() for p in (config.REPO_ROOT / "solutions").rglob("*.py")}
     with zipfile.ZipFile(installed["wheel"]) as wheel:
         assert not [n for n in names if "solutions" in n or wheel.read(n) in references]
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(n for n in names if "dist-info" in n)
+
+
+def test_the_docs_a_learner_is_pointed_at_come_with_the_install(installed):
+    shown = run(installed, "docs", "contract").stdout
+    assert shown == (config.REPO_ROOT / "docs" / "contract.md").read_text()
+    where = run(installed, "docs", "data", "--path").stdout.strip()
+    assert where.startswith(str(installed["venv"])) and where.endswith("grader/kit/docs/data.md"), where
 
 
 def test_commands_that_need_a_reference_say_how_to_get_one(installed):
@@ -135,3 +143,29 @@ def test_a_warm_check_from_another_folder(installed, tmp_path):
         assert "2 checks" in run(warm, "warm", "status").stdout
     finally:
         assert "stopped" in run(warm, "warm", "stop").stdout
+
+
+def test_a_host_builds_the_gradescope_bundle_from_a_pip_install(installed):
+    """The bundle's kit is the installed package laid out as a project: it builds, offline, into a
+    wheel with the same files as the kit's own wheel, and it holds no reference solution."""
+    import zipfile
+
+    made = run(installed, "gradescope", "bundle", "fashion", "--out", "fashion.zip")
+    assert "Python 3.10" in made.stdout, made.stdout
+    with zipfile.ZipFile(installed["work"] / "fashion.zip") as archive:
+        archive.extractall(installed["root"] / "bundle")
+    kit = installed["root"] / "bundle" / "cnn-grader"
+    references = {p.read_bytes() for p in (config.REPO_ROOT / "solutions").rglob("*.py")}
+    assert not [p for p in kit.rglob("*") if p.is_file() and p.read_bytes() in references]
+
+    rebuilt = installed["root"] / "rebuilt"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(rebuilt), str(kit)], check=True, capture_output=True, text=True)
+    (wheel,) = rebuilt.glob("cnn_grader-*.whl")
+
+    def package_files(path):
+        return {n for n in zipfile.ZipFile(path).namelist() if not n.startswith("cnn_grader-")}
+
+    assert package_files(wheel) == package_files(installed["wheel"])
+    assert zipfile.ZipFile(wheel).read("grader/kit/challenges/fashion.toml") == \
+        (config.CHALLENGES_DIR / "fashion.toml").read_bytes()

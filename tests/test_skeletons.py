@@ -118,3 +118,29 @@ def test_grade_check_explains_every_failed_check_of_an_untouched_skeleton(name, 
     by_id = {c.id: c for c in result.checks}
     assert "TODO 1" in by_id["preprocess"].message
     assert "build_model()" in by_id["architecture.layers"].message
+
+
+def test_every_pointer_to_the_docs_works_from_a_pip_install():
+    """Skeletons and messages name pages as `grade docs TOPIC` (shipped in the package), never a
+    docs/ path or a folder of the checkout that a pip install does not have."""
+    from click.testing import CliRunner
+
+    from grader.cli import main as cli
+    from grader import config
+    from grader.cli.docs import topics
+
+    learner_facing = sorted(config.CHALLENGES_DIR.glob("*.py"))
+    for path in learner_facing:
+        text = path.read_text()
+        assert "docs/" not in text and "../shared" not in text, path.name
+    pointers = set()
+    for path in learner_facing + sorted((config.REPO_ROOT / "grader").rglob("*.py")):
+        pointers |= set(re.findall(r"`grade docs ([a-z_]+)`", path.read_text()))
+    assert {"contract", "data", "security", "spec"} <= pointers
+    assert pointers <= set(topics()), pointers - set(topics())
+    shown = CliRunner().invoke(cli, ["docs", "contract"])
+    assert shown.exit_code == 0 and shown.output == (config.REPO_ROOT / "docs" / "contract.md").read_text()
+    listed = CliRunner().invoke(cli, ["docs"]).output
+    assert all(f"{topic:<13} " in listed for topic in topics())
+    unknown = CliRunner().invoke(cli, ["docs", "nope"])
+    assert unknown.exit_code == 2 and "no documentation page named 'nope'; the pages are: batch," in unknown.output

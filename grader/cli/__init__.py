@@ -31,7 +31,7 @@ def _common_options(fn):
     fn = click.option("--verbose", "-v", is_flag=True, help="Also show tracebacks and your program's output.")(fn)
     fn = click.option("--isolation", type=click.Choice(["auto", "namespaces", "uid", "none"]), default=None,
                       envvar="GRADER_ISOLATION",
-                      help="How to isolate the submission's code (docs/security.md). auto: bubblewrap namespaces, "
+                      help="How to isolate the submission's code (`grade docs security`). auto: bubblewrap namespaces, "
                            "else the uid fallback as root, else none (feedback only).")(fn)
     return fn
 
@@ -174,6 +174,7 @@ from grader.cli.kernel import kernel  # noqa: E402
 from grader.cli.calibrate import calibrate  # noqa: E402
 from grader.cli.batch import batch  # noqa: E402
 from grader.cli.warm import warm  # noqa: E402
+from grader.cli.docs import docs  # noqa: E402
 
 main.add_command(data)
 main.add_command(release)
@@ -185,6 +186,7 @@ main.add_command(kernel)
 main.add_command(calibrate)
 main.add_command(batch)
 main.add_command(warm)
+main.add_command(docs)
 
 if __name__ == "__main__":
     main()

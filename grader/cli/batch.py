@@ -34,7 +34,7 @@ from grader.cli.leaderboard import _db_option, _key_file_option
                    "and no --address: the local cluster's CPUs).")
 @click.option("--address", help="An existing Ray cluster (ray://host:10001 or auto); implies --engine ray.")
 @click.option("--isolation", type=click.Choice(["auto", "namespaces", "uid"]), default=None,
-              envvar="GRADER_ISOLATION", help="How to isolate each submission's code (docs/security.md). A batch "
+              envvar="GRADER_ISOLATION", help="How to isolate each submission's code (`grade docs security`). A batch "
                                               "records gradings, so it never runs a submission unisolated.")
 @click.option("--sign", is_flag=True, help="Also write a record signed with the host's secret key per grading.")
 @_key_file_option

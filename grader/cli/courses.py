@@ -68,7 +68,7 @@ def gradescope() -> None:
               help="Grade against this spec (TOML) instead of the built-in one, e.g. with other thresholds.")
 def gradescope_bundle(challenge: str, out_path: Path | None, profile: str, spec_path: Path | None) -> None:
     """Write the autograder zip (setup.sh, run_autograder, the kit) for CHALLENGE."""
-    from grader.integrations.gradescope import build_bundle
+    from grader.integrations.gradescope_bundle import build_bundle
     from grader.spec import SpecError
 
     try:
@@ -77,7 +77,21 @@ def gradescope_bundle(challenge: str, out_path: Path | None, profile: str, spec_
     except SpecError as err:
         _fail(str(err))
     click.echo(f"{bundle.path}: Gradescope autograder for {bundle.challenge} (profile {bundle.profile}), "
-               f"{bundle.files} files. Upload it as the assignment's autograder (Ubuntu base image).")
+               f"{bundle.files} files, with the versions tested on Python {', '.join(bundle.pythons)}. Upload it as "
+               f"the assignment's autograder (an Ubuntu base image with one of those Pythons: 22.04 has 3.10).")
+
+
+@gradescope.command(name="constraints")
+def gradescope_constraints() -> None:
+    """Print the versions of every package the kit uses here (a constraints file for this Python).
+
+    Run it where the tests pass on another Python and keep the output as
+    grader/integrations/constraints/python3.X.txt: bundles then carry it for Gradescope images with
+    that Python.
+    """
+    from grader.integrations.gradescope_bundle import tested_constraints
+
+    click.echo(tested_constraints(), nl=False)
 
 
 @gradescope.command(name="export")

@@ -13,15 +13,15 @@ import click
 
 EXIT_DATA_ERROR = 2
 MNIST_NOTE = ("MNIST: keras.datasets.mnist.load_data() only accepts Keras' own mnist.npz, so it is not seeded; "
-              "grader.data.load_mnist_like_keras() returns the same arrays offline (docs/data.md).")
+              "grader.data.load_mnist_like_keras() returns the same arrays offline (`grade docs data`).")
 
 
 def _location_options(fn):
     fn = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
                       help="Cache folder (default: $GRADER_CACHE_DIR, else the user cache folder, ~/.cache/cnn-grader on Linux).")(fn)
     fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                      help="Folder with the raw datasets, laid out like ../shared/datasets "
-                           "(also looked for: $GRADER_DATA_DIR).")(fn)
+                      help="Folder with the raw datasets, one sub-folder per dataset: fashion_mnist/, mnist/, "
+                           "cats_vs_dogs/ (also looked for: $GRADER_DATA_DIR).")(fn)
     fn = click.argument("names", nargs=-1)(fn)
     return fn
 

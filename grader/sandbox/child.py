@@ -155,7 +155,7 @@ def import_submission(path: Path) -> Any:
     missing = [name for name in ("preprocess", "build_model", "make_callbacks") if not callable(getattr(module, name, None))]
     if missing:
         raise StageFailed("import", f"the file does not define {', '.join(missing)}()",
-                          "keep the functions of the challenge file, with their names unchanged (docs/contract.md)")
+                          "keep the functions of the challenge file, with their names unchanged (`grade docs contract`)")
     return module
 
 
