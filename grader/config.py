@@ -60,6 +60,9 @@ CHECK_TIME_BUDGET_S = 120
 
 # `grade check --warm`: its helper (grader/warm/) stops after this long without a request.
 WARM_IDLE_S = float(os.environ.get("GRADER_WARM_IDLE_S", 15 * 60))
+# How many sets (a sandboxed child, a trainer) the warm helper keeps ready: 2 serves a check that
+# comes right after the last one; each set holds Keras and TensorFlow in memory (about 0.5 GB).
+WARM_DEPTH = int(os.environ.get("GRADER_WARM_DEPTH", 2))
 
 # On TensorFlow the trainer runs this many batches per call into the compiled train step: the
 # same weights, bitwise, with less Python overhead per batch

@@ -21,8 +21,9 @@ class Processes:
               preload: str = "keras") -> StartedChild:
         return start_child(isolation=isolation, limits=limits, keras_backend=keras_backend, preload=preload)
 
-    def trainer(self, device: str, keras_backend: str | None = None) -> TrainerProcess:
-        return TrainerProcess.start(device, keras_backend)
+    def trainer(self, device: str, keras_backend: str | None = None, *, ahead: bool = False) -> TrainerProcess:
+        """`ahead`: started before its grading asks (the warm helper): it warms its backend up meanwhile."""
+        return TrainerProcess.start(device, keras_backend, warm_up=ahead)
 
 
 COLD = Processes()

@@ -321,8 +321,11 @@ def test_hostile_submission_is_contained_in_a_warm_check(case, tmp_path, hostile
 
     warm_pool.prime(isolation=iso.choose(), limits=load_spec(hostile_spec).profile("tiny").sandbox,
                     keras_backend="numpy", device="cpu")
-    ready = [c.sandbox.process for c in warm_pool.children.values()] + \
-            [t.process for t in warm_pool.trainers.values()]
+    # The oldest of each kind is handed over first; the spares wait for the next check.
+    ready = [c[0].sandbox.process for c in warm_pool.children.values()] + \
+            [t[0].process for t in warm_pool.trainers.values()]
+    spares = [c.sandbox.process for c in sum(warm_pool.children.values(), [])[1:]] + \
+             [t.process for t in sum(warm_pool.trainers.values(), [])[1:]]
     handed_before = dict(warm_pool.handed_over)
     result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
                               train=False, processes=warm_pool)
@@ -330,3 +333,4 @@ def test_hostile_submission_is_contained_in_a_warm_check(case, tmp_path, hostile
     # Both processes were the ones started ahead, and neither outlived its one check.
     assert warm_pool.handed_over == {"child": handed_before["child"] + 1, "trainer": handed_before["trainer"] + 1}
     assert len(ready) == 2 and all(process.poll() is not None for process in ready)
+    assert len(spares) == 2 * (warm_pool.depth - 1) and all(process.poll() is None for process in spares)

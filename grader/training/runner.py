@@ -56,8 +56,9 @@ class TrainerProcess:
         self.process, self.output, self.folder, self.cgroup = process, output, folder, cgroup
 
     @classmethod
-    def start(cls, device: str, keras_backend: str | None = None) -> "TrainerProcess":
-        """Start the trainer (it imports Keras at once); `keras_backend` overrides the chosen one."""
+    def start(cls, device: str, keras_backend: str | None = None, *, warm_up: bool = False) -> "TrainerProcess":
+        """Start the trainer (it imports Keras at once); `keras_backend` overrides the chosen one.
+        `warm_up`: it is started ahead of its job, and rehearses a small model of its own meanwhile."""
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
 
@@ -77,7 +78,8 @@ class TrainerProcess:
             env["KERAS_BACKEND"] = keras_backend
         folder = launch.private_folder("grader-trainer-")
         try:
-            process = subprocess.Popen(launch.python_command("grader.training.trainer"), env=env, cwd=folder,
+            command = launch.python_command("grader.training.trainer", *([files.WARM_UP_FLAG] if warm_up else []))
+            process = subprocess.Popen(command, env=env, cwd=folder,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        start_new_session=True, preexec_fn=before_exec)
         except BaseException:
@@ -112,7 +114,10 @@ class TrainerProcess:
                 outcome.timed_out = True
                 break
             progress.poll()
-            time.sleep(0.1)
+            try:  # a tenth of a second between looks, and no wait at all once it has exited
+                self.process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
         self.close()
         progress.poll()
         outcome.returncode = self.process.returncode

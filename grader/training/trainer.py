@@ -322,11 +322,18 @@ def run_job(folder: Path, started: float) -> None:
                                                       "detail": traceback.format_exc()[-4000:]})
 
 
+WARM_UP_FLAG = "--warm-up"
+
+
 def main() -> int:
     from grader import backend
 
     backend.import_keras()  # while the child is still at work: this is the slow part
     backend.bound_gpu_memory()  # a batch sharing one GPU between gradings (grader/batch/)
+    if WARM_UP_FLAG in sys.argv:  # started ahead of its job (the warm helper): time to spare now
+        from grader.training.rehearsal import warm_up
+
+        warm_up(Path.cwd())
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # nothing to build: the parent closed stdin

@@ -90,7 +90,8 @@ def serve(idle_s: float) -> int:
             pass
 
     try:
-        import grader.pipeline  # noqa: F401  (what every request needs, imported once)
+        import grader.data  # noqa: F401  (what every request needs, imported once)
+        import grader.pipeline  # noqa: F401
         import grader.report.terminal  # noqa: F401
 
         prime(pool)
@@ -118,8 +119,7 @@ def serve(idle_s: float) -> int:
                     if op == "status":
                         protocol.send(connection, {"pid": os.getpid(), "identity": ident, "checks": served,
                                                    "up_s": round(time.time() - started, 1), "idle_s": idle_s,
-                                                   "ready": {"child": len(pool.children),
-                                                             "trainer": len(pool.trainers)},
+                                                   "ready": pool.ready(),
                                                    "handed_over": pool.handed_over,
                                                    "started_cold": pool.started_cold})
                         continue
