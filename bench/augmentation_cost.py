@@ -26,8 +26,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
-from grader.backend import gpu_names  # noqa: E402
 from submit_vs_plain import append_row  # noqa: E402
+
+from grader.backend import gpu_names  # noqa: E402
 
 BATCH, TRAIN, VALIDATION = 20, 2000, 500
 
@@ -50,7 +51,7 @@ def warmed_up_model(module, *, augmented: bool, x: np.ndarray, y: np.ndarray):
         model = module.build_model()
     finally:
         module.augmentation_layers = layers
-    model.fit(x[:10 * BATCH], y[:10 * BATCH], validation_data=(x[:BATCH], y[:BATCH]), batch_size=BATCH, verbose=0)
+    model.fit(x[: 10 * BATCH], y[: 10 * BATCH], validation_data=(x[:BATCH], y[:BATCH]), batch_size=BATCH, verbose=0)
     return model
 
 
@@ -91,9 +92,12 @@ def main() -> None:
     batch = keras.ops.convert_to_tensor(x[:BATCH])
     layers = {type(layer).__name__: layer_milliseconds(layer, batch) for layer in module.augmentation_layers()}
     device = ", ".join(gpu_names()) or "cpu"
-    row = (f"| {time.strftime('%Y-%m-%d')} | {keras.backend.backend()} | {device} | {with_augmentation:.2f} | "
-           f"{without:.2f} | **{with_augmentation / without:.1f}** | "
-           + ", ".join(f"{name} {ms:.1f}" for name, ms in layers.items()) + " |\n")
+    row = (
+        f"| {time.strftime('%Y-%m-%d')} | {keras.backend.backend()} | {device} | {with_augmentation:.2f} | "
+        f"{without:.2f} | **{with_augmentation / without:.1f}** | "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in layers.items())
+        + " |\n"
+    )
     print(row, end="")
     append_row(args.out, row)
 

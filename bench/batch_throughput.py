@@ -44,8 +44,23 @@ tiers = [{{ min_accuracy = 0.5, points = 1 }}]
 
 def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, str]) -> float:
     out = folder / f"out-{mode}"
-    command = [sys.executable, "-m", "grader.cli", "batch", str(folder / "course"), "--spec", str(spec),
-               "--profile", "bench", "--device", "cpu", "--db", str(folder / f"{mode}.sqlite"), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(folder / "course"),
+        "--spec",
+        str(spec),
+        "--profile",
+        "bench",
+        "--device",
+        "cpu",
+        "--db",
+        str(folder / f"{mode}.sqlite"),
+        "--out",
+        str(out),
+    ]
     if mode == "jobs":
         command += ["--jobs", str(jobs)]
     elif mode == "ray":
@@ -76,8 +91,10 @@ def main() -> None:
             learner.mkdir(parents=True)
             shutil.copyfile(REPO / "solutions" / "fashion.py", learner / "fashion.py")
         spec = folder / "fashion.toml"
-        spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
-            train=args.train, validation=args.validation, epochs=args.epochs))
+        spec.write_text(
+            (REPO / "challenges" / "fashion.toml").read_text()
+            + BENCH_PROFILE.format(train=args.train, validation=args.validation, epochs=args.epochs)
+        )
         seconds = {}
         for mode in ("sequential", "jobs", "ray"):
             seconds[mode] = run_batch(mode, folder=folder, spec=spec, jobs=args.jobs, env=env)
@@ -87,9 +104,12 @@ def main() -> None:
     where = machine("cpu", env)
     jobs_ratio, ray_ratio = per_minute["jobs"] / per_minute["sequential"], per_minute["ray"] / per_minute["sequential"]
     print(f"throughput against sequential: --jobs {args.jobs} x{jobs_ratio:.2f}, ray x{ray_ratio:.2f} ({where})")
-    append_row(args.out, f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/"
-               f"{args.validation}, {args.epochs} epochs | {per_minute['sequential']:.2f} | {per_minute['jobs']:.2f} | "
-               f"{per_minute['ray']:.2f} | **x{jobs_ratio:.2f}** | **x{ray_ratio:.2f}** |\n")
+    append_row(
+        args.out,
+        f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/"
+        f"{args.validation}, {args.epochs} epochs | {per_minute['sequential']:.2f} | {per_minute['jobs']:.2f} | "
+        f"{per_minute['ray']:.2f} | **x{jobs_ratio:.2f}** | **x{ray_ratio:.2f}** |\n",
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,27 @@ tiers = [{{ min_accuracy = 0.5, points = 10 }}]
 
 def grade_once(isolation: str, spec: Path, out: Path) -> tuple[float, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "grader.cli", "submit", str(REPO / "solutions" / "fashion.py"),
-                           "--spec", str(spec), "--profile", "bench", "--isolation", isolation, "--out", str(out),
-                           "--json"], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "submit",
+            str(REPO / "solutions" / "fashion.py"),
+            "--spec",
+            str(spec),
+            "--profile",
+            "bench",
+            "--isolation",
+            isolation,
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     seconds = time.perf_counter() - started
     result = json.loads(done.stdout)
     assert result["isolation"] == isolation, result.get("error")
@@ -70,12 +88,14 @@ def main() -> None:
                 print(f"{isolation:>10}: {seconds:6.1f} s  test accuracy {acc:.4f}", flush=True)
     isolated, plain = statistics.median(times["namespaces"]), statistics.median(times["none"])
     ratio = isolated / plain
-    ratios = ", ".join(f"{a / b:.3f}" for a, b in zip(times["namespaces"], times["none"]))
+    ratios = ", ".join(f"{a / b:.3f}" for a, b in zip(times["namespaces"], times["none"], strict=True))
     machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip()
-    row = (f"| {time.strftime('%Y-%m-%d')} | {machine} | 12000/2000, {args.epochs} epochs | {plain:.1f} | "
-           f"{isolated:.1f} | **{ratio:.3f}** (per repeat {ratios}) | "
-           f"{'/'.join(f'{a:.4f}' for a in sorted(accuracy['none']))} | "
-           f"{'/'.join(f'{a:.4f}' for a in sorted(accuracy['namespaces']))} |")
+    row = (
+        f"| {time.strftime('%Y-%m-%d')} | {machine} | 12000/2000, {args.epochs} epochs | {plain:.1f} | "
+        f"{isolated:.1f} | **{ratio:.3f}** (per repeat {ratios}) | "
+        f"{'/'.join(f'{a:.4f}' for a in sorted(accuracy['none']))} | "
+        f"{'/'.join(f'{a:.4f}' for a in sorted(accuracy['namespaces']))} |"
+    )
     print(row)
     if args.out:
         with open(args.out, "a") as handle:

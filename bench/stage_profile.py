@@ -62,11 +62,36 @@ def main() -> None:
     solution = REPO / "solutions" / "fashion.py"
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "fashion.toml"
-        spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
-            train=12000, validation=2000, epochs=5, batch=64, precision="float32"))
-        submit = [sys.executable, "-m", "grader.cli", "submit", str(solution), "--spec", str(spec), "--profile",
-                  "bench", "--device", "cpu", "--json", "--out", str(Path(tmp) / "submit")]
-        check = [sys.executable, "-m", "grader.cli", "check", str(solution), "--json", "--out", str(Path(tmp) / "check")]
+        spec.write_text(
+            (REPO / "challenges" / "fashion.toml").read_text()
+            + BENCH_PROFILE.format(train=12000, validation=2000, epochs=5, batch=64, precision="float32")
+        )
+        submit = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "submit",
+            str(solution),
+            "--spec",
+            str(spec),
+            "--profile",
+            "bench",
+            "--device",
+            "cpu",
+            "--json",
+            "--out",
+            str(Path(tmp) / "submit"),
+        ]
+        check = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "check",
+            str(solution),
+            "--json",
+            "--out",
+            str(Path(tmp) / "check"),
+        ]
         chosen_env = dict(env, GRADER_CHECK_BACKEND="chosen")
         commands = [("check", check, env), ("check, chosen backend", check, chosen_env)]
         if not args.checks_only:
@@ -86,18 +111,21 @@ def main() -> None:
                 seconds, result = run(command, command_env)
                 walls[name].append(seconds)
                 results[name].append(result)
-                print(f"{name} {repeat + 1}: {seconds:.2f} s wall, backend {result['backend']}, " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in result["durations"].items()))
+                print(
+                    f"{name} {repeat + 1}: {seconds:.2f} s wall, backend {result['backend']}, "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in result["durations"].items())
+                )
         if args.warm:
             subprocess.run([sys.executable, "-m", "grader.cli", "warm", "stop"], env=warm_env, cwd=REPO)
-    header = ["| command | wall s | outside grade() | " + " | ".join(STAGES) + " |",
-              "| --- " * (len(STAGES) + 3) + "|"]
-    rows = [row for name, _, _ in commands
-            for row in table(f"{args.label} grade {name}".strip(), walls[name], results[name])]
+    header = ["| command | wall s | outside grade() | " + " | ".join(STAGES) + " |", "| --- " * (len(STAGES) + 3) + "|"]
+    rows = [
+        row
+        for name, _, _ in commands
+        for row in table(f"{args.label} grade {name}".strip(), walls[name], results[name])
+    ]
     print("\n".join(header + rows))
     accuracy = results["submit"][0]["metrics"].get("test_accuracy") if "submit" in results else None
-    print(f"({machine('cpu', env)}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy "
-          f"{accuracy})")
+    print(f"({machine('cpu', env)}, {time.strftime('%Y-%m-%d')}, medians of {args.repeats}; test accuracy {accuracy})")
     append_row(args.out, "\n".join(rows) + "\n")
 
 

@@ -74,8 +74,10 @@ def cpu_name() -> str:
 
 def machine(device: str, env: dict[str, str]) -> str:
     """The machine column of bench/results.md."""
-    return (f"{platform.machine()} {cpu_name()}, {os.cpu_count()} cores, {device}, "
-            f"backend {env.get('KERAS_BACKEND', 'tensorflow')}")
+    return (
+        f"{platform.machine()} {cpu_name()}, {os.cpu_count()} cores, {device}, "
+        f"backend {env.get('KERAS_BACKEND', 'tensorflow')}"
+    )
 
 
 def append_row(path: Path | None, row: str) -> None:
@@ -102,8 +104,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
-                        help="the grader's training precision (the plain script always trains in float32)")
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16"),
+        help="the grader's training precision (the plain script always trains in float32)",
+    )
     parser.add_argument("--out", type=Path, help="append a Markdown row of results to this file")
     args = parser.parse_args()
 
@@ -113,15 +119,43 @@ def main() -> None:
     solution = REPO / "solutions" / "fashion.py"
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "fashion.toml"
-        spec.write_text((REPO / "challenges" / "fashion.toml").read_text() + BENCH_PROFILE.format(
-            train=args.train, validation=args.validation, epochs=args.epochs, batch=args.batch,
-            precision=args.precision))
+        spec.write_text(
+            (REPO / "challenges" / "fashion.toml").read_text()
+            + BENCH_PROFILE.format(
+                train=args.train,
+                validation=args.validation,
+                epochs=args.epochs,
+                batch=args.batch,
+                precision=args.precision,
+            )
+        )
         plain_py = Path(tmp) / "plain.py"
         plain_py.write_text(PLAIN_SCRIPT)
-        plain_cmd = [sys.executable, str(plain_py), str(args.train), str(args.validation), str(args.epochs),
-                     str(args.batch), str(solution)]
-        grade_cmd = [sys.executable, "-m", "grader.cli", "submit", str(solution), "--spec", str(spec),
-                     "--profile", "bench", "--device", args.device, "--json", "--out", str(Path(tmp) / "run")]
+        plain_cmd = [
+            sys.executable,
+            str(plain_py),
+            str(args.train),
+            str(args.validation),
+            str(args.epochs),
+            str(args.batch),
+            str(solution),
+        ]
+        grade_cmd = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "submit",
+            str(solution),
+            "--spec",
+            str(spec),
+            "--profile",
+            "bench",
+            "--device",
+            args.device,
+            "--json",
+            "--out",
+            str(Path(tmp) / "run"),
+        ]
         plain_s, grade_s, plain_acc, grade_acc = [], [], [], []
         for repeat in range(args.repeats):
             seconds, out = timed(plain_cmd, env)
@@ -131,18 +165,28 @@ def main() -> None:
             grade_s.append(seconds)
             result = json.loads(out)
             grade_acc.append(result["metrics"]["test_accuracy"])
-            print(f"run {repeat + 1}: plain {plain_s[-1]:.1f} s (acc {plain_acc[-1]:.4f}), "
-                  f"grade submit {grade_s[-1]:.1f} s (acc {grade_acc[-1]:.4f}, "
-                  + ", ".join(f"{stage} {result['durations'].get(stage, 0):.1f} s"
-                              for stage in ("child", "train", "evaluate", "report")) + ")")
+            print(
+                f"run {repeat + 1}: plain {plain_s[-1]:.1f} s (acc {plain_acc[-1]:.4f}), "
+                f"grade submit {grade_s[-1]:.1f} s (acc {grade_acc[-1]:.4f}, "
+                + ", ".join(
+                    f"{stage} {result['durations'].get(stage, 0):.1f} s"
+                    for stage in ("child", "train", "evaluate", "report")
+                )
+                + ")"
+            )
 
     ratio = statistics.median(grade_s) / statistics.median(plain_s)
     where = machine(args.device, env) + ("" if args.precision == "float32" else f", grader in {args.precision}")
-    print(f"median: plain {statistics.median(plain_s):.1f} s, grade submit {statistics.median(grade_s):.1f} s, "
-          f"ratio {ratio:.2f} ({where})")
-    append_row(args.out, f"| {time.strftime('%Y-%m-%d')} | {where} | {args.train}/{args.validation}, {args.epochs} "
-               f"epochs, batch {args.batch} | {statistics.median(plain_s):.1f} | {statistics.median(grade_s):.1f} | "
-               f"**{ratio:.2f}** | {statistics.mean(plain_acc):.4f} | {statistics.mean(grade_acc):.4f} |\n")
+    print(
+        f"median: plain {statistics.median(plain_s):.1f} s, grade submit {statistics.median(grade_s):.1f} s, "
+        f"ratio {ratio:.2f} ({where})"
+    )
+    append_row(
+        args.out,
+        f"| {time.strftime('%Y-%m-%d')} | {where} | {args.train}/{args.validation}, {args.epochs} "
+        f"epochs, batch {args.batch} | {statistics.median(plain_s):.1f} | {statistics.median(grade_s):.1f} | "
+        f"**{ratio:.2f}** | {statistics.mean(plain_acc):.4f} | {statistics.mean(grade_acc):.4f} |\n",
+    )
 
 
 if __name__ == "__main__":

@@ -50,13 +50,19 @@ def main() -> None:
                     series[name].append(seconds)
                     time.sleep(pause)
                 time.sleep(args.think)
-            status = subprocess.run([sys.executable, "-m", "grader.cli", "warm", "status"], env=env, cwd=REPO,
-                                    capture_output=True, text=True).stdout.strip()
+            status = subprocess.run(
+                [sys.executable, "-m", "grader.cli", "warm", "status"],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
         finally:
-            subprocess.run([sys.executable, "-m", "grader.cli", "warm", "stop"], env=env, cwd=REPO,
-                           capture_output=True)
-    rows = [f"| {args.label} | {name} | {statistics.median(walls):.2f} | "
-            f"{', '.join(f'{w:.2f}' for w in walls)} |" for name, walls in series.items()]
+            subprocess.run([sys.executable, "-m", "grader.cli", "warm", "stop"], env=env, cwd=REPO, capture_output=True)
+    rows = [
+        f"| {args.label} | {name} | {statistics.median(walls):.2f} | {', '.join(f'{w:.2f}' for w in walls)} |"
+        for name, walls in series.items()
+    ]
     print(f"machine: {machine('cpu', env)}")
     print("| tree | checks | median s | every check, s |\n| --- | --- | --- | --- |")
     print("\n".join(rows))

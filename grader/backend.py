@@ -12,8 +12,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from grader import config, launch
 
@@ -116,8 +117,10 @@ def missing_backend() -> str | None:
     name = backend_name()
     module = BACKEND_MODULES.get(name)
     if module is None:
-        return (f"unknown Keras backend {name!r} (from $KERAS_BACKEND or keras.json): use one of "
-                f"{', '.join(BACKEND_MODULES)}")
+        return (
+            f"unknown Keras backend {name!r} (from $KERAS_BACKEND or keras.json): use one of "
+            f"{', '.join(BACKEND_MODULES)}"
+        )
     if importlib.util.find_spec(module) is None:
         extra = "" if name == "numpy" else f': pip install "cnn-grader[{name}]"'
         return f"the {name} backend is chosen but {module} is not installed{extra}"
@@ -212,8 +215,12 @@ def resource_env(*, cpu_threads: int | None = None, gpu_memory_fraction: float |
     env: dict[str, str] = {}
     if cpu_threads is not None:
         threads = str(max(1, cpu_threads))
-        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads,
-                   TF_NUM_INTEROP_THREADS=str(min(2, max(1, cpu_threads))))
+        env.update(
+            OMP_NUM_THREADS=threads,
+            MKL_NUM_THREADS=threads,
+            TF_NUM_INTRAOP_THREADS=threads,
+            TF_NUM_INTEROP_THREADS=str(min(2, max(1, cpu_threads))),
+        )
     if gpu_memory_fraction is not None:
         if not 0 < gpu_memory_fraction <= 1:
             raise ValueError(f"a GPU memory fraction is between 0 and 1, not {gpu_memory_fraction}")
@@ -290,8 +297,13 @@ def gpu_names_from_a_fresh_process(timeout_s: float = 120.0) -> list[str]:
 def _ask_a_fresh_process_for_gpus(timeout_s: float) -> list[str]:
     code = "import json; from grader.backend import gpu_names; print(json.dumps(gpu_names()))"
     try:
-        done = subprocess.run(launch.python_code(code), capture_output=True, text=True, timeout=timeout_s,
-                              env=launch.trusted_environment(_QUIET_ENV))
+        done = subprocess.run(
+            launch.python_code(code),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=launch.trusted_environment(_QUIET_ENV),
+        )
         names = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):  # no answer means: no GPU
         return []

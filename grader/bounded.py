@@ -71,7 +71,8 @@ def load_npy(data: bytes, what: str) -> np.ndarray:
         count *= dim
     payload = len(data) - stream.tell()
     if count * dtype.itemsize != payload:
-        raise ParseRefused(f"{what} claims shape {shape} ({count * dtype.itemsize:,} bytes) but holds "
-                           f"{payload:,} bytes")
+        raise ParseRefused(
+            f"{what} claims shape {shape} ({count * dtype.itemsize:,} bytes) but holds {payload:,} bytes"
+        )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
     return array.reshape(shape, order="F" if fortran_order else "C").copy()

@@ -12,8 +12,9 @@ submit`, so the figures are exactly what learners get), once per seed, and propo
 The margin covers what the measured seeds cannot show: the seeds to come spread as these do (one
 standard deviation of the figure over the seeds), and a figure moves in steps of one image of
 the split it is measured on (1/n: the test split for accuracy, the validation split for the
-gap). An accuracy margin is never less than MARGIN (float noise between hosts). The goal is that the reference gets full marks on at least 19 of
-20 seeds *other than* those it was calibrated on: `--first-seed 21` measures such a held-out set.
+gap). An accuracy margin is never less than MARGIN (float noise between hosts). The goal is that
+the reference gets full marks on at least 19 of 20 seeds *other than* those it was calibrated on:
+`--first-seed 21` measures such a held-out set.
 
 Lower tiers keep their distance below the top tier. Stretch tiers are calibrated the same way
 from the stretch reference (`--solution`), since the main reference cannot reach them.
@@ -33,9 +34,10 @@ import json
 import math
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader import config
 from grader.spec import ChallengeSpec, Profile, load_spec
@@ -107,8 +109,16 @@ class RecordError(CalibrationError):
 
 # What changes a seed's figures: a record made under other values is another experiment. The
 # thresholds are not among them (changing the tiers is what a calibration is for).
-TRAINING_SETTINGS = ("epochs", "batch_size", "train_limit", "validation_limit", "test_limit", "target_accuracy",
-                     "precision", "time_budget_s")
+TRAINING_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "train_limit",
+    "validation_limit",
+    "test_limit",
+    "target_accuracy",
+    "precision",
+    "time_budget_s",
+)
 
 
 def thresholds(profile: Profile) -> tuple[float | None, ...]:
@@ -117,9 +127,14 @@ def thresholds(profile: Profile) -> tuple[float | None, ...]:
 
 def experiment(*, challenge: str, profile: Profile, solution: Path, device: str, backend_name: str) -> dict[str, Any]:
     """What a record's seeds must share with the seeds a command would train."""
-    return {"challenge": challenge, "profile": profile.name, "solution_sha256": hashlib.sha256(
-                solution.read_bytes()).hexdigest(), "device": device, "backend": backend_name,
-            "training": {name: getattr(profile, name) for name in TRAINING_SETTINGS}}
+    return {
+        "challenge": challenge,
+        "profile": profile.name,
+        "solution_sha256": hashlib.sha256(solution.read_bytes()).hexdigest(),
+        "device": device,
+        "backend": backend_name,
+        "training": {name: getattr(profile, name) for name in TRAINING_SETTINGS},
+    }
 
 
 class CalibrationRecord:
@@ -144,19 +159,31 @@ class CalibrationRecord:
                 continue
             try:
                 doc = json.loads(line)
-                run = SeedRun(int(doc["seed"]), float(doc["test_accuracy"]), float(doc["gap"]), int(doc["epochs"]),
-                              float(doc["score"]), float(doc["max_score"]), str(doc["verdict"]),
-                              tuple(None if t is None else float(t) for t in doc["thresholds"]),
-                              _count(doc.get("test_images")), _count(doc.get("validation_images")))
+                run = SeedRun(
+                    int(doc["seed"]),
+                    float(doc["test_accuracy"]),
+                    float(doc["gap"]),
+                    int(doc["epochs"]),
+                    float(doc["score"]),
+                    float(doc["max_score"]),
+                    str(doc["verdict"]),
+                    tuple(None if t is None else float(t) for t in doc["thresholds"]),
+                    _count(doc.get("test_images")),
+                    _count(doc.get("validation_images")),
+                )
             except (ValueError, KeyError, TypeError) as err:
                 if number == len(lines):  # no newline after it: cut short while being written
                     continue
-                raise RecordError(f"line {number} of {self.path} is not a calibration record ({err}): remove the "
-                                  f"line, or give another --record file") from None
+                raise RecordError(
+                    f"line {number} of {self.path} is not a calibration record ({err}): remove the "
+                    f"line, or give another --record file"
+                ) from None
             theirs = {key: doc.get(key) for key in self.experiment}
             if theirs != self.experiment:
-                raise RecordError(f"{self.path} holds seeds of another calibration "
-                                  f"({_difference(theirs, self.experiment)}): give another --record file")
+                raise RecordError(
+                    f"{self.path} holds seeds of another calibration "
+                    f"({_difference(theirs, self.experiment)}): give another --record file"
+                )
             runs[run.seed] = run
         return runs
 
@@ -188,8 +215,9 @@ def _difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     for key, want in ours.items():
         got = theirs.get(key)
         if key == "training" and isinstance(got, dict):
-            parts += [f"{name} {got.get(name)!r}, not {value!r}" for name, value in want.items()
-                      if got.get(name) != value]
+            parts += [
+                f"{name} {got.get(name)!r}, not {value!r}" for name, value in want.items() if got.get(name) != value
+            ]
         elif got != want:
             parts.append(f"{key} {got!r}, not {want!r}")
     return "; ".join(parts)
@@ -215,10 +243,20 @@ def proposed_tiers(profile: Profile, calibration: Calibration, *, stretch: bool)
     return [round(top - (highest - t.min_accuracy), 4) for t in tiers]
 
 
-def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: int = 20, first_seed: int = 1,
-              solution: Path | None = None, spec_path: Path | None = None, data_dir: Path | None = None,
-              isolation: str | None = None, device: str = "cpu", record: Path | None = None,
-              on_run: Callable[[SeedRun, bool], None] = lambda run, recorded: None) -> Calibration:
+def calibrate(
+    *,
+    challenge: str,
+    profile: str = config.DEFAULT_PROFILE,
+    seeds: int = 20,
+    first_seed: int = 1,
+    solution: Path | None = None,
+    spec_path: Path | None = None,
+    data_dir: Path | None = None,
+    isolation: str | None = None,
+    device: str = "cpu",
+    record: Path | None = None,
+    on_run: Callable[[SeedRun, bool], None] = lambda run, recorded: None,
+) -> Calibration:
     """Grade the reference (or `solution`) once per seed; figures exactly as `grade submit` gives them.
 
     The shipped tiers are calibrated on the CPU (`device="cpu"`); a host whose gradings train on
@@ -236,8 +274,12 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
     result = Calibration(spec.name, profile, str(path), device=device)
     kept, recorded = None, {}
     if record is not None:
-        kept = CalibrationRecord(Path(record), experiment(challenge=spec.name, profile=chosen, solution=path,
-                                                          device=device, backend_name=backend.backend_name()))
+        kept = CalibrationRecord(
+            Path(record),
+            experiment(
+                challenge=spec.name, profile=chosen, solution=path, device=device, backend_name=backend.backend_name()
+            ),
+        )
         kept.check_writable()
         recorded = kept.read()
     with tempfile.TemporaryDirectory(prefix="grade-calibrate-") as runs:
@@ -246,16 +288,32 @@ def calibrate(*, challenge: str, profile: str = config.DEFAULT_PROFILE, seeds: i
                 result.runs.append(recorded[seed])
                 on_run(recorded[seed], True)
                 continue
-            graded = grade(path=path, challenge=spec.name, spec_path=spec_path, profile=profile, seed=seed,
-                           device=device, out_dir=Path(runs) / f"seed-{seed}", data_dir=data_dir,
-                           isolation=isolation)
+            graded = grade(
+                path=path,
+                challenge=spec.name,
+                spec_path=spec_path,
+                profile=profile,
+                seed=seed,
+                device=device,
+                out_dir=Path(runs) / f"seed-{seed}",
+                data_dir=data_dir,
+                isolation=isolation,
+            )
             if graded.error or not graded.metrics:
                 result.errors.append(f"seed {seed}: {graded.error or 'no test accuracy (the run failed)'}")
                 continue
-            run = SeedRun(seed, graded.metrics["test_accuracy"], graded.metrics["gap"],
-                          len(graded.history.get("loss", [])), graded.score, graded.max_score, graded.verdict,
-                          thresholds(chosen), _count(graded.metrics.get("test_images")),
-                          _count(graded.metrics.get("validation_images")))
+            run = SeedRun(
+                seed,
+                graded.metrics["test_accuracy"],
+                graded.metrics["gap"],
+                len(graded.history.get("loss", [])),
+                graded.score,
+                graded.max_score,
+                graded.verdict,
+                thresholds(chosen),
+                _count(graded.metrics.get("test_images")),
+                _count(graded.metrics.get("validation_images")),
+            )
             if kept is not None:
                 kept.append(run)
             result.runs.append(run)
@@ -282,28 +340,34 @@ def report_markdown(calibration: Calibration, spec: ChallengeSpec, *, stretch: b
         "| --- | --- | --- | --- | --- |",
     ]
     for r in calibration.runs:
-        lines.append(f"| {r.seed} | {r.test_accuracy:.4f} | {r.gap:+.4f} | {r.epochs} | "
-                     f"{r.score:g}/{r.max_score:g} |")
+        lines.append(f"| {r.seed} | {r.test_accuracy:.4f} | {r.gap:+.4f} | {r.epochs} | {r.score:g}/{r.max_score:g} |")
     tiers = [t for t in profile.tiers if t.stretch == stretch]
     proposal = proposed_tiers(profile, calibration, stretch=stretch)
     accuracy_margin = calibration.margin("test_accuracy", "test_images", floor=MARGIN)
     gap_margin = calibration.margin("gap", "validation_images")
-    lines += ["", f"Proposed (every seed reaches each threshold with a margin of the seeds' spread plus one image: "
-                  f"{accuracy_margin:.4f} for accuracy (at least {MARGIN:g}), rounded to {STEP:g}; {gap_margin:.4f} "
-                  f"for the gap, rounded to {GAP_STEP:g}):"]
-    for tier, new in zip(tiers, proposal):
+    lines += [
+        "",
+        f"Proposed (every seed reaches each threshold with a margin of the seeds' spread plus one image: "
+        f"{accuracy_margin:.4f} for accuracy (at least {MARGIN:g}), rounded to {STEP:g}; {gap_margin:.4f} "
+        f"for the gap, rounded to {GAP_STEP:g}):",
+    ]
+    for tier, new in zip(tiers, proposal, strict=True):
         lines.append(f"- tier {tier.min_accuracy:g} ({tier.points:g} points) -> {new:g}")
     if profile.max_gap is not None and not stretch:
         lines.append(f"- max_gap {profile.max_gap:g} -> {proposed_max_gap(calibration):g}")
     if proposal:
         top, gap = max(proposal), proposed_max_gap(calibration)
-        reach = sum(r.test_accuracy >= top and (stretch or profile.max_gap is None or r.gap <= gap)
-                    for r in calibration.runs)
+        reach = sum(
+            r.test_accuracy >= top and (stretch or profile.max_gap is None or r.gap <= gap) for r in calibration.runs
+        )
         lines.append(f"- seeds that reach every proposed threshold: {reach} of {n}")
     earlier = [r.seed for r in calibration.runs if r.thresholds and r.thresholds != thresholds(profile)]
     if earlier:
-        lines += ["", f"Seeds scored under earlier thresholds (the proposal uses only their test accuracy and "
-                      f"gap): {', '.join(map(str, earlier))}."]
+        lines += [
+            "",
+            f"Seeds scored under earlier thresholds (the proposal uses only their test accuracy and "
+            f"gap): {', '.join(map(str, earlier))}.",
+        ]
     if calibration.errors:
         lines += ["", "Runs that gave no figures: " + "; ".join(calibration.errors)]
     return "\n".join(lines) + "\n"

@@ -32,9 +32,12 @@ def missing_solution(path: Path) -> str | None:
     """Why the reference solution `path` cannot be used (a learner's install has none); None: it can."""
     if Path(path).is_file():
         return None
-    return (f"no reference solution at {path}: the reference solutions are for hosts and do not ship with the "
-            f"kit a learner installs; run from a checkout of the kit's repository, set GRADER_SOLUTIONS_DIR to "
-            f"its solutions/ folder, or give the file")
+    return (
+        f"no reference solution at {path}: the reference solutions are for hosts and do not ship with the "
+        f"kit a learner installs; run from a checkout of the kit's repository, set GRADER_SOLUTIONS_DIR to "
+        f"its solutions/ folder, or give the file"
+    )
+
 
 DEFAULT_PROFILE = "quick"
 DEVICES = ("auto", "cpu", "gpu")  # where a grading trains (grader/backend.py)

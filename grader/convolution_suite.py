@@ -78,8 +78,14 @@ def make_cases(check: str, count: int, seed: int) -> list[Case]:
     """`count` cases for one check. Each check has its own random stream, so changing one
     check's count leaves the other checks' cases as they were."""
     rng = np.random.default_rng([seed, list(CHECKS).index(check)])
-    make = {"valid": _valid_case, "same": _same_case, "stride": _stride_case, "channels": _channels_case,
-            "max_pool": _pool_case, "average_pool": _pool_case}[check]
+    make = {
+        "valid": _valid_case,
+        "same": _same_case,
+        "stride": _stride_case,
+        "channels": _channels_case,
+        "max_pool": _pool_case,
+        "average_pool": _pool_case,
+    }[check]
     cases = [make(rng, index, check) for index in range(count)]
     # Cases that need another check last: a function that hangs is then stopped on a case that counts.
     return sorted(cases, key=lambda case: len(case.needs))
@@ -95,13 +101,27 @@ def _kernel(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return kernel
 
 
-def _conv_case(check: str, index: int, image: np.ndarray, kernel: np.ndarray, stride: int, padding: str,
-               needs: tuple[str, ...] = ()) -> Case:
+def _conv_case(
+    check: str,
+    index: int,
+    image: np.ndarray,
+    kernel: np.ndarray,
+    stride: int,
+    padding: str,
+    needs: tuple[str, ...] = (),
+) -> Case:
     function = "conv2d" if image.ndim == 2 else "conv2d_channels"
-    text = (f"{function}(image {_shape(image.shape)}, kernel {_shape(kernel.shape)}, "
-            f"stride={stride}, padding={padding!r})")
-    call = Call(f"{check}-{index:03d}", function, (image, kernel), {"stride": stride, "padding": padding}, text,
-                group=":".join((check, *needs)))
+    text = (
+        f"{function}(image {_shape(image.shape)}, kernel {_shape(kernel.shape)}, stride={stride}, padding={padding!r})"
+    )
+    call = Call(
+        f"{check}-{index:03d}",
+        function,
+        (image, kernel),
+        {"stride": stride, "padding": padding},
+        text,
+        group=":".join((check, *needs)),
+    )
     return Case(check, call, needs)
 
 
@@ -136,8 +156,9 @@ def _channels_case(rng: np.random.Generator, index: int, check: str) -> Case:
     kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
     height, width = (int(rng.integers(k, MAX_SIZE + 1)) for k in (kh, kw))
     needs = tuple(name for name, used in (("same", padding == "same"), ("stride", stride > 1)) if used)
-    return _conv_case(check, index, _image(rng, height, width, channels), _kernel(rng, kh, kw, channels),
-                      stride, padding, needs)
+    return _conv_case(
+        check, index, _image(rng, height, width, channels), _kernel(rng, kh, kw, channels), stride, padding, needs
+    )
 
 
 def _pool_case(rng: np.random.Generator, index: int, check: str) -> Case:
@@ -145,8 +166,13 @@ def _pool_case(rng: np.random.Generator, index: int, check: str) -> Case:
     height, width = (int(n) for n in rng.integers(size, MAX_SIZE + 2, size=2))  # odd sides: a leftover
     image = rng.integers(-9, 10, size=(height, width)).astype(np.float64)  # negatives: a max starting at 0 fails
     function = "max_pool2d" if check == "max_pool" else "average_pool2d"
-    call = Call(f"{check}-{index:03d}", function, (image,), {"size": size},
-                f"{function}(image {_shape(image.shape)}, size={size})")
+    call = Call(
+        f"{check}-{index:03d}",
+        function,
+        (image,),
+        {"size": size},
+        f"{function}(image {_shape(image.shape)}, size={size})",
+    )
     return Case(check, call)
 
 
@@ -168,8 +194,9 @@ def keras_conv(keras: Any, image: np.ndarray, kernel: np.ndarray, stride: int, p
     if image.ndim == 2:
         image, kernel = image[:, :, None], kernel[:, :, None]
     (height, width, channels), (kh, kw) = image.shape, kernel.shape[:2]
-    layer = keras.layers.Conv2D(filters=1, kernel_size=(kh, kw), strides=stride, padding=padding, use_bias=False,
-                                data_format="channels_last")
+    layer = keras.layers.Conv2D(
+        filters=1, kernel_size=(kh, kw), strides=stride, padding=padding, use_bias=False, data_format="channels_last"
+    )
     layer.build((1, height, width, channels))
     layer.set_weights([kernel.reshape(kh, kw, channels, 1).astype("float32")])
     out = layer(image[None].astype("float32"))
@@ -201,8 +228,10 @@ def shape_hint(case: Case, got_shape: tuple[int, ...]) -> str:
         height, width = case.image.shape
         if got_shape == (height - size + 1, width - size + 1):
             return f"the windows overlap: step {size} pixels at a time (the stride of pooling is its size)"
-        return ("the output has H // size rows and W // size columns: the windows do not overlap, and a "
-                "leftover row or column that does not fill a window is dropped")
+        return (
+            "the output has H // size rows and W // size columns: the windows do not overlap, and a "
+            "leftover row or column that does not fill a window is dropped"
+        )
     stride, padding = case.option("stride"), case.option("padding")
     image, kernel = case.image, case.kernel
     if case.function == "conv2d_channels" and len(got_shape) == 3 and got_shape[2] == image.shape[2]:
@@ -210,19 +239,26 @@ def shape_hint(case: Case, got_shape: tuple[int, ...]) -> str:
     if stride > 1:
         stride_one = _same_shape(image, 1) if padding == "same" else _valid_shape(image, kernel, 1)
         if got_shape == stride_one:
-            return (f"that is the size for stride 1: the stride is ignored. Move the window {stride} pixels "
-                    f"at a time: (H - kh) // stride + 1 rows, after any padding")
+            return (
+                f"that is the size for stride 1: the stride is ignored. Move the window {stride} pixels "
+                f"at a time: (H - kh) // stride + 1 rows, after any padding"
+            )
     if padding == "same":
         if got_shape == _valid_shape(image, kernel, stride):
             return "that is the 'valid' size: with padding='same', surround the image with zeros first"
-        return ("with 'same' padding the output has ceil(H / stride) rows and ceil(W / stride) columns; pad "
-                "max((out - 1) * stride + k - size, 0) zeros per axis, half (rounded down) before, the rest after")
-    return ("with 'valid' padding the kernel stays inside the image: (H - kh) // stride + 1 rows and "
-            "(W - kw) // stride + 1 columns")
+        return (
+            "with 'same' padding the output has ceil(H / stride) rows and ceil(W / stride) columns; pad "
+            "max((out - 1) * stride + k - size, 0) zeros per axis, half (rounded down) before, the rest after"
+        )
+    return (
+        "with 'valid' padding the kernel stays inside the image: (H - kh) // stride + 1 rows and "
+        "(W - kw) // stride + 1 columns"
+    )
 
 
 def value_hint(case: Case, got: np.ndarray, want: np.ndarray, keras: Any, tolerance: float) -> str:
     """The hint for a right-shaped but wrong output: a known mistake it matches, or what to compute."""
+
     def matches(alternative: np.ndarray) -> bool:
         return alternative.shape == got.shape and bool(np.allclose(got, alternative, rtol=tolerance, atol=tolerance))
 
@@ -241,8 +277,10 @@ def value_hint(case: Case, got: np.ndarray, want: np.ndarray, keras: Any, tolera
 
     image, kernel, stride, padding = case.image, case.kernel, case.option("stride"), case.option("padding")
     if matches(keras_conv(keras, image, kernel[::-1, ::-1], stride, padding)):
-        return ("you flipped the kernel (the textbook convolution); Keras does not: multiply each window by the "
-                "kernel exactly as it is")
+        return (
+            "you flipped the kernel (the textbook convolution); Keras does not: multiply each window by the "
+            "kernel exactly as it is"
+        )
     if case.function == "conv2d_channels":
         channels = image.shape[2]
         first_only = np.zeros_like(kernel)
@@ -251,27 +289,34 @@ def value_hint(case: Case, got: np.ndarray, want: np.ndarray, keras: Any, tolera
             return "only the first channel counts: add up the products of every channel"
         if matches(want / channels):
             return "you averaged the channels: a Conv2D filter adds them up (a sum, not a mean)"
-        return ("sum over channels: multiply the window of every channel by that channel's kernel slice and add "
-                "everything up into one number per position")
+        return (
+            "sum over channels: multiply the window of every channel by that channel's kernel slice and add "
+            "everything up into one number per position"
+        )
     if padding == "same":
         if matches(_conv_padded_before(keras, image, kernel, stride)):
-            return ("the extra zero of an odd total padding goes after, at the bottom and right, not before: "
-                    "before = total // 2, after = total - before")
+            return (
+                "the extra zero of an odd total padding goes after, at the bottom and right, not before: "
+                "before = total // 2, after = total - before"
+            )
         if stride > 1:
-            return ("with a stride, 'same' padding depends on it: total = max((out - 1) * stride + k - size, 0) "
-                    "with out = ceil(size / stride), half of it (rounded down) before")
-        return ("'same' pads with zeros: total = k - 1 per axis with stride 1, half of it (rounded down) before, "
-                "the rest after")
+            return (
+                "with a stride, 'same' padding depends on it: total = max((out - 1) * stride + k - size, 0) "
+                "with out = ceil(size / stride), half of it (rounded down) before"
+            )
+        return (
+            "'same' pads with zeros: total = k - 1 per axis with stride 1, half of it (rounded down) before, "
+            "the rest after"
+        )
     if stride > 1:
         return f"window (i, j) starts at row i * stride and column j * stride (here stride = {stride})"
-    return ("out[i, j] = np.sum(image[i:i+kh, j:j+kw] * kernel): the window starts at (i, j) and has the "
-            "kernel's size")
+    return "out[i, j] = np.sum(image[i:i+kh, j:j+kw] * kernel): the window starts at (i, j) and has the kernel's size"
 
 
 def _conv_padded_before(keras: Any, image: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
     """'same' padding with the extra zero of an odd total put before instead of after: a common slip."""
     pads = []
-    for size, k in zip(image.shape[:2], kernel.shape[:2]):
+    for size, k in zip(image.shape[:2], kernel.shape[:2], strict=True):
         total = max((math.ceil(size / stride) - 1) * stride + k - size, 0)
         pads.append((total - total // 2, total // 2))
     padded = np.pad(image, pads + [(0, 0)] * (image.ndim - 2))

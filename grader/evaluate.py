@@ -80,8 +80,14 @@ def evaluated_images(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.nda
     return np.concatenate([images for images, _ in splits.values()])
 
 
-def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], task: str,
-            num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
+def measure(
+    outputs: np.ndarray,
+    *,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    task: str,
+    num_classes: int,
+    public_mask: np.ndarray | None = None,
+) -> Evaluation:
     """Accuracy on 'test', 'train' and 'validation' (each a pair of raw images and labels) from the
     model's `outputs` for evaluated_images(splits).
 
@@ -92,10 +98,10 @@ def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarr
     if len(outputs) != bounds[-1]:
         raise ValueError(f"{len(outputs)} outputs for {bounds[-1]} images")
     predicted_all = predicted_labels(outputs, task)
-    predicted = {n: predicted_all[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+    predicted = {n: predicted_all[bounds[i] : bounds[i + 1]] for i, n in enumerate(names)}
     test_predicted, test_labels = predicted["test"], splits["test"][1]
     test_at = names.index("test")
-    test_images, test_outputs = splits["test"][0], outputs[bounds[test_at]:bounds[test_at + 1]]
+    test_images, test_outputs = splits["test"][0], outputs[bounds[test_at] : bounds[test_at + 1]]
     private_test_accuracy = private_test_images = None
     if public_mask is not None:
         # The one place the private half is cut out: from here on every test figure (accuracy,
@@ -114,14 +120,28 @@ def measure(outputs: np.ndarray, *, splits: dict[str, tuple[np.ndarray, np.ndarr
         validation_images=correct_of(predicted["validation"], splits["validation"][1]),
         test_half="public half" if public_mask is not None else "",
     )
-    return Evaluation(metrics, test_predicted,
-                      confusion_matrix(test_predicted, test_labels, max(num_classes, 2)), private_test_accuracy,
-                      private_test_images=private_test_images,
-                      test_images=test_images, test_labels=test_labels, test_outputs=test_outputs)
+    return Evaluation(
+        metrics,
+        test_predicted,
+        confusion_matrix(test_predicted, test_labels, max(num_classes, 2)),
+        private_test_accuracy,
+        private_test_images=private_test_images,
+        test_images=test_images,
+        test_labels=test_labels,
+        test_outputs=test_outputs,
+    )
 
 
-def evaluate(model: Any, *, splits: dict[str, tuple[np.ndarray, np.ndarray]], input_shape: tuple[int, ...],
-             scale: float, task: str, num_classes: int, public_mask: np.ndarray | None = None) -> Evaluation:
+def evaluate(
+    model: Any,
+    *,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    input_shape: tuple[int, ...],
+    scale: float,
+    task: str,
+    num_classes: int,
+    public_mask: np.ndarray | None = None,
+) -> Evaluation:
     """predict_outputs, then measure, in one process (what the trainer and the parent do between them)."""
     outputs = predict_outputs(model, evaluated_images(splits), input_shape, scale)
     return measure(outputs, splits=splits, task=task, num_classes=num_classes, public_mask=public_mask)

@@ -52,17 +52,27 @@ class ModelFacts:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelFacts":
+    def from_dict(cls, data: dict[str, Any]) -> ModelFacts:
         layers = tuple(
             LayerFacts(
-                type=l["type"], name=l["name"], output=tuple(l["output"]), params=l["params"], config=l["config"]
+                type=layer["type"],
+                name=layer["name"],
+                output=tuple(layer["output"]),
+                params=layer["params"],
+                config=layer["config"],
             )
-            for l in data["layers"]
+            for layer in data["layers"]
         )
         metrics = data.get("metrics")
-        return cls(**{**data, "layers": layers, "input_shape": tuple(data["input_shape"]),
-                      "output_shape": tuple(data["output_shape"]),
-                      "metrics": tuple(metrics) if metrics is not None else None})
+        return cls(
+            **{
+                **data,
+                "layers": layers,
+                "input_shape": tuple(data["input_shape"]),
+                "output_shape": tuple(data["output_shape"]),
+                "metrics": tuple(metrics) if metrics is not None else None,
+            }
+        )
 
 
 @dataclass(frozen=True)

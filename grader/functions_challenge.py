@@ -49,8 +49,14 @@ def grade_functions(result: GradeResult, spec: FunctionsSpec, request: Any) -> N
     with ThreadPoolExecutor(max_workers=1) as pool:
         if failure is None:
             calls = [case.call for one_check in cases.values() for case in one_check]
-            child = pool.submit(call_functions, source, calls, time_budget_s=spec.time_budget_s,
-                                call_time_limit_s=spec.call_time_limit_s, isolation=isolation)
+            child = pool.submit(
+                call_functions,
+                source,
+                calls,
+                time_budget_s=spec.time_budget_s,
+                call_time_limit_s=spec.call_time_limit_s,
+                isolation=isolation,
+            )
         # Meanwhile, Keras' answers: the parent's own, from the inputs it made.
         keras = backend.import_keras()
         answers = {check: [suite.expected(case, keras) for case in one_check] for check, one_check in cases.items()}
@@ -69,12 +75,25 @@ def grade_functions(result: GradeResult, spec: FunctionsSpec, request: Any) -> N
             continue
         facts = []
         shown_hint = False  # the value hint may ask Keras again: only for the case the message shows
-        for case, want in zip(cases[check.name], answers[check.name]):
-            waits_for = tuple(suite.CHECKS[need].title for need in case.needs
-                              if spec.check(need) is not None and need not in passed_checks)
+        for case, want in zip(cases[check.name], answers[check.name], strict=False):
+            waits_for = tuple(
+                suite.CHECKS[need].title
+                for need in case.needs
+                if spec.check(need) is not None and need not in passed_checks
+            )
             returned = run.returned.get(case.call.id) if run is not None else None
-            fact = compare(case, returned, want, suite=suite, keras=keras, tolerance=spec.tolerance, failure=failure,
-                           explain=not shown_hint and not waits_for, waits_for=waits_for, file_name=path.name)
+            fact = compare(
+                case,
+                returned,
+                want,
+                suite=suite,
+                keras=keras,
+                tolerance=spec.tolerance,
+                failure=failure,
+                explain=not shown_hint and not waits_for,
+                waits_for=waits_for,
+                file_name=path.name,
+            )
             shown_hint = shown_hint or (not fact.passed and not waits_for)
             facts.append(fact)
         outcome = check_cases(check.name, info.title, check.points, info.reference, facts)
@@ -85,8 +104,19 @@ def grade_functions(result: GradeResult, spec: FunctionsSpec, request: Any) -> N
     _fill_run_details(result, run, failure, workdir)
 
 
-def compare(case: Any, returned: Returned | None, want: np.ndarray, *, suite: Any, keras: Any, tolerance: float,
-            failure: Failure | None, explain: bool, waits_for: tuple[str, ...], file_name: str) -> CaseFacts:
+def compare(
+    case: Any,
+    returned: Returned | None,
+    want: np.ndarray,
+    *,
+    suite: Any,
+    keras: Any,
+    tolerance: float,
+    failure: Failure | None,
+    explain: bool,
+    waits_for: tuple[str, ...],
+    file_name: str,
+) -> CaseFacts:
     """One case's facts: what went wrong, if anything, and where. `explain`: work out the value
     hint (it may ask Keras for the answers to likely mistakes), for the case a message shows."""
     text = case.call.text
@@ -126,9 +156,14 @@ def _fill_run_details(result: GradeResult, run: CallsRun | None, failure: Failur
         result.durations["child"] = round(child.seconds, 3)
         stages = child.result.get("stages")
         if isinstance(stages, dict):
-            result.durations.update({clean(k, 40): float(v) for k, v in stages.items()
-                                     if isinstance(v, (int, float)) and 0 <= v < 1e9})
+            result.durations.update(
+                {clean(k, 40): float(v) for k, v in stages.items() if isinstance(v, (int, float)) and 0 <= v < 1e9}
+            )
     result.versions = versions
     if failure is not None:
-        result.failure = {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                          "detail": failure.detail}
+        result.failure = {
+            "stage": failure.stage,
+            "message": failure.message,
+            "hint": failure.hint,
+            "detail": failure.detail,
+        }

@@ -93,8 +93,9 @@ def parse_functions_spec(raw: dict[str, Any], path: Path) -> FunctionsSpec:
     """A spec of kind "functions" from its parsed TOML; ValueError naming the table and key."""
     unknown = sorted(set(raw) - set(_FunctionsSpecFile.model_fields))
     if unknown:
-        raise ValueError(f"a spec of kind 'functions' has only [challenge], [functions] and [checks]; "
-                         f"remove [{unknown[0]}]")
+        raise ValueError(
+            f"a spec of kind 'functions' has only [challenge], [functions] and [checks]; remove [{unknown[0]}]"
+        )
     file = validate(_FunctionsSpecFile, raw)
     name = file.challenge.name or path.stem
     suite = file.challenge.suite or name
@@ -103,12 +104,24 @@ def parse_functions_spec(raw: dict[str, Any], path: Path) -> FunctionsSpec:
     known_checks = suite_module(suite).CHECKS
     for check_name in file.checks:
         if check_name not in known_checks:
-            raise ValueError(f"[checks.{check_name}] is not a check of the {suite!r} suite; "
-                             f"its checks are: {', '.join(known_checks)}")
+            raise ValueError(
+                f"[checks.{check_name}] is not a check of the {suite!r} suite; "
+                f"its checks are: {', '.join(known_checks)}"
+            )
     settings = file.functions
-    checks = tuple(FunctionCheckSpec(check_name, file.checks[check_name].points,
-                                     file.checks[check_name].cases or settings.cases)
-                   for check_name in known_checks if check_name in file.checks)  # the suite's order: the report's
-    return FunctionsSpec(name=name, title=file.challenge.title or name, suite=suite, checks=checks, path=path,
-                         seed=settings.seed, tolerance=settings.tolerance, time_budget_s=settings.time_budget_s,
-                         call_time_limit_s=settings.call_time_limit_s)
+    checks = tuple(
+        FunctionCheckSpec(check_name, file.checks[check_name].points, file.checks[check_name].cases or settings.cases)
+        for check_name in known_checks
+        if check_name in file.checks
+    )  # the suite's order: the report's
+    return FunctionsSpec(
+        name=name,
+        title=file.challenge.title or name,
+        suite=suite,
+        checks=checks,
+        path=path,
+        seed=settings.seed,
+        tolerance=settings.tolerance,
+        time_budget_s=settings.time_budget_s,
+        call_time_limit_s=settings.call_time_limit_s,
+    )

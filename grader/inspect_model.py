@@ -13,9 +13,22 @@ from grader.facts import LayerFacts, ModelFacts
 from grader.text import clean
 
 # The configuration keys the specs may check, as they appear in layer.get_config().
-_CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "strides", "padding", "activation", "rate",
-                "max_value", "negative_slope", "threshold", "axis",  # ReLU and Softmax layers
-                "scale", "offset")  # Rescaling: Rescaling(1.0) computes nothing (checks/normal_form.py)
+_CONFIG_KEYS = (
+    "filters",
+    "units",
+    "kernel_size",
+    "pool_size",
+    "strides",
+    "padding",
+    "activation",
+    "rate",
+    "max_value",
+    "negative_slope",
+    "threshold",
+    "axis",  # ReLU and Softmax layers
+    "scale",
+    "offset",
+)  # Rescaling: Rescaling(1.0) computes nothing (checks/normal_form.py)
 
 
 class ModelLoadError(Exception):
@@ -82,7 +95,7 @@ def _loss_name(model: Any) -> str | None:
 
 
 def _from_logits(model: Any) -> bool:
-    loss = getattr(model, "loss", None)
+    loss: Any = getattr(model, "loss", None)  # None, a string or a function too: the except below
     try:
         return bool((loss.get_config() or {}).get("from_logits", False))
     except Exception:  # a string or a plain function: Keras' default, probabilities
@@ -139,4 +152,4 @@ def summary_rows(model: ModelFacts) -> list[tuple[str, str, str]]:
     """(layer, output shape, params) rows: a Keras-style summary that never gets cut at 80 columns."""
     from grader.checks.architecture import shape_text
 
-    return [(f"{l.name} ({l.type})", shape_text(l.output), f"{l.params:,}") for l in model.layers]
+    return [(f"{layer.name} ({layer.type})", shape_text(layer.output), f"{layer.params:,}") for layer in model.layers]

@@ -12,9 +12,10 @@ multi-output keras.Model, keras.ops), so this runs unchanged on TensorFlow, JAX 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -55,8 +56,14 @@ def _spatial_layer_types() -> tuple[type, ...]:
     """The Keras classes whose outputs are feature maps: 2-D convolutions and 2-D pooling."""
     keras = backend.import_keras()
     layers = keras.layers
-    return (layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose,
-            layers.MaxPooling2D, layers.AveragePooling2D)
+    return (
+        layers.Conv2D,
+        layers.SeparableConv2D,
+        layers.DepthwiseConv2D,
+        layers.Conv2DTranspose,
+        layers.MaxPooling2D,
+        layers.AveragePooling2D,
+    )
 
 
 def _leaf_layers(model: Any) -> list[Any]:
@@ -97,10 +104,14 @@ def layer_outputs(model: Any, x: np.ndarray, layers: Sequence[Any]) -> list[np.n
     if probe is not None:
         outputs = probe(x, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return [_channels_last(layer, keras.ops.convert_to_numpy(out)) for layer, out in zip(layers, outputs)]
+        return [
+            _channels_last(layer, keras.ops.convert_to_numpy(out)) for layer, out in zip(layers, outputs, strict=False)
+        ]
     if not _is_chain(model):
-        raise JourneyError("cannot follow the layers of this model: a convolution sits inside a nested model "
-                           "that is not a plain keras.Sequential")
+        raise JourneyError(
+            "cannot follow the layers of this model: a convolution sits inside a nested model "
+            "that is not a plain keras.Sequential"
+        )
     wanted = {id(layer): i for i, layer in enumerate(layers)}
     found: list[Any] = [None] * len(layers)
     current = keras.ops.convert_to_tensor(x)
@@ -114,34 +125,42 @@ def layer_outputs(model: Any, x: np.ndarray, layers: Sequence[Any]) -> list[np.n
 def _is_chain(model: Any) -> bool:
     keras = backend.import_keras()
     return isinstance(model, keras.Sequential) and all(
-        _is_chain(layer) for layer in model.layers if isinstance(layer, keras.Model))
+        _is_chain(layer) for layer in model.layers if isinstance(layer, keras.Model)
+    )
 
 
 def check_filter_index(layers: Sequence[Any], shapes: Sequence[tuple[int, ...]], filter_index: int) -> None:
     """A filter must exist in every layer followed: say which layer has too few, and the range."""
     if filter_index < 0:
         raise JourneyError(f"--filter {filter_index}: filters are numbered from 0")
-    for layer, shape in zip(layers, shapes):
+    for layer, shape in zip(layers, shapes, strict=True):
         if filter_index >= shape[-1]:
-            raise JourneyError(f"--filter {filter_index} is out of range: layer {layer.name} "
-                               f"({type(layer).__name__}) has {shape[-1]} filters, numbered 0 to {shape[-1] - 1}")
+            raise JourneyError(
+                f"--filter {filter_index} is out of range: layer {layer.name} "
+                f"({type(layer).__name__}) has {shape[-1]} filters, numbered 0 to {shape[-1] - 1}"
+            )
 
 
 def followed_layers(model: Any, input_shape: tuple[int, ...]) -> list[Any]:
     """The layers a journey follows; a model without any, or for other images, is refused."""
     layers = conv_and_pool_layers(model)
     if not layers:
-        raise JourneyError("the model has no convolution or pooling layers (Conv2D, MaxPooling2D, ...): "
-                           "there is no journey through convolutions to show")
+        raise JourneyError(
+            "the model has no convolution or pooling layers (Conv2D, MaxPooling2D, ...): "
+            "there is no journey through convolutions to show"
+        )
     model_input = tuple(model.input_shape[1:]) if isinstance(model.input_shape, tuple) else None
     if model_input is not None and None not in model_input and model_input != tuple(input_shape):
-        raise JourneyError(f"the model takes inputs of shape {model_input}, but this challenge's images are "
-                           f"{tuple(input_shape)}: is it the right --challenge?")
+        raise JourneyError(
+            f"the model takes inputs of shape {model_input}, but this challenge's images are "
+            f"{tuple(input_shape)}: is it the right --challenge?"
+        )
     return layers
 
 
-def journey_steps(model: Any, images: np.ndarray, *, input_shape: tuple[int, ...], scale: float,
-                  filter_index: int = DEFAULT_FILTER) -> tuple[JourneyStep, ...]:
+def journey_steps(
+    model: Any, images: np.ndarray, *, input_shape: tuple[int, ...], scale: float, filter_index: int = DEFAULT_FILTER
+) -> tuple[JourneyStep, ...]:
     """The chosen filter's output of every convolution and pooling layer, for `images` (raw uint8).
 
     The Keras half of a journey: the trusted trainer runs it on the model it has just evaluated,
@@ -155,13 +174,27 @@ def journey_steps(model: Any, images: np.ndarray, *, input_shape: tuple[int, ...
     check_filter_index(layers, [out.shape[1:] for out in outputs], filter_index)
     # float32 also from layers computing in bfloat16 (a profile's precision): NumPy cannot save
     # bfloat16 arrays so that they load back as numbers.
-    return tuple(JourneyStep(layer.name, type(layer).__name__, tuple(int(d) for d in out.shape[1:]),
-                             np.asarray(out[..., filter_index], dtype=np.float32))
-                 for layer, out in zip(layers, outputs))
+    return tuple(
+        JourneyStep(
+            layer.name,
+            type(layer).__name__,
+            cast(tuple[int, int, int], tuple(int(d) for d in out.shape[1:])),  # 2D layers: 4D outputs
+            np.asarray(out[..., filter_index], dtype=np.float32),
+        )
+        for layer, out in zip(layers, outputs, strict=False)
+    )
 
 
-def compute_journey(model: Any, images: np.ndarray, *, image_indices: Sequence[int], labels: Sequence[str],
-                    input_shape: tuple[int, ...], scale: float, filter_index: int = DEFAULT_FILTER) -> Journey:
+def compute_journey(
+    model: Any,
+    images: np.ndarray,
+    *,
+    image_indices: Sequence[int],
+    labels: Sequence[str],
+    input_shape: tuple[int, ...],
+    scale: float,
+    filter_index: int = DEFAULT_FILTER,
+) -> Journey:
     """The journey of `images` (raw uint8) through `model`: journey_steps, with what the figure shows."""
     steps = journey_steps(model, images, input_shape=input_shape, scale=scale, filter_index=filter_index)
     return Journey(tuple(int(i) for i in image_indices), images, tuple(labels), filter_index, steps)
@@ -186,8 +219,10 @@ def resolve_model(path: Path, challenge: str | None) -> tuple[Path, str]:
     if path.is_dir():
         model_path = path / TRAINED_MODEL_FILE
         if not model_path.is_file():
-            raise JourneyError(f"{path} holds no {TRAINED_MODEL_FILE}: give a run folder written by "
-                               "`grade submit` (its model trained) or a .keras file with --challenge")
+            raise JourneyError(
+                f"{path} holds no {TRAINED_MODEL_FILE}: give a run folder written by "
+                "`grade submit` (its model trained) or a .keras file with --challenge"
+            )
         if challenge is None:
             challenge = _challenge_of_run(path)
         return model_path, challenge
@@ -206,9 +241,15 @@ def _challenge_of_run(run_dir: Path) -> str:
         raise JourneyError(f"cannot read the challenge from {result_path}: pass --challenge NAME") from None
 
 
-def draw_journey(*, path: Path, challenge: str | None = None, images: Sequence[int] = DEFAULT_IMAGES,
-                 filter_index: int = DEFAULT_FILTER, out: Path | None = None,
-                 data_dir: Path | None = None) -> JourneyOutput:
+def draw_journey(
+    *,
+    path: Path,
+    challenge: str | None = None,
+    images: Sequence[int] = DEFAULT_IMAGES,
+    filter_index: int = DEFAULT_FILTER,
+    out: Path | None = None,
+    data_dir: Path | None = None,
+) -> JourneyOutput:
     """`grade journey`: draw the journey of test `images` through a model's convolutions to a PNG."""
     from grader.data import DataError, load_dataset
     from grader.inspect_model import ModelLoadError, load_model
@@ -237,9 +278,15 @@ def draw_journey(*, path: Path, challenge: str | None = None, images: Sequence[i
     if bad:
         raise JourneyError(f"no test image {bad[0]}: the {spec.dataset} test split has images 0 to {len(test) - 1}")
     picked = np.asarray(images)
-    journey = compute_journey(model, test.images[picked], image_indices=images,
-                              labels=[data.class_names[label] for label in test.labels[picked]],
-                              input_shape=spec.input_shape, scale=spec.input_scale, filter_index=filter_index)
+    journey = compute_journey(
+        model,
+        test.images[picked],
+        image_indices=images,
+        labels=[data.class_names[label] for label in test.labels[picked]],
+        input_shape=spec.input_shape,
+        scale=spec.input_scale,
+        filter_index=filter_index,
+    )
     if out is None:
         out = model_path.parent / (JOURNEY_FILE if path.is_dir() else f"{model_path.stem}-{JOURNEY_FILE}")
     try:

@@ -75,8 +75,9 @@ def parse_kernel(text: str) -> Any:
 
     rows_text = [row.strip() for row in text.strip().strip("[]").split(";")]
     if not text.strip() or not all(rows_text):
-        raise KernelError(f"--kernel {text!r} has an empty row: write rows of numbers separated by ';', "
-                          f"e.g. \"0 0 0; 0 1 0; 0 0 0\"")
+        raise KernelError(
+            f"--kernel {text!r} has an empty row: write rows of numbers separated by ';', e.g. \"0 0 0; 0 1 0; 0 0 0\""
+        )
     rows = []
     for number, row in enumerate(rows_text, start=1):
         values = []
@@ -84,13 +85,16 @@ def parse_kernel(text: str) -> Any:
             try:
                 values.append(float(Fraction(item)))
             except (ValueError, ZeroDivisionError):
-                raise KernelError(f"--kernel: {item!r} in row {number} is not a number "
-                                  f"(write numbers such as 2, -0.5 or 1/9)") from None
+                raise KernelError(
+                    f"--kernel: {item!r} in row {number} is not a number (write numbers such as 2, -0.5 or 1/9)"
+                ) from None
         rows.append(values)
     widths = {len(row) for row in rows}
     if len(widths) > 1:
-        raise KernelError(f"--kernel: the rows have different lengths ({', '.join(str(len(r)) for r in rows)}); "
-                          f"every row needs as many numbers as there are rows")
+        raise KernelError(
+            f"--kernel: the rows have different lengths ({', '.join(str(len(r)) for r in rows)}); "
+            f"every row needs as many numbers as there are rows"
+        )
     kernel = np.array(rows, dtype=np.float64)
     check_kernel_shape(kernel)
     return kernel
@@ -101,8 +105,9 @@ def check_kernel_shape(kernel: Any) -> None:
     if height != width:
         raise KernelError(f"--kernel is {height}x{width}: it must be square (3x3, 5x5, ...)")
     if height % 2 == 0:
-        raise KernelError(f"--kernel is {height}x{width}: it needs an odd size (1x1, 3x3, 5x5, ...) so that it "
-                          f"has a centre pixel")
+        raise KernelError(
+            f"--kernel is {height}x{width}: it needs an odd size (1x1, 3x3, 5x5, ...) so that it has a centre pixel"
+        )
 
 
 # --------------------------------------------------------------------------- the image
@@ -132,8 +137,9 @@ def read_image(path: Path, *, grayscale: bool, max_size: int) -> tuple[Any, tupl
     return np.asarray(image, dtype=np.uint8), scaled_from
 
 
-def side_by_side(original: Any, filtered: Any,
-                 captions: tuple[str, str]) -> tuple[Any, tuple[int, int], tuple[int, int]]:
+def side_by_side(
+    original: Any, filtered: Any, captions: tuple[str, str]
+) -> tuple[Any, tuple[int, int], tuple[int, int]]:
     """One RGB picture: the captions above, the input left, the output right, a white gap between."""
     from PIL import Image, ImageDraw
 
@@ -146,7 +152,7 @@ def side_by_side(original: Any, filtered: Any,
     canvas.paste(rgb(original), input_at)
     canvas.paste(rgb(filtered), output_at)
     draw = ImageDraw.Draw(canvas)
-    for (left, _), caption in zip((input_at, output_at), captions):
+    for (left, _), caption in zip((input_at, output_at), captions, strict=True):
         draw.text((left + 2, 4), caption, fill="black")
     return canvas, input_at, output_at
 
@@ -173,8 +179,10 @@ def convolve_channels(channels: list[Any], kernel: Any, implementation: Path | N
 
     size = "x".join(str(n) for n in channels[0].shape)
     text = f"conv2d(image {size}, kernel {kernel.shape[0]}x{kernel.shape[1]}, stride=1, padding='same')"
-    calls = [Call(f"channel{index}", "conv2d", (channel, kernel), {"stride": 1, "padding": "same"}, text)
-             for index, channel in enumerate(channels)]
+    calls = [
+        Call(f"channel{index}", "conv2d", (channel, kernel), {"stride": 1, "padding": "same"}, text)
+        for index, channel in enumerate(channels)
+    ]
     try:
         source = implementation.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -185,32 +193,46 @@ def convolve_channels(channels: list[Any], kernel: Any, implementation: Path | N
         returned = run.returned.get(call.id)
         if returned is None:
             failure = run.failure
-            raise ImplementationError(failure.message if failure else f"{text} was not run",
-                                      failure.hint if failure else "")
+            raise ImplementationError(
+                failure.message if failure else f"{text} was not run", failure.hint if failure else ""
+            )
         if returned.value is None:
             raise ImplementationError(returned.error or f"{text} failed", returned.hint)
         if returned.value.shape != channels[0].shape:
             got = "x".join(str(n) for n in returned.value.shape)
-            raise ImplementationError(f"{text} returned shape {got}, expected {size}",
-                                      "'same' padding with stride 1 keeps the image's size: check same_padding()")
+            raise ImplementationError(
+                f"{text} returned shape {got}, expected {size}",
+                "'same' padding with stride 1 keeps the image's size: check same_padding()",
+            )
         results.append(returned.value)
     return results
 
 
-def filter_image(*, image_path: Path, kernel_text: str | None = None, preset: str | None = None,
-                 implementation: Path | None = None, out_path: Path | None = None, grayscale: bool = False,
-                 max_size: int = DEFAULT_MAX_SIZE, time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> FilteredImage:
+def filter_image(
+    *,
+    image_path: Path,
+    kernel_text: str | None = None,
+    preset: str | None = None,
+    implementation: Path | None = None,
+    out_path: Path | None = None,
+    grayscale: bool = False,
+    max_size: int = DEFAULT_MAX_SIZE,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+) -> FilteredImage:
     """Filter one image with a kernel and write input and output side by side as a PNG."""
     import numpy as np
 
     if kernel_text is not None and preset is not None:
         raise KernelError("give either --kernel or --preset, not both")
     if kernel_text is None and preset is None:
-        raise KernelError(f"choose a kernel: --kernel \"0 -1 0; -1 5 -1; 0 -1 0\" or --preset "
-                          f"({', '.join(PRESETS)})")
+        raise KernelError(f'choose a kernel: --kernel "0 -1 0; -1 5 -1; 0 -1 0" or --preset ({", ".join(PRESETS)})')
     if preset is not None and preset not in PRESETS:
         raise KernelError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-    kernel = parse_kernel(kernel_text) if kernel_text is not None else np.array(PRESETS[preset], dtype=np.float64)
+    if kernel_text is not None:
+        kernel = parse_kernel(kernel_text)
+    else:
+        assert preset is not None  # checked above: one of the two is given
+        kernel = np.array(PRESETS[preset], dtype=np.float64)
     kernel_name = preset or "custom"
     if max_size < 1:
         raise KernelError(f"--max-size must be 1 or more, not {max_size}")
@@ -237,5 +259,14 @@ def filter_image(*, image_path: Path, kernel_text: str | None = None, preset: st
         canvas.save(out_path, format="PNG")
     except OSError as err:
         raise KernelError(f"cannot write {out_path}: {err.strerror or err}") from None
-    return FilteredImage(out_path, kernel, kernel_name, original, filtered, input_at, output_at, scaled_from,
-                         "reference" if implementation is None else str(implementation))
+    return FilteredImage(
+        out_path,
+        kernel,
+        kernel_name,
+        original,
+        filtered,
+        input_at,
+        output_at,
+        scaled_from,
+        "reference" if implementation is None else str(implementation),
+    )

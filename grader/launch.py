@@ -28,17 +28,50 @@ import tempfile
 from pathlib import Path
 
 # Variables passed through by name, where the host sets them.
-_PASS_NAMES = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "COLUMNS", "NO_COLOR", "FORCE_COLOR",
-    "TMPDIR", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
-    # The grader's own settings that a grading process reads (docs/security.md); no key, no token.
-    "GRADER_DATA_DIR", "GRADER_CACHE_DIR", "GRADER_RUNS_DIR", "GRADER_ISOLATION", "GRADER_CHECK_BACKEND",
-    "GRADER_WARM", "GRADER_WARM_IDLE_S", "GRADER_DAILY_CAP",
-    "CNN_GRADER_GPU_MEMORY_FRACTION",
-})
+_PASS_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "COLUMNS",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "TMPDIR",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        # The grader's own settings that a grading process reads (docs/security.md); no key, no token.
+        "GRADER_DATA_DIR",
+        "GRADER_CACHE_DIR",
+        "GRADER_RUNS_DIR",
+        "GRADER_ISOLATION",
+        "GRADER_CHECK_BACKEND",
+        "GRADER_WARM",
+        "GRADER_WARM_IDLE_S",
+        "GRADER_DAILY_CAP",
+        "CNN_GRADER_GPU_MEMORY_FRACTION",
+    }
+)
 # ...and by prefix: the locale, Keras, the numeric libraries and the GPU runtimes.
-_PASS_PREFIXES = ("LC_", "XDG_", "KERAS_", "TF_", "JAX_", "XLA_", "CUDA_", "NVIDIA_", "OMP_", "MKL_",
-                  "OPENBLAS_", "TORCH_", "RAY_")
+_PASS_PREFIXES = (
+    "LC_",
+    "XDG_",
+    "KERAS_",
+    "TF_",
+    "JAX_",
+    "XLA_",
+    "CUDA_",
+    "NVIDIA_",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "TORCH_",
+    "RAY_",
+)
 # Whatever the prefixes admit, a name that looks like a secret never passes.
 _SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL")
 
@@ -50,8 +83,11 @@ def is_secret_name(name: str) -> bool:
 
 def trusted_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a trusted process, from an allow-list of the host's, plus `extra`."""
-    env = {name: value for name, value in os.environ.items()
-           if (name in _PASS_NAMES or name.startswith(_PASS_PREFIXES)) and not is_secret_name(name)}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if (name in _PASS_NAMES or name.startswith(_PASS_PREFIXES)) and not is_secret_name(name)
+    }
     env.update({"PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "PYTHONSAFEPATH": "1"})
     env.update(extra or {})
     return env

@@ -32,8 +32,10 @@ def init_folder(target: Path) -> list[Path]:
     taken = [target / s.name for s in sources if (target / s.name).exists()]
     if taken:
         names = ", ".join(str(t) for t in taken)
-        raise InitError(f"{names} already exist{'s' if len(taken) == 1 else ''}: nothing was copied. "
-                        f"Choose another folder, or move your files away first")
+        raise InitError(
+            f"{names} already exist{'s' if len(taken) == 1 else ''}: nothing was copied. "
+            f"Choose another folder, or move your files away first"
+        )
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sources:

@@ -58,8 +58,10 @@ def read_checked(path: Path) -> tuple[bytes, dict[str, Any]]:
             if member.file_size > MAX_MEMBER_BYTES:
                 raise ModelFileError(f"{member.filename} would unpack to {member.file_size:,} bytes")
             if member.file_size > 1 * MB and member.file_size > MAX_RATIO * max(member.compress_size, 1):
-                raise ModelFileError(f"{member.filename} is compressed {member.file_size // max(member.compress_size, 1)}"
-                                     f"-fold: a zip bomb, not a model")
+                raise ModelFileError(
+                    f"{member.filename} is compressed {member.file_size // max(member.compress_size, 1)}"
+                    f"-fold: a zip bomb, not a model"
+                )
         try:
             info = archive.getinfo("config.json")
         except KeyError:

@@ -24,16 +24,17 @@ import math
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from grader import backend, config, describe
 from grader.checks import checked_model, run_checks
-from grader.checks.submission import callback_probe_plans
 from grader.checks.architecture import layer_table
+from grader.checks.submission import callback_probe_plans
 from grader.evaluate import canonical_inputs, evaluated_images, measure
 from grader.events import Events
 from grader.facts import Failure, Metrics, ModelFacts, SubmissionFacts
@@ -46,15 +47,21 @@ from grader.result import GradeResult
 from grader.sandbox import isolation as iso
 from grader.sandbox.runner import ChildRun, StartedChild, run_child
 from grader.spec import ChallengeSpec, Profile, SpecError, challenge_names, load_spec
-from grader.submission_io import (TRAINED_MODEL_FILE, NotGraded, make_run_dir, path_problem, read_submission,
-                                  syntax_failure)
+from grader.submission_io import (
+    TRAINED_MODEL_FILE,
+    NotGraded,
+    make_run_dir,
+    path_problem,
+    read_submission,
+    syntax_failure,
+)
 from grader.text import clean, learner_output
 from grader.training import step as training_step
-from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob,
-                                        EvaluationOutcome)
+from grader.training.evaluation import BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob, EvaluationOutcome
 from grader.training.modelconfig import HINT as REBUILD_HINT
 from grader.training.rehearsal import REHEARSAL_IMAGES
 from grader.training.runner import TrainerOutcome, TrainerProcess
+
 
 @dataclass
 class Run:
@@ -129,8 +136,11 @@ def load_data(run: Run, data_dir: Path | None) -> None:
 
 
 def subset(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
-    limits = {"train": run.profile.train_limit, "validation": run.profile.validation_limit,
-              "test": run.profile.test_limit}
+    limits = {
+        "train": run.profile.train_limit,
+        "validation": run.profile.validation_limit,
+        "test": run.profile.test_limit,
+    }
     data = run.data.split(split)
     keep = stratified_take(data.labels, limits[split])
     return data.images[keep], data.labels[keep]
@@ -140,7 +150,7 @@ def child_images(run: Run, train: bool) -> dict[str, np.ndarray]:
     """The images the child may see: a probe batch and, to train, the training and validation
     images. Never the test split, never a label."""
     images, _ = subset(run, "train")
-    chosen = {"probe": images[:describe.PROBE_IMAGES]}
+    chosen = {"probe": images[: describe.PROBE_IMAGES]}
     if train:
         chosen["train"] = images
         chosen["validation"] = subset(run, "validation")[0]
@@ -187,8 +197,7 @@ def evaluation_job(run: Run) -> EvaluationJob:
         graded = graded[mask]
     positions = [p for p in JOURNEY_POSITIONS if p < len(graded)]
     prepared = run.preparation or describe.Preparation(run.spec.input_shape, run.spec.input_scale)
-    return EvaluationJob(evaluated_images(splits), graded[positions], prepared.shape, prepared.scale,
-                         DEFAULT_FILTER)
+    return EvaluationJob(evaluated_images(splits), graded[positions], prepared.shape, prepared.scale, DEFAULT_FILTER)
 
 
 def start_child(run: Run) -> StartedChild:
@@ -201,8 +210,9 @@ def start_trainer(run: Run) -> TrainerProcess:
     return run.processes.trainer(run.device, run.trainer_backend)
 
 
-def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, source: str, train: bool,
-                       events: Events) -> None:
+def describe_and_train(
+    run: Run, child: StartedChild, trainer: TrainerProcess, source: str, train: bool, events: Events
+) -> None:
     """The sandboxed describe step, then the trusted trainer on what it validated."""
     try:
         described = describe_submission(run, child, source, train)
@@ -213,38 +223,58 @@ def describe_and_train(run: Run, child: StartedChild, trainer: TrainerProcess, s
         try:
             arrays = None
             if will_train:
-                arrays = {"train_x": described.preprocessed["train"], "train_y": subset(run, "train")[1],
-                          "validation_x": described.preprocessed["validation"],
-                          "validation_y": subset(run, "validation")[1]}
+                assert described.preprocessed is not None  # part of will_train
+                arrays = {
+                    "train_x": described.preprocessed["train"],
+                    "train_y": subset(run, "train")[1],
+                    "validation_x": described.preprocessed["validation"],
+                    "validation_y": subset(run, "validation")[1],
+                }
                 run.preparation = describe.reproduced_preparation(
-                    described.preprocessed, {split: subset(run, split)[0] for split in described.preprocessed},
-                    run.spec.input_scale)
+                    described.preprocessed,
+                    {split: subset(run, split)[0] for split in described.preprocessed},
+                    run.spec.input_scale,
+                )
                 run.facts.prepared_as_trained = run.preparation is not None
             callback = run.spec.callback
-            folder.write(description=described.model, mode="train" if will_train else "build", seed=run.seed,
-                         rehearsal=None if train else rehearsal_data(run, described), epochs=run.profile.epochs, batch_size=run.profile.batch_size,
-                         stop_metric=callback.metric if callback else "accuracy",
-                         # Where a correct callback stops, whatever the learner's did: the callback row
-                         # grades theirs, and nothing that follows from it costs points twice.
-                         stop_at=run.profile.target_accuracy if callback else None, arrays=arrays,
-                         budget_s=run.profile.time_budget_s if will_train else None,
-                         precision=run.profile.precision, max_params=run.spec.max_params,
-                         max_activations=run.spec.max_activations,
-                         evaluation=evaluation_job(run) if will_train else None)
+            folder.write(
+                description=described.model,
+                mode="train" if will_train else "build",
+                seed=run.seed,
+                rehearsal=None if train else rehearsal_data(run, described),
+                epochs=run.profile.epochs,
+                batch_size=run.profile.batch_size,
+                stop_metric=callback.metric if callback else "accuracy",
+                # Where a correct callback stops, whatever the learner's did: the callback row
+                # grades theirs, and nothing that follows from it costs points twice.
+                stop_at=run.profile.target_accuracy if callback else None,
+                arrays=arrays,
+                budget_s=run.profile.time_budget_s if will_train else None,
+                precision=run.profile.precision,
+                max_params=run.spec.max_params,
+                max_activations=run.spec.max_activations,
+                evaluation=evaluation_job(run) if will_train else None,
+            )
             learner_metrics, unused_compile = described.model.learner_metrics, described.model.unused_compile
             del arrays, described
             if will_train:
                 events.on_stage("train")
             deadline = run.profile.time_budget_s if will_train else config.CHECK_TIME_BUDGET_S
-            run.trainer = trainer.run(folder.path, deadline_s=deadline,
-                                      evaluate_s=config.EVALUATE_BUDGET_S if will_train else 0.0,
-                                      on_progress=events.on_epoch, on_batch=events.on_batch,
-                                      on_trained=lambda: events.on_stage("evaluate"))
-            training_step.collect(run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline,
-                                  train=will_train)
+            run.trainer = trainer.run(
+                folder.path,
+                deadline_s=deadline,
+                evaluate_s=config.EVALUATE_BUDGET_S if will_train else 0.0,
+                on_progress=events.on_epoch,
+                on_batch=events.on_batch,
+                on_trained=lambda: events.on_stage("evaluate"),
+            )
+            training_step.collect(
+                run.facts, run.trainer, epochs=run.profile.epochs, deadline_s=deadline, train=will_train
+            )
             if run.facts.model is not None and run.facts.model.compiled:  # the trainer added its own metrics
-                run.facts.model = dataclasses.replace(run.facts.model, metrics=learner_metrics,
-                                                      unused_compile=unused_compile)
+                run.facts.model = dataclasses.replace(
+                    run.facts.model, metrics=learner_metrics, unused_compile=unused_compile
+                )
             if will_train and folder.trained_model.is_file() and run.trainer.training is not None:
                 if not model_file_fits(run, folder.trained_model):
                     return
@@ -277,8 +307,11 @@ def model_file_fits(run: Run, path: Path) -> bool:
     size = path.stat().st_size
     if size <= allowed:
         return True
-    run.facts.failure = Failure("train", f"the trained model file is {size:,} bytes, more than the {allowed:,} this "
-                                         f"challenge allows", "make the model smaller")
+    run.facts.failure = Failure(
+        "train",
+        f"the trained model file is {size:,} bytes, more than the {allowed:,} this challenge allows",
+        "make the model smaller",
+    )
     return False
 
 
@@ -317,14 +350,30 @@ def describe_submission(run: Run, child: StartedChild, source: str, train: bool)
         _, inputs = iso.box_paths(run.isolation, box.work, box.inputs)
         # The callback probe's logs are drawn afresh for each grading (checks/submission.py).
         probe = callback_probe_plans(run.profile.target_accuracy) if run.spec.callback is not None else None
-        job = describe.job(mode="train" if train else "check", submission=f"{inputs}/{describe.SUBMISSION_NAME}",
-                           seed=run.seed, input_shape=run.spec.input_shape, scale=run.spec.input_scale,
-                           target_accuracy=run.profile.target_accuracy, probe=probe)
+        job = describe.job(
+            mode="train" if train else "check",
+            submission=f"{inputs}/{describe.SUBMISSION_NAME}",
+            seed=run.seed,
+            input_shape=run.spec.input_shape,
+            scale=run.spec.input_scale,
+            target_accuracy=run.profile.target_accuracy,
+            probe=probe,
+        )
         budget = run.profile.describe_budget_s
         run.child = run_child(job, child=child, timeout_s=budget)
-        return describe.collect(run.facts, run.child, box, images=images, input_shape=run.spec.input_shape,
-                                scale=run.spec.input_scale, budget_s=budget, train=train, task=run.spec.task,
-                                num_classes=run.spec.num_classes, probe=probe or ())
+        return describe.collect(
+            run.facts,
+            run.child,
+            box,
+            images=images,
+            input_shape=run.spec.input_shape,
+            scale=run.spec.input_scale,
+            budget_s=budget,
+            train=train,
+            task=run.spec.task,
+            num_classes=run.spec.num_classes,
+            probe=probe or (),
+        )
     finally:
         child.discard()
 
@@ -336,27 +385,42 @@ def measure_trained_model(run: Run, train: bool) -> None:
         return
     outcome = run.evaluated
     if outcome is not None and outcome.problem == BACKEND_PROBLEM:
-        raise NotGraded(f"the {backend.backend_name()} backend failed while evaluating the trained model "
-                        f"({outcome.message}): that is the host's device or backend, not the submission. Grade "
-                        f"again; if it happens again, let fewer gradings share the GPU, or use --device cpu")
+        raise NotGraded(
+            f"the {backend.backend_name()} backend failed while evaluating the trained model "
+            f"({outcome.message}): that is the host's device or backend, not the submission. Grade "
+            f"again; if it happens again, let fewer gradings share the GPU, or use --device cpu"
+        )
     if outcome is None or outcome.problem == MODEL_PROBLEM:
-        why = outcome.message if outcome is not None else (
-            f"it took longer than {config.EVALUATE_BUDGET_S:.0f} s" if run.trainer is not None and run.trainer.timed_out
-            else "the trainer stopped before it was done")
-        run.facts.failure = Failure("evaluate", f"the trained model could not be evaluated: {why}",
-                                    "the model may be too large to run on the test images: make it smaller")
+        why = (
+            outcome.message
+            if outcome is not None
+            else (
+                f"it took longer than {config.EVALUATE_BUDGET_S:.0f} s"
+                if run.trainer is not None and run.trainer.timed_out
+                else "the trainer stopped before it was done"
+            )
+        )
+        run.facts.failure = Failure(
+            "evaluate",
+            f"the trained model could not be evaluated: {why}",
+            "the model may be too large to run on the test images: make it smaller",
+        )
         return
     if outcome.problem == LOAD_PROBLEM:
-        run.facts.failure = Failure("load", f"the trained model cannot be loaded again: {outcome.message}",
-                                    REBUILD_HINT, outcome.message)
+        run.facts.failure = Failure(
+            "load", f"the trained model cannot be loaded again: {outcome.message}", REBUILD_HINT, outcome.message
+        )
         return
     splits = evaluation_splits(run)
     mask = public_mask(run)
     if mask is not None:
+        assert run.leaderboard is not None  # a public half only in leaderboard mode (_public_mask)
         run.leaderboard.public_images = int(mask.sum())
         run.leaderboard.private_images = int((~mask).sum())
-    run.evaluation = measure(outcome.outputs, splits=splits, task=run.spec.task, num_classes=run.spec.num_classes,
-                             public_mask=mask)
+    assert outcome.outputs is not None  # no problem: the trainer wrote the outputs
+    run.evaluation = measure(
+        outcome.outputs, splits=splits, task=run.spec.task, num_classes=run.spec.num_classes, public_mask=mask
+    )
     run.facts.metrics = run.evaluation.metrics
     run.facts.seconds["evaluate"] = outcome.seconds
 
@@ -368,11 +432,16 @@ def score_private_half(run: Run, spec: ChallengeSpec, profile: Profile, train: b
     result keeps the public checks.
     """
     board = run.leaderboard
+    assert board is not None  # called in leaderboard mode only: grade_model's run has request.leaderboard
     board.private_accuracy = run.evaluation.private_test_accuracy if run.evaluation is not None else None
     if board.private_accuracy is None or run.facts.metrics is None:
         return  # no test accuracy: both halves earn the same points
-    private_facts = replace(run.facts, metrics=replace(run.facts.metrics, test_accuracy=board.private_accuracy,
-                                                       test_images=run.evaluation.private_test_images))
+    private_facts = replace(
+        run.facts,
+        metrics=replace(
+            run.facts.metrics, test_accuracy=board.private_accuracy, test_images=run.evaluation.private_test_images
+        ),
+    )
     board.private_score = round(sum(c.points for c in run_checks(spec, profile, private_facts, trained=train)), 2)
 
 
@@ -382,13 +451,16 @@ def write_report(result: GradeResult, run: Run | None = None) -> None:
     Without a `run` (a challenge that trains nothing) the page holds the checks only."""
     started = time.perf_counter()
     try:
-        from grader.report.html import EvaluatedModel, write_report as write_html_report
+        from grader.report.html import EvaluatedModel
+        from grader.report.html import write_report as write_html_report
 
-        evaluated, options = None, {}
+        evaluated = None
+        options: dict[str, Any] = {}  # write_report's keyword arguments
         if run is not None:
             options = {"task": run.spec.task, "max_gap": run.profile.max_gap}
             if run.evaluated is not None and run.evaluation is not None:
                 evaluated = EvaluatedModel(run.evaluation, run.evaluated.journey, run.evaluated.journey_error)
+        assert result.run_dir is not None  # grade() writes a report only into a run folder
         write_html_report(Path(result.run_dir) / REPORT_FILE, result, evaluated=evaluated, **options)
     except Exception as err:  # each figure already fails alone; this is the page itself (a full disk, say)
         warnings.warn(f"could not write the HTML report: {type(err).__name__}: {err}", stacklevel=2)
@@ -415,12 +487,23 @@ class Request:
     processes: Processes = COLD
 
 
-def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = None,
-          profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE, out_dir: Path | None = None,
-          seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, train: bool = True,
-          events: Events | None = None, leaderboard: LeaderboardRun | None = None,
-          isolation: str | None = None, require_isolation: str | None = None,
-          processes: Processes = COLD) -> GradeResult:
+def grade(
+    *,
+    path: Path,
+    challenge: str | None = None,
+    spec_path: Path | None = None,
+    profile: str = config.DEFAULT_PROFILE,
+    device: str = config.DEFAULT_DEVICE,
+    out_dir: Path | None = None,
+    seed: int = config.DEFAULT_SEED,
+    data_dir: Path | None = None,
+    train: bool = True,
+    events: Events | None = None,
+    leaderboard: LeaderboardRun | None = None,
+    isolation: str | None = None,
+    require_isolation: str | None = None,
+    processes: Processes = COLD,
+) -> GradeResult:
     """Grade one submission. `train=False` is `grade check`: the architecture only, in seconds.
 
     `leaderboard` (grade submit --learner): test figures are of the public half of the test set
@@ -437,29 +520,50 @@ def grade(*, path: Path, challenge: str | None = None, spec_path: Path | None = 
     started = time.perf_counter()
     given = Path(path)  # a link is refused below: resolving first would hide it
     path = Path(path).resolve()
-    result = GradeResult(challenge=challenge or path.stem, profile=profile, mode="submit" if train else "check",
-                         submission_path=str(path), submission_sha256="", seed=seed, backend=backend.backend_name(),
-                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    result = GradeResult(
+        challenge=challenge or path.stem,
+        profile=profile,
+        mode="submit" if train else "check",
+        submission_path=str(path),
+        submission_sha256="",
+        seed=seed,
+        backend=backend.backend_name(),
+        started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
     if leaderboard is not None:
         result.leaderboard = {"learner": leaderboard.learner, "test_half": "public"}
     try:
         if (problem := path_problem(given)) is not None:
             raise NotGraded(problem)
         if data_dir is not None and not Path(data_dir).is_dir():
-            raise NotGraded(f"the data folder {data_dir} (--data-dir or $GRADER_DATA_DIR) does not exist: give the "
-                            f"folder with the raw datasets, or leave it out to use the cache")
+            raise NotGraded(
+                f"the data folder {data_dir} (--data-dir or $GRADER_DATA_DIR) does not exist: give the "
+                f"folder with the raw datasets, or leave it out to use the cache"
+            )
         if device not in backend.DEVICES:
             raise NotGraded(f"unknown device {device!r}: use one of {', '.join(backend.DEVICES)}")
         if (problem := backend.missing_backend()) is not None:
             raise NotGraded(problem)
         backend.configure_process(device)
-        chosen_isolation = choose_isolation(isolation, require_isolation or ("the leaderboard" if leaderboard else None))
+        chosen_isolation = choose_isolation(
+            isolation, require_isolation or ("the leaderboard" if leaderboard else None)
+        )
         result.isolation = chosen_isolation.level
         events.on_stage("spec")
         spec = resolve_spec(path, challenge, spec_path)
-        request = Request(path=path, out_dir=out_dir, profile=profile, device=device, seed=seed, data_dir=data_dir,
-                          train=train, events=events, isolation=chosen_isolation, leaderboard=leaderboard,
-                          processes=processes)
+        request = Request(
+            path=path,
+            out_dir=out_dir,
+            profile=profile,
+            device=device,
+            seed=seed,
+            data_dir=data_dir,
+            train=train,
+            events=events,
+            isolation=chosen_isolation,
+            leaderboard=leaderboard,
+            processes=processes,
+        )
         run = KINDS[spec.kind](result, spec, request)
         if train and result.run_dir:
             write_report(result, run)
@@ -492,9 +596,19 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
     result.run_dir = str(workdir)
     if path.suffix == ".ipynb":  # what was graded, for the learner to read
         (workdir / NOTEBOOK_SOURCE_FILE).write_text(source, encoding="utf-8")
-    run = Run(spec, chosen, path, workdir, request.seed, request.device, isolation=request.isolation,
-              leaderboard=request.leaderboard, child_backend=child_backend, trainer_backend=trainer_backend,
-              processes=request.processes)
+    run = Run(
+        spec,
+        chosen,
+        path,
+        workdir,
+        request.seed,
+        request.device,
+        isolation=request.isolation,
+        leaderboard=request.leaderboard,
+        child_backend=child_backend,
+        trainer_backend=trainer_backend,
+        processes=request.processes,
+    )
     run.facts.failure = syntax_failure(source, path)
     child = trainer = None
     try:
@@ -507,6 +621,7 @@ def grade_model(result: GradeResult, spec: ChallengeSpec, request: Request) -> R
         result.durations["data"] = round(time.perf_counter() - data_started, 3)
         result.class_names = list(run.data.class_names)
         if child is not None:
+            assert trainer is not None  # started together with the child
             request.events.on_stage("build")
             describe_and_train(run, child, trainer, source, train, request.events)  # the trainer evaluates, too
             measure_trained_model(run, train)
@@ -538,10 +653,10 @@ def notebook_lines(facts: SubmissionFacts, source: str) -> None:
     """A notebook's errors name "cell N, line M", not lines of the converted file."""
     from grader.integrations.notebook import cell_lines
 
-    def moved(failure: Failure | None) -> Failure | None:
-        return None if failure is None else dataclasses.replace(failure, message=cell_lines(source, failure.message))
+    def moved(failure: Failure) -> Failure:
+        return dataclasses.replace(failure, message=cell_lines(source, failure.message))
 
-    facts.failure = moved(facts.failure)
+    facts.failure = None if facts.failure is None else moved(facts.failure)
     facts.stage_failures = {stage: moved(f) for stage, f in facts.stage_failures.items()}
     if facts.callbacks is not None and facts.callbacks.error:
         facts.callbacks = dataclasses.replace(facts.callbacks, error=cell_lines(source, facts.callbacks.error))
@@ -585,8 +700,12 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
     for stage, seconds in facts.seconds.items():
         result.durations.setdefault(stage, seconds)  # the parent's own measurements above win
     if facts.failure is not None:
-        result.failure = {"stage": facts.failure.stage, "message": facts.failure.message,
-                          "hint": facts.failure.hint, "detail": facts.failure.detail}
+        result.failure = {
+            "stage": facts.failure.stage,
+            "message": facts.failure.message,
+            "hint": facts.failure.hint,
+            "detail": facts.failure.detail,
+        }
     if facts.training is not None:
         result.history = {k: _finite(v) for k, v in facts.training.history.items()}
     elif run.trainer is not None:
@@ -595,20 +714,29 @@ def fill_result(result: GradeResult, run: Run, spec: ChallengeSpec) -> None:
         result.history = {k: _finite([line.get(k) for line in partial]) for k in keys}
     if facts.metrics is not None:
         m: Metrics = facts.metrics
-        result.metrics = {"test_accuracy": m.test_accuracy, "train_accuracy": m.train_accuracy,
-                          "validation_accuracy": m.validation_accuracy, "gap": m.gap}
+        result.metrics = {
+            "test_accuracy": m.test_accuracy,
+            "train_accuracy": m.train_accuracy,
+            "validation_accuracy": m.validation_accuracy,
+            "gap": m.gap,
+        }
         for split, images in (("test", m.test_images), ("train", m.train_images), ("validation", m.validation_images)):
             if images is not None:
                 result.metrics[f"{split}_images"] = images[1]  # how many images each figure is of
         result.confusion_matrix = run.evaluation.confusion
     if facts.model is not None:
         result.model_summary = summary(facts.model)
-        result.layer_table = layer_table(spec.architecture, spec.input_shape, checked_model(spec, facts)[0])
+        compared = checked_model(spec, facts)[0]
+        assert compared is not None  # checked_model finds a model in facts.model
+        result.layer_table = layer_table(spec.architecture, spec.input_shape, compared)
     result.expected_summary = [
-        {"type": l.type, "output": list(l.output) if l.output else None, "params": l.params}
-        for l in spec.architecture.main.layers
+        {"type": layer.type, "output": list(layer.output) if layer.output else None, "params": layer.params}
+        for layer in spec.architecture.main.layers
     ]
 
 
 def summary(model: ModelFacts) -> list[dict[str, Any]]:
-    return [{"name": l.name, "type": l.type, "output": list(l.output), "params": l.params} for l in model.layers]
+    return [
+        {"name": layer.name, "type": layer.type, "output": list(layer.output), "params": layer.params}
+        for layer in model.layers
+    ]

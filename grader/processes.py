@@ -17,8 +17,9 @@ from grader.training.runner import TrainerProcess
 class Processes:
     """Starts each process when the grading asks for it."""
 
-    def child(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None,
-              preload: str = "keras") -> StartedChild:
+    def child(
+        self, *, isolation: Isolation, limits: Limits, keras_backend: str | None, preload: str = "keras"
+    ) -> StartedChild:
         return start_child(isolation=isolation, limits=limits, keras_backend=keras_backend, preload=preload)
 
     def trainer(self, device: str, keras_backend: str | None = None, *, ahead: bool = False) -> TrainerProcess:

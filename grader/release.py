@@ -74,8 +74,10 @@ def skeleton_from_solution(source: str) -> str:
                 raise ValueError(f"line {index + 1}: {BEGIN} inside the region opened at line {opened_at + 1}")
             indent = line[: len(line) - len(line.lstrip())]
             if not indent:
-                raise ValueError(f"line {index + 1}: a solution region at module level would make the skeleton "
-                                 "raise on import; put it inside a function")
+                raise ValueError(
+                    f"line {index + 1}: a solution region at module level would make the skeleton "
+                    "raise on import; put it inside a function"
+                )
             opened_at = index
             out.append(_raise_line(indent, _todo_above(lines, index)))
         elif stripped == END:
@@ -90,8 +92,10 @@ def skeleton_from_solution(source: str) -> str:
     try:
         compile(skeleton, "<skeleton>", "exec")
     except SyntaxError as err:
-        raise ValueError(f"the skeleton is not valid Python (skeleton line {err.lineno}: {err.msg}); "
-                         "check the indentation of the markers") from None
+        raise ValueError(
+            f"the skeleton is not valid Python (skeleton line {err.lineno}: {err.msg}); "
+            "check the indentation of the markers"
+        ) from None
     return skeleton
 
 

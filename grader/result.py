@@ -35,7 +35,7 @@ class GradeResult:
     durations: dict[str, float] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
-    history: dict[str, list[float]] = field(default_factory=dict)
+    history: dict[str, list[float | None]] = field(default_factory=dict)  # None: not finite (JSON has no NaN)
     model_summary: list[dict[str, Any]] = field(default_factory=list)
     expected_summary: list[dict[str, Any]] = field(default_factory=list)
     # The two side by side, row by row as the architecture checks aligned them (grader/checks/architecture.py)
@@ -74,14 +74,16 @@ class GradeResult:
         characters (layer names, paths and learner IDs are the learner's to choose)."""
         data = asdict(self)
         data["checks"] = [c.to_dict() for c in self.checks]
-        return clean_tree({
-            "schema_version": config.RESULT_SCHEMA_VERSION,
-            "grader_version": grader_version(),
-            "verdict": self.verdict,
-            "score": self.score,
-            "max_score": self.max_score,
-            **data,
-        })
+        return clean_tree(
+            {
+                "schema_version": config.RESULT_SCHEMA_VERSION,
+                "grader_version": grader_version(),
+                "verdict": self.verdict,
+                "score": self.score,
+                "max_score": self.max_score,
+                **data,
+            }
+        )
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import importlib
 import sys
 import threading
 import types
-from typing import Any
+from typing import Any, cast
 
 # What the numpy backend imports at module level only to call later (Keras 3.15).
 DEFERRED_MODULES = ("jax", "jax.lax", "keras.src.backend.jax.math")
@@ -76,7 +76,7 @@ class Deferred(types.ModuleType):
 class DeferredName:
     """`module.name` of a Deferred module, looked up when first used."""
 
-    def __init__(self, owner: Deferred | "DeferredName", name: str):
+    def __init__(self, owner: Deferred | DeferredName, name: str):
         self._owner, self._name = owner, name
 
     def resolve(self) -> Any:
@@ -99,7 +99,7 @@ def _deferred_pyplot() -> None:
     pyplot = Deferred("matplotlib.pyplot", lazy_names=False)
     for name, module in list(sys.modules.items()):
         if name.startswith("keras.") and getattr(module, "plt", False) is None:
-            module.plt = pyplot
+            cast(Any, module).plt = pyplot  # a Keras module: ModuleType declares no attributes to set
 
 
 def import_numpy_keras() -> types.ModuleType:
@@ -107,7 +107,8 @@ def import_numpy_keras() -> types.ModuleType:
     if "keras" in sys.modules or any(name in sys.modules for name in DEFERRED_MODULES + ABSENT_WHILE_IMPORTING):
         return importlib.import_module("keras")  # too late to defer: someone imported them already
     sys.modules.update({name: Deferred(name) for name in DEFERRED_MODULES})
-    sys.modules.update({name: None for name in ABSENT_WHILE_IMPORTING})  # an ImportError while Keras imports
+    # An ImportError while Keras imports. typeshed's sys.modules has no None, which the import system documents.
+    sys.modules.update(dict.fromkeys(ABSENT_WHILE_IMPORTING))  # type: ignore[arg-type]
     _keras_importing.set()
     try:
         keras = importlib.import_module("keras")

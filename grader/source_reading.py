@@ -9,7 +9,8 @@ costs the fast backend, never a wrong verdict.
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from collections.abc import Iterator
+from typing import cast
 
 BACKEND_LIBRARIES = frozenset({"tensorflow", "jax", "jaxlib", "flax", "torch"})
 TRAINING_CALLS = frozenset({"fit", "fit_generator", "train_on_batch"})
@@ -36,15 +37,16 @@ class SourceReading:
         for n in tree.body:
             if isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) for t in n.targets):
                 for target in n.targets:
-                    self.values.setdefault(target.id, []).append(n.value)
+                    self.values.setdefault(cast(ast.Name, target).id, []).append(n.value)  # all Names: checked above
             elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.value is not None:
                 self.values.setdefault(n.target.id, []).append(n.value)
             elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-                self.unknown.update(name.id for name in ast.walk(n)
-                                    if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store))
+                self.unknown.update(
+                    name.id for name in ast.walk(n) if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)
+                )
 
     @classmethod
-    def of(cls, source: str) -> "SourceReading":
+    def of(cls, source: str) -> SourceReading:
         return cls(ast.parse(source))  # SyntaxError, ValueError: the caller's to handle
 
     def reachable(self, roots: tuple[str, ...]) -> Iterator[tuple[ast.AST, str | None]]:
@@ -71,19 +73,26 @@ class SourceReading:
         if any(module in BACKEND_LIBRARIES for module in self.imported.values()):
             return True
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and (isinstance(node.func, ast.Name) and node.func.id in ("__import__", "exec")
-                                               or isinstance(node.func, ast.Attribute)
-                                               and node.func.attr == "import_module"):
+            if isinstance(node, ast.Call) and (
+                isinstance(node.func, ast.Name)
+                and node.func.id in ("__import__", "exec")
+                or isinstance(node.func, ast.Attribute)
+                and node.func.attr == "import_module"
+            ):
                 return True  # a computed import, or code in a string: cannot tell which
         return False
 
     def trains_at_top_level(self) -> bool:
         """A .fit(...) call that runs on import: outside functions, classes and `if __name__ == "__main__":`."""
-        def main_guard(node: ast.AST) -> bool:
-            return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and \
-                "__name__" in ast.unparse(node.test)
 
-        pending = list(self.tree.body)
+        def main_guard(node: ast.AST) -> bool:
+            return (
+                isinstance(node, ast.If)
+                and "__main__" in ast.unparse(node.test)
+                and "__name__" in ast.unparse(node.test)
+            )
+
+        pending: list[ast.AST] = list(self.tree.body)
         while pending:
             node = pending.pop()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) or main_guard(node):

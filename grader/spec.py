@@ -25,20 +25,50 @@ else:  # pragma: no cover
 
 from grader import config
 from grader.sandbox.limits import DEFAULT_LIMITS, Limits
+from grader.toml_schema import (
+    Bool,
+    Fraction,
+    Int,
+    NonNegativeNumber,
+    PositiveInt,
+    PositiveNumber,
+    Shape,
+    Str,
+    Table,
+    validate,
+)
 from grader.training.precision import FLOAT32, PRECISIONS
-from grader.toml_schema import (Bool, Fraction, Int, NonNegativeNumber, PositiveInt, PositiveNumber, Shape, Str,
-                                Table, validate)
 
 TASKS = ("multiclass", "binary")
 
 # Every random augmentation layer Keras 3 ships: what [augmentation] accepts by default, and what
 # the layer-by-layer comparison leaves to the augmentation check.
 AUGMENTATION_LAYERS = (
-    "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomShear", "RandomContrast",
-    "RandomBrightness", "RandomCrop", "RandomGrayscale", "RandomHue", "RandomSaturation", "RandomColorJitter",
-    "RandomColorDegeneration", "RandomSharpness", "RandomPosterization", "RandomInvert", "RandomErasing",
-    "RandomGaussianBlur", "RandomElasticTransform", "RandomPerspective", "Solarization", "AugMix",
-    "RandAugment", "MixUp", "CutMix",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomShear",
+    "RandomContrast",
+    "RandomBrightness",
+    "RandomCrop",
+    "RandomGrayscale",
+    "RandomHue",
+    "RandomSaturation",
+    "RandomColorJitter",
+    "RandomColorDegeneration",
+    "RandomSharpness",
+    "RandomPosterization",
+    "RandomInvert",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomElasticTransform",
+    "RandomPerspective",
+    "Solarization",
+    "AugMix",
+    "RandAugment",
+    "MixUp",
+    "CutMix",
 )
 
 
@@ -85,8 +115,9 @@ class Tier(Table):
 
 
 # A profile's [sandbox] table: the keys of Limits (grader/sandbox/limits.py), each a positive whole number.
-SandboxTable = create_model("SandboxTable", __base__=Table,
-                            **{f.name: (PositiveInt, f.default) for f in dataclasses.fields(Limits)})
+# Any: mypy checks a ** dict's values against create_model's own keyword arguments (__config__, ...) too.
+_SANDBOX_FIELDS: dict[str, Any] = {f.name: (PositiveInt, f.default) for f in dataclasses.fields(Limits)}
+SandboxTable = create_model("SandboxTable", __base__=Table, **_SANDBOX_FIELDS)
 
 
 class Profile(Table):
@@ -191,8 +222,10 @@ class ChallengeSpec:
     def max_activations(self) -> int:
         if self.size.max_activations is not None:
             return self.size.max_activations
-        largest = max([math.prod(self.input_shape)] + [math.prod(layer.output) for layer in
-                                                       self.architecture.main.layers if layer.output])
+        largest = max(
+            [math.prod(self.input_shape)]
+            + [math.prod(layer.output) for layer in self.architecture.main.layers if layer.output]
+        )
         return max(ACTIVATIONS_MULTIPLE * largest, ACTIVATIONS_FLOOR)
 
     def profile(self, name: str) -> Profile:
@@ -248,7 +281,7 @@ class LayerTable(Table):
     type: Str
     output: Shape | None = None
     params: Annotated[Int, Field(ge=0)] | None = None
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class AlternativeTable(Table):
@@ -300,17 +333,18 @@ class ModelSpecFile(Table):
         for name, table in profiles.items():
             if isinstance(table, dict) and "name" in table:
                 raise ValueError(f"[profiles.{name}] takes its name from its key: remove name = ...")
-        return {name: {**table, "name": name} if isinstance(table, dict) else table
-                for name, table in profiles.items()}
+        return {name: {**table, "name": name} if isinstance(table, dict) else table for name, table in profiles.items()}
 
     @model_validator(mode="after")
-    def _tiers_name_variants(self) -> "ModelSpecFile":
+    def _tiers_name_variants(self) -> ModelSpecFile:
         variants = {"main"} | {alt.name for alt in self.architecture.alternatives}
         for profile in self.profiles.values():
             for tier in profile.tiers:
                 if tier.architecture is not None and tier.architecture not in variants:
-                    raise ValueError(f"[profiles.{profile.name}] a tier names architecture {tier.architecture!r}, "
-                                     f"but the spec defines only {sorted(variants)}")
+                    raise ValueError(
+                        f"[profiles.{profile.name}] a tier names architecture {tier.architecture!r}, "
+                        f"but the spec defines only {sorted(variants)}"
+                    )
         return self
 
 
@@ -353,8 +387,9 @@ def _parse(raw: dict[str, Any], path: Path) -> ChallengeSpec:
         task=file.challenge.task,
         input_shape=file.input.shape,
         input_scale=float(file.input.scale),
-        architecture=ArchitectureSpec(points=float(arch.points), variants=tuple(variants),
-                                      ignore=tuple(dict.fromkeys(ignored))),
+        architecture=ArchitectureSpec(
+            points=float(arch.points), variants=tuple(variants), ignore=tuple(dict.fromkeys(ignored))
+        ),
         compile=compile_spec,
         preprocess_points=float(file.preprocess.points),
         profiles=file.profiles,

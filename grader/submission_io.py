@@ -47,8 +47,10 @@ def read_submission(path: Path) -> tuple[str, str]:
     if not path.is_file():
         raise NotGraded(f"not a file: {path}")
     if path.stat().st_size > config.MAX_SUBMISSION_BYTES:
-        raise NotGraded(f"{path.name} is {path.stat().st_size:,} bytes, more than the {config.MAX_SUBMISSION_BYTES:,} "
-                        f"allowed: keep data and outputs out of the file (clear a notebook's outputs)")
+        raise NotGraded(
+            f"{path.name} is {path.stat().st_size:,} bytes, more than the {config.MAX_SUBMISSION_BYTES:,} "
+            f"allowed: keep data and outputs out of the file (clear a notebook's outputs)"
+        )
     if path.suffix == ".ipynb":
         return read_notebook(path)
     if path.suffix != ".py":
@@ -83,8 +85,11 @@ def syntax_failure(source: str, path: Path) -> Failure | None:
         compile(source, f"<{path.name}>", "exec")
     except SyntaxError as err:
         line = (err.text or "").strip()
-        return Failure("read", f"syntax error at line {err.lineno}: {err.msg}" + (f" ({line})" if line else ""),
-                       "fix the line shown (and the one before it: a missing bracket shows up one line later)")
+        return Failure(
+            "read",
+            f"syntax error at line {err.lineno}: {err.msg}" + (f" ({line})" if line else ""),
+            "fix the line shown (and the one before it: a missing bracket shows up one line later)",
+        )
     return None
 
 
@@ -102,11 +107,16 @@ def make_run_dir(out_dir: Path | None, challenge: str, sha256: str) -> Path:
     if out_dir.exists():
         if not out_dir.is_dir():
             raise NotGraded(f"--out {out_dir} exists and is not a folder")
-        foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in RUN_FOLDER_FILES
-                         or not stat.S_ISREG(entry.lstat().st_mode))
+        foreign = sorted(
+            entry.name
+            for entry in out_dir.iterdir()
+            if entry.name not in RUN_FOLDER_FILES or not stat.S_ISREG(entry.lstat().st_mode)
+        )
         if foreign:
-            raise NotGraded(f"--out {out_dir} holds {foreign[0]!r}, which is not from a grader run: give an empty "
-                            f"folder, a new one, or a previous run folder")
+            raise NotGraded(
+                f"--out {out_dir} holds {foreign[0]!r}, which is not from a grader run: give an empty "
+                f"folder, a new one, or a previous run folder"
+            )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in RUN_FOLDER_FILES:

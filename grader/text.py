@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # C0 controls except tab and newline, DEL, and C1 controls (0x80-0x9f, which include CSI).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -64,8 +65,11 @@ def keras_cause(exc: BaseException) -> str:
 
 def secret_values() -> list[str]:
     """The grader's secrets in this process's environment (the HMAC key and the like)."""
-    return [value for key, value in os.environ.items()
-            if key.startswith("GRADER_") and any(word in key for word in ("KEY", "SECRET", "TOKEN"))]
+    return [
+        value
+        for key, value in os.environ.items()
+        if key.startswith("GRADER_") and any(word in key for word in ("KEY", "SECRET", "TOKEN"))
+    ]
 
 
 def learner_output(text: str, max_chars: int = 100_000) -> str:

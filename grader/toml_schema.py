@@ -14,8 +14,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-                      ValidationError)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
 
 # Scalars as TOML types them: no "3" for 3, no true for 1. A whole number is a number too.
 Str = StrictStr
@@ -39,9 +49,15 @@ T = TypeVar("T", bound=BaseModel)
 
 # pydantic's words for a type, in a spec's words.
 _KINDS = {
-    "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "dict_type": "a table",
-    "model_type": "a table", "model_attributes_type": "a table",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
 }
 
 
@@ -59,7 +75,7 @@ def _place(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and (p in ("float", "int") or p.startswith("function-"))))
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "value_error":  # our own validators' messages already name the table and key
         return error["msg"].removeprefix("Value error, ")
@@ -74,7 +90,7 @@ def _message(error: dict[str, Any]) -> str:
     names = [i for i, part in enumerate(loc) if isinstance(part, str)]
     cut = names[-1] if names else len(loc)
     table = loc[:cut]
-    key = " ".join([str(loc[cut])] + [f"#{p + 1}" for p in loc[cut + 1:]]) if names else ""
+    key = " ".join([str(loc[cut])] + [f"#{p + 1}" for p in loc[cut + 1 :]]) if names else ""
     if kind in _KINDS:
         what = f"must be {_KINDS[kind]}"
     else:
@@ -92,7 +108,7 @@ def validate(model: type[T], raw: Any) -> T:
         return model.model_validate(raw)
     except ValidationError as err:
         # One line per place: a value that fits no member of a union fails each member.
-        first: dict[tuple[Any, ...], dict[str, Any]] = {}
+        first: dict[tuple[Any, ...], ErrorDetails] = {}
         for error in err.errors(include_url=False):
             first.setdefault(_place(tuple(error["loc"])), error)
         lines = list(dict.fromkeys(_message(e) for e in first.values()))

@@ -9,6 +9,7 @@ The session's folders are deleted when the session ends.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -29,6 +30,21 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["GRADER_DATA_DIR"] = str(SHARED_DATA)
     os.environ["GRADER_CACHE_DIR"] = str(_session_dir / "cache")
     os.environ.setdefault("KERAS_HOME", str(_session_dir / "keras"))
+
+
+# The fast tier, `pytest -m "not slow"`: every test but those that train on real data (marked
+# slow by hand) and those measured above FAST_LIMIT_S on 2 cores (tests/durations.json, written by
+# tests/durations.py from a whole run). A test marked `core` stays in the fast tier whatever it
+# costs: one of each kind of grading, so that every module is still exercised.
+FAST_LIMIT_S = 2.0
+DURATIONS = REPO / "tests" / "durations.json"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    measured = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    for item in items:
+        if measured.get(item.nodeid, 0.0) > FAST_LIMIT_S and item.get_closest_marker("core") is None:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

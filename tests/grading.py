@@ -27,8 +27,17 @@ tiers = [{{ min_accuracy = {min_accuracy}, points = 10 }}]
 
 def tiny_spec(tmp_path: Path, challenge: str, **overrides) -> Path:
     """The challenge's own spec plus a [profiles.tiny] table; returns the new spec's path."""
-    values = dict(train_limit=512, validation_limit=256, test_limit=512, epochs=1, time_budget_s=180, describe_budget_s=60,
-                  target_accuracy=0.99, max_gap=0.5, min_accuracy=0.1)
+    values = dict(
+        train_limit=512,
+        validation_limit=256,
+        test_limit=512,
+        epochs=1,
+        time_budget_s=180,
+        describe_budget_s=60,
+        target_accuracy=0.99,
+        max_gap=0.5,
+        min_accuracy=0.1,
+    )
     values.update(overrides)
     text = (config.CHALLENGES_DIR / f"{challenge}.toml").read_text() + TINY_PROFILE.format(**values)
     path = tmp_path / f"{challenge}.toml"

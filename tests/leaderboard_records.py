@@ -15,10 +15,17 @@ def submission_id(*parts: Any) -> str:
     return hashlib.md5("-".join(map(str, parts)).encode()).hexdigest()
 
 
-def make_record(learner: str = "alice", *, challenge: str = "fashion", profile: str = "quick",
-                public: tuple[float, float | None] = (40.0, 0.9), private: tuple[float, float | None] = (40.0, 0.9),
-                submitted_at: str = "2025-03-01T10:00:00.000000+00:00", verdict: str = "passed",
-                **overrides: Any) -> dict[str, Any]:
+def make_record(
+    learner: str = "alice",
+    *,
+    challenge: str = "fashion",
+    profile: str = "quick",
+    public: tuple[float, float | None] = (40.0, 0.9),
+    private: tuple[float, float | None] = (40.0, 0.9),
+    submitted_at: str = "2025-03-01T10:00:00.000000+00:00",
+    verdict: str = "passed",
+    **overrides: Any,
+) -> dict[str, Any]:
     """A valid record; `public` and `private` are (points, accuracy) on each half."""
     record = {
         "record_version": RECORD_VERSION,
@@ -65,8 +72,11 @@ def database_snapshot(path: Path) -> tuple[str, list[str]]:
 
 def tree_snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` (hidden ones too) with the sha256 of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def write_records_in_process(db_path: str, worker: int, count: int, barrier) -> None:
@@ -76,8 +86,11 @@ def write_records_in_process(db_path: str, worker: int, count: int, barrier) -> 
 
     barrier.wait()
     for index in range(count):
-        record = make_record(f"learner{worker:02d}", submitted_at=f"2025-03-01T10:{worker:02d}:{index:02d}+00:00",
-                             submission_id=submission_id("concurrent", worker, index))
+        record = make_record(
+            f"learner{worker:02d}",
+            submitted_at=f"2025-03-01T10:{worker:02d}:{index:02d}+00:00",
+            submission_id=submission_id("concurrent", worker, index),
+        )
         # A fresh connection per write, as separate `grade submit` runs would do.
         with open_db(Path(db_path), create=True) as db:
             db.add([validate_record(record, "test")], origin="local")

@@ -77,7 +77,9 @@ def test_correct_fashion_model_passes_every_architecture_check(fashion):
 
 
 def test_wrong_filter_count_is_one_deduction_not_three(fashion):
-    results = by_id(check_architecture(fashion.architecture, fashion.input_shape, model_facts(fashion_model(filters2=32))))
+    results = by_id(
+        check_architecture(fashion.architecture, fashion.input_shape, model_facts(fashion_model(filters2=32)))
+    )
     layers_check = results["architecture.layers"]
     assert not layers_check.passed
     assert "Conv2D #2 has 32 filters, expected 64" in layers_check.message
@@ -103,8 +105,11 @@ def test_missing_reshape_is_caught_at_the_input(fashion):
 
 
 def test_sigmoid_instead_of_softmax(fashion):
-    results = by_id(check_architecture(fashion.architecture, fashion.input_shape,
-                                       model_facts(fashion_model(last_activation="sigmoid"))))
+    results = by_id(
+        check_architecture(
+            fashion.architecture, fashion.input_shape, model_facts(fashion_model(last_activation="sigmoid"))
+        )
+    )
     layers_check = results["architecture.layers"]
     assert not layers_check.passed
     assert layers_check.message.startswith("Dense #2 uses sigmoid, expected softmax")
@@ -113,8 +118,9 @@ def test_sigmoid_instead_of_softmax(fashion):
 
 
 def test_same_padding_changes_shapes_and_says_why(fashion):
-    results = by_id(check_architecture(fashion.architecture, fashion.input_shape,
-                                       model_facts(fashion_model(padding="same"))))
+    results = by_id(
+        check_architecture(fashion.architecture, fashion.input_shape, model_facts(fashion_model(padding="same")))
+    )
     shapes = results["architecture.shapes"]
     assert not shapes.passed
     assert shapes.message.startswith("Conv2D #1 outputs 28x28x64, expected 26x26x64")
@@ -162,8 +168,9 @@ def test_learning_rate_is_checked():
     model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy")
     result = check_compile(spec.compile, spec.task, model_facts(model))
     assert not result.passed and result.message == "learning rate is 0.001, expected 0.0001"
-    model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(1e-4), loss=keras.losses.BinaryCrossentropy(), metrics=["accuracy"]
+    )
     assert check_compile(spec.compile, spec.task, model_facts(model)).passed
 
 
@@ -202,8 +209,15 @@ def test_augmentation_needs_enough_kinds():
     plain = keras.Sequential([keras.Input((8, 8, 3)), layers.RandomFlip("horizontal"), layers.Flatten()])
     result = check_augmentation(spec.augmentation, model_facts(plain))
     assert not result.passed and "found RandomFlip" in result.message
-    rich = keras.Sequential([keras.Input((8, 8, 3)), layers.RandomFlip("horizontal"), layers.RandomRotation(0.1),
-                             layers.RandomZoom(0.1), layers.Flatten()])
+    rich = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.1),
+            layers.RandomZoom(0.1),
+            layers.Flatten(),
+        ]
+    )
     assert check_augmentation(spec.augmentation, model_facts(rich)).passed
 
 
@@ -219,31 +233,45 @@ def test_normal_form_folds_activations_and_moves_dropout_after_flatten():
     from grader.facts import LayerFacts
     from grader.spec import LayerSpec
 
-    observed = [LayerFacts("Conv2D", "conv", (26, 26, 8), 80, {"activation": "linear"}),
-                LayerFacts("BatchNormalization", "bn", (26, 26, 8), 32),
-                LayerFacts("ReLU", "relu", (26, 26, 8), 0, {"max_value": None, "negative_slope": 0.0}),
-                LayerFacts("Dropout", "drop", (26, 26, 8), 0, {"rate": 0.5}),
-                LayerFacts("Flatten", "flat", (5408,), 0),
-                LayerFacts("Dense", "out", (10,), 54090, {"activation": "linear"}),
-                LayerFacts("Softmax", "soft", (10,), 0, {"axis": -1})]
+    observed = [
+        LayerFacts("Conv2D", "conv", (26, 26, 8), 80, {"activation": "linear"}),
+        LayerFacts("BatchNormalization", "bn", (26, 26, 8), 32),
+        LayerFacts("ReLU", "relu", (26, 26, 8), 0, {"max_value": None, "negative_slope": 0.0}),
+        LayerFacts("Dropout", "drop", (26, 26, 8), 0, {"rate": 0.5}),
+        LayerFacts("Flatten", "flat", (5408,), 0),
+        LayerFacts("Dense", "out", (10,), 54090, {"activation": "linear"}),
+        LayerFacts("Softmax", "soft", (10,), 0, {"axis": -1}),
+    ]
     got = normal_form(observed)
-    assert [(l.type, l.config.get("activation")) for l in got] == [
-        ("Conv2D", "relu"), ("BatchNormalization", None), ("Flatten", None), ("Dropout", None), ("Dense", "softmax")]
+    assert [(layer.type, layer.config.get("activation")) for layer in got] == [
+        ("Conv2D", "relu"),
+        ("BatchNormalization", None),
+        ("Flatten", None),
+        ("Dropout", None),
+        ("Dense", "softmax"),
+    ]
     assert got[0].name == "conv + relu" and got[3].output == (5408,)
     # A ReLU with options is not plain relu: it stays a layer of its own.
     capped = LayerFacts("ReLU", "relu6", (26, 26, 8), 0, {"max_value": 6.0})
-    assert [l.type for l in normal_form([observed[0], capped])] == ["Conv2D", "ReLU"]
+    assert [layer.type for layer in normal_form([observed[0], capped])] == ["Conv2D", "ReLU"]
     # The spec side gets the same treatment.
     expected = [LayerSpec("MaxPooling2D"), LayerSpec("Dropout", config={"rate": 0.4}), LayerSpec("Flatten", (100,))]
-    assert [l.type for l in normal_form(expected)] == ["MaxPooling2D", "Flatten", "Dropout"]
+    assert [layer.type for layer in normal_form(expected)] == ["MaxPooling2D", "Flatten", "Dropout"]
 
 
 def test_layers_that_compute_the_identity_are_neither_extra_nor_misplaced(fashion):
     # Rescaling(1.0) (a learner who scales in preprocess() and keeps the layer "to be safe"),
     # Activation("linear") and Identity() change no number: the model is the reference's.
     model = fashion_model()
-    stack = [keras.Input((28, 28, 1)), layers.Rescaling(1.0), *model.layers[:4], layers.Activation("linear"),
-             *model.layers[4:6], layers.Identity(), model.layers[6]]
+    stack = [
+        keras.Input((28, 28, 1)),
+        layers.Rescaling(1.0),
+        *model.layers[:4],
+        layers.Activation("linear"),
+        *model.layers[4:6],
+        layers.Identity(),
+        model.layers[6],
+    ]
     spelled = keras.Sequential(stack)
     spelled.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     results = check_architecture(fashion.architecture, fashion.input_shape, model_facts(spelled))
@@ -269,12 +297,20 @@ def test_compile_settings_the_trainer_does_not_use_are_noted_never_refused():
     from grader.training.modelconfig import validate
 
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  weighted_metrics=["accuracy"], run_eagerly=True)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+        run_eagerly=True,
+    )
     import json
 
-    description = validate(json.loads(json.dumps({"config": keras.saving.serialize_keras_object(model),
-                                                  "compile": model.get_compile_config()})))  # as the child sends it
+    description = validate(
+        json.loads(
+            json.dumps({"config": keras.saving.serialize_keras_object(model), "compile": model.get_compile_config()})
+        )
+    )  # as the child sends it
     assert description.compile["weighted_metrics"] is None and description.compile["run_eagerly"] is False
     assert description.unused_compile == ("weighted_metrics=...", "run_eagerly=True")
     facts = dataclasses.replace(model_facts(model), unused_compile=description.unused_compile)

@@ -69,10 +69,14 @@ def test_import_error_names_the_module(tmp_path):
 
 
 def test_exception_in_build_model_points_at_the_line(tmp_path):
-    path = broken(tmp_path, "    model = keras.Sequential([", "    raise ValueError('boom')\n    model = keras.Sequential([")
+    path = broken(
+        tmp_path, "    model = keras.Sequential([", "    raise ValueError('boom')\n    model = keras.Sequential(["
+    )
     result = grade_tiny(tmp_path, path, train=False)
     assert result.failure["stage"] == "build_model"
-    assert result.failure["message"].startswith("build_model() raised ValueError: boom (line 21: raise ValueError('boom'))")
+    assert result.failure["message"].startswith(
+        "build_model() raised ValueError: boom (line 21: raise ValueError('boom'))"
+    )
     assert result.exit_code == 1
 
 
@@ -85,8 +89,11 @@ def test_sys_exit_while_importing(tmp_path):
 
 
 def test_os_exit_is_reported_as_an_early_end(tmp_path):
-    path = broken(tmp_path, "def make_callbacks(target_accuracy):\n",
-                  "def make_callbacks(target_accuracy):\n    import os\n    os._exit(7)\n")
+    path = broken(
+        tmp_path,
+        "def make_callbacks(target_accuracy):\n",
+        "def make_callbacks(target_accuracy):\n    import os\n    os._exit(7)\n",
+    )
     result = grade_tiny(tmp_path, path, train=False)
     assert result.failure["stage"] == "crash"
     assert "ended early (exit code 7)" in result.failure["message"]
@@ -111,7 +118,9 @@ def test_uncompiled_model(tmp_path):
 
 def test_wrong_output_width_is_refused_before_training_on_every_backend(tmp_path):
     # TensorFlow and PyTorch fail in training, JAX silently trains nonsense: the grader decides first.
-    path = broken(tmp_path, 'keras.layers.Dense(10, activation="softmax")', 'keras.layers.Dense(1, activation="sigmoid")')
+    path = broken(
+        tmp_path, 'keras.layers.Dense(10, activation="softmax")', 'keras.layers.Dense(1, activation="sigmoid")'
+    )
     result = grade_tiny(tmp_path, path)
     assert result.exit_code == 1
     layers_check = check(result, "architecture.layers")
@@ -147,8 +156,11 @@ def test_describe_budget_stops_a_sleeping_build_model(tmp_path):
 
 
 def test_describe_budget_names_a_sleeping_make_callbacks(tmp_path):
-    path = broken(tmp_path, "def make_callbacks(target_accuracy):\n",
-                  "def make_callbacks(target_accuracy):\n    import time\n    time.sleep(600)\n")
+    path = broken(
+        tmp_path,
+        "def make_callbacks(target_accuracy):\n",
+        "def make_callbacks(target_accuracy):\n    import time\n    time.sleep(600)\n",
+    )
     # 30 s, not 15: Keras and the file must import well inside the budget even on a busy machine.
     result = grade_tiny(tmp_path, path, train=False, describe_budget_s=30)
     assert result.failure["stage"] == "timeout"
@@ -162,8 +174,15 @@ def test_a_timeout_after_every_function_returned_blames_no_function():
     from grader.sandbox.runner import ChildRun
 
     stages = {"keras": 3.0, "import": 0.1, "preprocess": 0.2, "build_model": 0.5, "callbacks": 0.1}
-    child = ChildRun(returncode=None, timed_out=True, seconds=15.0, output_head="", output_tail="",
-                     output_bytes=0, result={"stages": stages, "failure": None, "stage_failures": {}})
+    child = ChildRun(
+        returncode=None,
+        timed_out=True,
+        seconds=15.0,
+        output_head="",
+        output_tail="",
+        output_bytes=0,
+        result={"stages": stages, "failure": None, "stage_failures": {}},
+    )
     failure = _run_failure(child, child.result, budget_s=15)
     assert "after your functions had returned" in failure.message and "a thread" in failure.hint
     del stages["callbacks"]
@@ -215,7 +234,9 @@ def test_a_backend_that_is_not_installed_is_could_not_grade_naming_the_extra(tmp
     import pytest
 
     # The dev extra installs jax, not torch: whichever of them is missing here is the one tried.
-    missing = [name for name, module in (("torch", "torch"), ("jax", "jax")) if importlib.util.find_spec(module) is None]
+    missing = [
+        name for name, module in (("torch", "torch"), ("jax", "jax")) if importlib.util.find_spec(module) is None
+    ]
     if not missing:
         pytest.skip("every backend is installed here")
     monkeypatch.setenv("KERAS_BACKEND", missing[0])
@@ -251,11 +272,14 @@ def test_ctrl_c_ends_a_grading_with_130_not_graded_failed(monkeypatch, tmp_path)
         assert result.exit_code == 130, (command, result.output)
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda tmp: tmp / "cnn_nothere.py", "no such file:"),
-    (lambda tmp: tmp, "is a folder: give the submission file in it"),
-    (lambda tmp: (tmp / "cnn.txt").write_text("x") and tmp / "cnn.txt", "is not a Python file (.py) or a notebook"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda tmp: tmp / "cnn_nothere.py", "no such file:"),
+        (lambda tmp: tmp, "is a folder: give the submission file in it"),
+        (lambda tmp: (tmp / "cnn.txt").write_text("x") and tmp / "cnn.txt", "is not a Python file (.py) or a notebook"),
+    ],
+)
 def test_a_path_that_is_not_a_submission_is_named_before_anything_else(tmp_path, make, words):
     result = grade(path=make(tmp_path), train=False)  # no challenge can be told from these names: said first
     assert result.verdict == "not_graded" and words in result.error, result.error

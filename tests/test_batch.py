@@ -61,7 +61,9 @@ def test_a_folder_of_learners_finds_each_challenge_file_and_says_what_it_skipped
     (tmp_path / "mallory").symlink_to(tmp_path / "alice")
     found = discover(tmp_path, challenge=None, challenges=CHALLENGES)
     assert [(s.learner, s.path.name, s.challenge) for s in found.submissions] == [
-        ("alice", "cnn.ipynb", "cnn"), ("alice", "fashion.py", "fashion")]
+        ("alice", "cnn.ipynb", "cnn"),
+        ("alice", "fashion.py", "fashion"),
+    ]
     reasons = dict(found.skipped)
     assert "keep one" in reasons[str(tmp_path / "bob")]
     assert "learner ID '=cmd()' is not usable" in reasons[str(tmp_path / "=cmd()")]
@@ -84,11 +86,15 @@ def test_one_file_per_learner_needs_the_challenge(tmp_path):
 
 def test_a_list_file_reports_every_bad_row(tmp_path):
     write(tmp_path / "work" / "a.py", OK)
-    write(tmp_path / "list.csv", "learner,path,challenge\nalice,work/a.py,fashion\n,work/a.py,\nbob,,\n"
-                                  "carol,/abs/c.py,cnn\n")
+    write(
+        tmp_path / "list.csv",
+        "learner,path,challenge\nalice,work/a.py,fashion\n,work/a.py,\nbob,,\ncarol,/abs/c.py,cnn\n",
+    )
     found = discover(tmp_path / "list.csv", challenge=None, challenges=CHALLENGES)
     assert [(s.learner, s.path, s.challenge) for s in found.submissions] == [
-        ("alice", tmp_path / "work" / "a.py", "fashion"), ("carol", Path("/abs/c.py"), "cnn")]
+        ("alice", tmp_path / "work" / "a.py", "fashion"),
+        ("carol", Path("/abs/c.py"), "cnn"),
+    ]
     assert [why for _, why in found.skipped][1] == "no path"
     assert found.skipped[0][0].endswith("list.csv, line 3")
     write(tmp_path / "bad.csv", "name,file\nalice,a.py\n")
@@ -107,8 +113,11 @@ def test_an_nbgrader_course_reads_submitted_learner_assignment(tmp_path):
     write(tmp_path / "course" / "source" / "fashion" / "fashion.ipynb", "{}")  # the course's own: not a learner
     found = discover(tmp_path / "course", challenge=None, challenges=CHALLENGES)
     assert found.layout == "an nbgrader course"
-    assert [(s.learner, s.challenge) for s in found.submissions] == [("alice", "cnn"), ("alice", "fashion"),
-                                                                     ("bob", "fashion")]
+    assert [(s.learner, s.challenge) for s in found.submissions] == [
+        ("alice", "cnn"),
+        ("alice", "fashion"),
+        ("bob", "fashion"),
+    ]
     only = discover(tmp_path / "course" / "submitted", challenge="fashion", challenges=CHALLENGES)
     assert [s.learner for s in only.submissions] == ["alice", "bob"]
 
@@ -123,8 +132,16 @@ def test_plan_refuses_what_grade_submit_would_refuse_and_grades_a_copy_once(tmp_
     (tmp_path / "in" / "carol" / "fashion.py").symlink_to(alice)
     found = discover(tmp_path / "in", challenge=None, challenges=CHALLENGES)
     submissions = found.submissions + [found.submissions[0]]  # the same file twice in one list
-    planned = plan(submissions, spec_path=None, profile="quick", seed=1, device="cpu", data_dir=None,
-                   out_dir=tmp_path / "out", isolation=None)
+    planned = plan(
+        submissions,
+        spec_path=None,
+        profile="quick",
+        seed=1,
+        device="cpu",
+        data_dir=None,
+        out_dir=tmp_path / "out",
+        isolation=None,
+    )
     jobs, refused = planned.jobs, planned.refused
     assert [j.learner for j in jobs] == ["alice"]
     assert jobs[0].run_dir == str(tmp_path / "out" / "alice" / f"fashion-{jobs[0].key[:12]}")
@@ -135,11 +152,26 @@ def test_plan_refuses_what_grade_submit_would_refuse_and_grades_a_copy_once(tmp_
     assert "symbolic link" in why["carol"]
     assert "already in this batch" in why["alice"]
     # The key changes with every input that changes the verdict.
-    base = dict(learner="alice", challenge="fashion", submission_sha256="a" * 64, spec_sha256="b" * 64,
-                profile="quick", seed=1, kit_version="0.1.0")
-    keys = {grading_key(**base)} | {grading_key(**{**base, name: value}) for name, value in [
-        ("learner", "bob"), ("submission_sha256", "c" * 64), ("spec_sha256", "d" * 64), ("profile", "full"),
-        ("seed", 2), ("kit_version", "0.2.0")]}
+    base = dict(
+        learner="alice",
+        challenge="fashion",
+        submission_sha256="a" * 64,
+        spec_sha256="b" * 64,
+        profile="quick",
+        seed=1,
+        kit_version="0.1.0",
+    )
+    keys = {grading_key(**base)} | {
+        grading_key(**{**base, name: value})
+        for name, value in [
+            ("learner", "bob"),
+            ("submission_sha256", "c" * 64),
+            ("spec_sha256", "d" * 64),
+            ("profile", "full"),
+            ("seed", 2),
+            ("kit_version", "0.2.0"),
+        ]
+    }
     assert len(keys) == 7
 
 
@@ -164,37 +196,75 @@ def test_a_grading_key_is_recorded_once_and_an_older_file_is_upgraded(tmp_path):
 
 
 def test_gradebook_cells_never_read_as_formulas(tmp_path):
-    rows = [Row(1, "bob", "fashion", None, None, "not_graded", None, None, "", "=HYPERLINK(\"x\")\nsecond line"),
-            Row(0, "alice", "fashion", 95.0, 100.0, "passed", 0.87654, 0.01234, "/runs/a")]
+    rows = [
+        Row(1, "bob", "fashion", None, None, "not_graded", None, None, "", '=HYPERLINK("x")\nsecond line'),
+        Row(0, "alice", "fashion", 95.0, 100.0, "passed", 0.87654, 0.01234, "/runs/a"),
+    ]
     path = write_gradebook(tmp_path / "gradebook.csv", rows)
     read = list(csv.DictReader(path.open()))
     assert [r["learner"] for r in read] == ["alice", "bob"]
     assert read[0]["points"] == "95.00" and read[0]["test_accuracy"] == "0.8765" and read[0]["gap"] == "0.0123"
-    assert read[1]["note"] == "'=HYPERLINK(\"x\") second line"
+    assert read[1]["note"] == '\'=HYPERLINK("x") second line'
 
 
 def _result(verdict: str, checks: list[tuple[str, float, float, str]], error: str | None = None) -> dict:
-    return {"challenge": "fashion", "verdict": verdict, "score": sum(c[1] for c in checks),
-            "max_score": sum(c[2] for c in checks), "error": error, "run_dir": "/runs/x",
-            "metrics": {"test_accuracy": 0.9, "gap": 0.01} if verdict != "not_graded" else {},
-            "checks": [{"id": i, "title": i.title(), "points": p, "max_points": m, "passed": p == m, "message": msg,
-                        "hint": "do this" if p < m else "", "bonus": False} for i, p, m, msg in checks]}
+    return {
+        "challenge": "fashion",
+        "verdict": verdict,
+        "score": sum(c[1] for c in checks),
+        "max_score": sum(c[2] for c in checks),
+        "error": error,
+        "run_dir": "/runs/x",
+        "metrics": {"test_accuracy": 0.9, "gap": 0.01} if verdict != "not_graded" else {},
+        "checks": [
+            {
+                "id": i,
+                "title": i.title(),
+                "points": p,
+                "max_points": m,
+                "passed": p == m,
+                "message": msg,
+                "hint": "do this" if p < m else "",
+                "bonus": False,
+            }
+            for i, p, m, msg in checks
+        ],
+    }
 
 
 def test_the_gradebook_has_a_column_per_check_the_reason_and_the_submission_id_in_csv_and_json(tmp_path):
     from grader.batch.gradebook import row_from_record, row_from_result
 
     good = _result("passed", [("preprocess", 5, 5, "ok"), ("architecture.layers", 12, 12, "ok")])
-    slip = _result("failed", [("preprocess", 0, 5, "values up to 255"), ("architecture.layers", 12, 12, "ok"),
-                              ("callback", 0, 10, "never stops")])
+    slip = _result(
+        "failed",
+        [
+            ("preprocess", 0, 5, "values up to 255"),
+            ("architecture.layers", 12, 12, "ok"),
+            ("callback", 0, 10, "never stops"),
+        ],
+    )
     broken = _result("not_graded", [], error="fashion.py line 3: SyntaxError")
     run_dir = tmp_path / "runs" / "cy"
     run_dir.mkdir(parents=True)
     (run_dir / "result.json").write_text(json.dumps(slip))  # a row resumed from the database reads its checks here
-    stored = {"learner": "cy", "challenge": "fashion", "public_score": 12.0, "max_score": 27.0, "verdict": "failed",
-              "public_accuracy": 0.9, "gap": 0.01, "run_dir": str(run_dir), "submission_id": "sub-cy"}
-    rows = [row_from_result(0, "ann", good, submission_id="sub-ann"), row_from_result(1, "bob", slip),
-            row_from_result(2, "dee", broken), row_from_record(3, stored, "recorded by an earlier run")]
+    stored = {
+        "learner": "cy",
+        "challenge": "fashion",
+        "public_score": 12.0,
+        "max_score": 27.0,
+        "verdict": "failed",
+        "public_accuracy": 0.9,
+        "gap": 0.01,
+        "run_dir": str(run_dir),
+        "submission_id": "sub-cy",
+    }
+    rows = [
+        row_from_result(0, "ann", good, submission_id="sub-ann"),
+        row_from_result(1, "bob", slip),
+        row_from_result(2, "dee", broken),
+        row_from_record(3, stored, "recorded by an earlier run"),
+    ]
     path = write_gradebook(tmp_path / "gradebook.csv", rows)
     book = {r["learner"]: r for r in csv.DictReader(path.open())}
     header = next(csv.reader(path.open()))
@@ -225,11 +295,13 @@ def test_each_grading_is_bounded_to_its_threads_cores_and_gpu_share(tmp_path):
     with pytest.raises(ValueError, match="between 0 and 1"):
         resource_env(gpu_memory_fraction=1.5)
     # The worker applies them to itself before Keras is imported; its children inherit them.
-    script = ("import os, sys; from grader.batch.jobs import Job; from grader.batch.worker import bound_resources; "
-              "bound_resources(Job(0, 'a', 'x.py', 'fashion', 'k', 'r', 'quick', 1, 'cpu', cpu_threads=1, cores=(0,), "
-              "gpu_memory_fraction=0.5)); import subprocess; print(subprocess.run([sys.executable, '-c', "
-              "'import os; print(sorted(os.sched_getaffinity(0)), os.environ[\"OMP_NUM_THREADS\"], "
-              "os.environ[\"XLA_PYTHON_CLIENT_MEM_FRACTION\"])'], capture_output=True, text=True).stdout)")
+    script = (
+        "import os, sys; from grader.batch.jobs import Job; from grader.batch.worker import bound_resources; "
+        "bound_resources(Job(0, 'a', 'x.py', 'fashion', 'k', 'r', 'quick', 1, 'cpu', cpu_threads=1, cores=(0,), "
+        "gpu_memory_fraction=0.5)); import subprocess; print(subprocess.run([sys.executable, '-c', "
+        '\'import os; print(sorted(os.sched_getaffinity(0)), os.environ["OMP_NUM_THREADS"], '
+        'os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"])\'], capture_output=True, text=True).stdout)'
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["[0]", "1", "0.500"], done.stderr[-2000:]
 
@@ -240,8 +312,9 @@ def test_an_output_path_that_cannot_be_used_is_refused_before_anything_runs(tmp_
     with pytest.raises(BatchError, match="exists and is not a folder"):
         grade_batch(source=tmp_path / "in", db_path=tmp_path / "board.sqlite", out_dir=tmp_path / "a-file")
     with pytest.raises(BatchError, match="is a folder: give the path of a CSV file"):
-        grade_batch(source=tmp_path / "in", db_path=tmp_path / "board.sqlite", out_dir=tmp_path / "out",
-                    gradebook=tmp_path)
+        grade_batch(
+            source=tmp_path / "in", db_path=tmp_path / "board.sqlite", out_dir=tmp_path / "out", gradebook=tmp_path
+        )
     assert not (tmp_path / "board.sqlite").exists()
 
 
@@ -270,7 +343,7 @@ class Snapshot:
     pids: frozenset[int]
 
     @classmethod
-    def now(cls) -> "Snapshot":
+    def now(cls) -> Snapshot:
         return cls(frozenset(int(pid) for pid in os.listdir("/proc") if pid.isdigit()))
 
     def leaked(self) -> list[str]:
@@ -320,12 +393,32 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(tmp_path, s
     write(tmp_path / "in" / "carol" / "fashion.py", slow + OK.replace('activation="softmax"', 'activation="relu"', 1))
     spec = tiny_spec(tmp_path, "fashion")
     db_path, out = tmp_path / "board.sqlite", tmp_path / "out"
-    command = [sys.executable, "-m", "grader.cli", "batch", str(tmp_path / "in"), "--spec", str(spec),
-               "--profile", "tiny", "--device", "cpu", "--db", str(db_path), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(tmp_path / "in"),
+        "--spec",
+        str(spec),
+        "--profile",
+        "tiny",
+        "--device",
+        "cpu",
+        "--db",
+        str(db_path),
+        "--out",
+        str(out),
+    ]
     # SIGINT as a terminal's Ctrl-C delivers it: a shell starting this suite in the background
     # leaves SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    driver = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and driver.poll() is None:  # wait for the first recorded grading
         if _has_table(db_path) and _db_rows(db_path)[1]:
@@ -397,9 +490,13 @@ def test_a_ray_cluster_grades_a_course_once_even_when_a_worker_dies(tmp_path, sh
     before = Snapshot.now()
     root = tmp_path / "in"
     _learners(root)
-    write(root / "dave" / "fashion.py", OK + "\n\ndef hostile_win(what):\n    print('HOSTILE-WIN', what)\n\n"
-          + (HOSTILE / "write_database.py").read_text())
-    write(root / "erin" / "fashion.py", OK.replace("keras.layers.Dense(128, activation=\"relu\"),\n", ""))
+    write(
+        root / "dave" / "fashion.py",
+        OK
+        + "\n\ndef hostile_win(what):\n    print('HOSTILE-WIN', what)\n\n"
+        + (HOSTILE / "write_database.py").read_text(),
+    )
+    write(root / "erin" / "fashion.py", OK.replace('keras.layers.Dense(128, activation="relu"),\n', ""))
     write(root / "frank" / "fashion.py", b"\xff\xfe not text")
     spec = tiny_spec(tmp_path, "fashion")
     db_path, out = tmp_path / "board.sqlite", tmp_path / "out"
@@ -409,15 +506,28 @@ def test_a_ray_cluster_grades_a_course_once_even_when_a_worker_dies(tmp_path, sh
     killer = threading.Thread(target=_kill_a_ray_worker_mid_grading, args=(killed, stop), daemon=True)
     killer.start()
     try:
-        summary = grade_batch(source=root, spec_path=spec, profile="tiny", device="cpu", db_path=db_path,
-                              out_dir=out, engine=RayEngine(num_cpus=2))
+        summary = grade_batch(
+            source=root,
+            spec_path=spec,
+            profile="tiny",
+            device="cpu",
+            db_path=db_path,
+            out_dir=out,
+            engine=RayEngine(num_cpus=2),
+        )
     finally:
         stop.set()
         killer.join(timeout=10)
     assert killed, "no Ray worker was caught mid-grading"
     verdicts = {row.learner: row.verdict for row in summary.rows}
-    assert verdicts == {"alice": "passed", "bob": "failed", "carol": "failed", "dave": verdicts["dave"],
-                        "erin": "failed", "frank": "not_graded"}, [(r.learner, r.verdict, r.note) for r in summary.rows]
+    assert verdicts == {
+        "alice": "passed",
+        "bob": "failed",
+        "carol": "failed",
+        "dave": verdicts["dave"],
+        "erin": "failed",
+        "frank": "not_graded",
+    }, [(r.learner, r.verdict, r.note) for r in summary.rows]
     assert verdicts["dave"] in ("passed", "failed")
     assert summary.exit_code == config.EXIT_NOT_GRADED  # frank's file could not be graded
     rows, keys = _db_rows(db_path)

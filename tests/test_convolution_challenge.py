@@ -66,12 +66,15 @@ def test_the_spec_lists_every_check_with_points():
     assert sum(POINTS.values()) == 100 and all(points > 0 for points in POINTS.values())
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ("[checks.same]", "[checks.padding]", "checks.padding"),
-    ('kind = "functions"', 'kind = "function"', "kind"),
-    ("cases = 20", "cases = 0", "cases"),
-    ("points = 15\n", 'points = "many"\n', "points"),
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("[checks.same]", "[checks.padding]", "checks.padding"),
+        ('kind = "functions"', 'kind = "function"', "kind"),
+        ("cases = 20", "cases = 0", "cases"),
+        ("points = 15\n", 'points = "many"\n', "points"),
+    ],
+)
 def test_a_wrong_spec_key_is_named(tmp_path, old, new, key):
     with pytest.raises(SpecError, match=key):
         load_spec(spec_with(tmp_path, old, new))
@@ -79,14 +82,23 @@ def test_a_wrong_spec_key_is_named(tmp_path, old, new, key):
 
 def test_cases_are_seeded_and_cover_the_edge_cases():
     first, again, other = (make_cases("same", 20, seed) for seed in (0, 0, 1))
-    assert all(np.array_equal(a.image, b.image) and np.array_equal(a.kernel, b.kernel) for a, b in zip(first, again))
-    assert not all(a.image.shape == b.image.shape and np.array_equal(a.image, b.image) for a, b in zip(first, other))
+    assert all(
+        np.array_equal(a.image, b.image) and np.array_equal(a.kernel, b.kernel)
+        for a, b in zip(first, again, strict=True)
+    )
+    assert not all(
+        a.image.shape == b.image.shape and np.array_equal(a.image, b.image) for a, b in zip(first, other, strict=True)
+    )
     # 'same': even kernel sides (odd total padding) and images smaller than the kernel.
     assert any(k % 2 == 0 for case in first for k in case.kernel.shape)
     assert any(case.image.shape[0] < case.kernel.shape[0] for case in first)
     stride = make_cases("stride", 20, 0)
-    assert {(c.option("stride"), c.option("padding")) for c in stride} == {(2, "valid"), (3, "valid"), (2, "same"),
-                                                                             (3, "same")}
+    assert {(c.option("stride"), c.option("padding")) for c in stride} == {
+        (2, "valid"),
+        (3, "valid"),
+        (2, "same"),
+        (3, "same"),
+    }
     assert {c.image.shape[0] % 2 for c in stride if c.option("padding") == "same"} == {0, 1}
     assert all(c.needs == ("same",) for c in stride if c.option("padding") == "same")
     channels = make_cases("channels", 20, 0)
@@ -154,24 +166,52 @@ CHANNEL_SUM = "return sum(conv2d(image[:, :, c], kernels[:, :, c], stride, paddi
 
 MISTAKES = {
     # The extra zero of an odd total padding put before (top/left) instead of after.
-    "padding_extra_zero_before": ("same", "extra zero of an odd total padding goes after",
-                                  [("    before = total // 2\n", "    before = total - total // 2\n")]),
+    "padding_extra_zero_before": (
+        "same",
+        "extra zero of an odd total padding goes after",
+        [("    before = total // 2\n", "    before = total - total // 2\n")],
+    ),
     # One zero too many: the output grows by one.
-    "padding_one_too_many": ("same", "with 'same' padding the output has ceil(H / stride) rows",
-                             [("total = max((out - 1) * stride + kernel_size - size, 0)",
-                               "total = max((out - 1) * stride + kernel_size - size + 1, 0)")]),
-    "channels_not_summed": ("channels", "only the first channel counts",
-                            [(CHANNEL_SUM, "return conv2d(image[:, :, 0], kernels[:, :, 0], stride, padding)")]),
-    "channels_stacked": ("channels", "one map per channel",
-                         [(CHANNEL_SUM, "return np.stack([conv2d(image[:, :, c], kernels[:, :, c], stride, padding) "
-                                        "for c in range(image.shape[2])], axis=-1)")]),
-    "stride_ignored": ("stride", "the stride is ignored",
-                       [("rows = (image.shape[0] - kh) // stride + 1", "rows = image.shape[0] - kh + 1"),
-                        ("columns = (image.shape[1] - kw) // stride + 1", "columns = image.shape[1] - kw + 1"),
-                        ("r, c = i * stride, j * stride", "r, c = i, j")]),
-    "max_pool_from_zero": ("max_pool", "starts at 0",
-                           [(".max()\n    return out",
-                             ".max()\n            out[i, j] = max(out[i, j], 0)\n    return out")]),
+    "padding_one_too_many": (
+        "same",
+        "with 'same' padding the output has ceil(H / stride) rows",
+        [
+            (
+                "total = max((out - 1) * stride + kernel_size - size, 0)",
+                "total = max((out - 1) * stride + kernel_size - size + 1, 0)",
+            )
+        ],
+    ),
+    "channels_not_summed": (
+        "channels",
+        "only the first channel counts",
+        [(CHANNEL_SUM, "return conv2d(image[:, :, 0], kernels[:, :, 0], stride, padding)")],
+    ),
+    "channels_stacked": (
+        "channels",
+        "one map per channel",
+        [
+            (
+                CHANNEL_SUM,
+                "return np.stack([conv2d(image[:, :, c], kernels[:, :, c], stride, padding) "
+                "for c in range(image.shape[2])], axis=-1)",
+            )
+        ],
+    ),
+    "stride_ignored": (
+        "stride",
+        "the stride is ignored",
+        [
+            ("rows = (image.shape[0] - kh) // stride + 1", "rows = image.shape[0] - kh + 1"),
+            ("columns = (image.shape[1] - kw) // stride + 1", "columns = image.shape[1] - kw + 1"),
+            ("r, c = i * stride, j * stride", "r, c = i, j"),
+        ],
+    ),
+    "max_pool_from_zero": (
+        "max_pool",
+        "starts at 0",
+        [(".max()\n    return out", ".max()\n            out[i, j] = max(out[i, j], 0)\n    return out")],
+    ),
 }
 
 
@@ -190,9 +230,11 @@ def test_a_planted_mistake_costs_its_own_check_only(tmp_path, mistake):
 
 def test_the_first_mismatch_is_reported_with_its_coordinates(tmp_path):
     # Only output pixel (1, 2) is wrong, and only for images of at least 4 rows and 5 columns.
-    edit = ("    return out\n    ### END SOLUTION\n\n\ndef same_padding",
-            "    if out.shape[0] > 1 and out.shape[1] > 2 and image.shape[0] >= 4 and image.shape[1] >= 5:\n"
-            "        out[1, 2] += 1\n    return out\n    ### END SOLUTION\n\n\ndef same_padding")
+    edit = (
+        "    return out\n    ### END SOLUTION\n\n\ndef same_padding",
+        "    if out.shape[0] > 1 and out.shape[1] > 2 and image.shape[0] >= 4 and image.shape[1] >= 5:\n"
+        "        out[1, 2] += 1\n    return out\n    ### END SOLUTION\n\n\ndef same_padding",
+    )
     result = grade(path=planted(tmp_path, edit), train=False, out_dir=tmp_path / "run")
     assert failed_ids(result) == {"valid", "same", "stride", "channels"}  # all use conv2d
     message = check(result, "valid").message
@@ -207,8 +249,9 @@ def test_the_first_mismatch_is_reported_with_its_coordinates(tmp_path):
 
 def test_a_hanging_function_costs_its_check_and_not_the_run(tmp_path):
     spec = spec_with(tmp_path, "call_time_limit_s = 2", "call_time_limit_s = 0.5")
-    path = planted(tmp_path, ("    kh, kw = kernel.shape\n", "    kh, kw = kernel.shape\n    while stride > 1:\n"
-                                                            "        pass\n"))
+    path = planted(
+        tmp_path, ("    kh, kw = kernel.shape\n", "    kh, kw = kernel.shape\n    while stride > 1:\n        pass\n")
+    )
     result = grade(path=path, spec_path=spec, train=False, out_dir=tmp_path / "run")
     assert failed_ids(result) == {"stride"}
     assert "ran for more than 0.5 s" in check(result, "stride").message
@@ -218,10 +261,15 @@ def test_a_hanging_function_costs_its_check_and_not_the_run(tmp_path):
 def test_garbage_and_crashes_are_reported_per_check(tmp_path):
     path = planted(
         tmp_path,
-        ("    image = np.asarray(image, dtype=float)\n\n    # TODO 4:",
-         "    image = np.asarray(image, dtype=float)\n    return [[object()]]\n\n    # TODO 4:"),
-        ("    image = np.asarray(image, dtype=float)\n\n    # TODO 5:",
-         "    image = np.asarray(image, dtype=float)\n    raise IndexError('row 99 is out of range')\n\n    # TODO 5:"),
+        (
+            "    image = np.asarray(image, dtype=float)\n\n    # TODO 4:",
+            "    image = np.asarray(image, dtype=float)\n    return [[object()]]\n\n    # TODO 4:",
+        ),
+        (
+            "    image = np.asarray(image, dtype=float)\n\n    # TODO 5:",
+            "    image = np.asarray(image, dtype=float)\n"
+            "    raise IndexError('row 99 is out of range')\n\n    # TODO 5:",
+        ),
     )
     result = grade(path=path, train=False, out_dir=tmp_path / "run")
     assert failed_ids(result) == {"max_pool", "average_pool"}
@@ -257,9 +305,14 @@ def test_outputs_are_read_back_without_pickles(tmp_path):
 
 
 def test_a_function_that_ends_the_process_costs_only_the_calls_it_stopped(tmp_path):
-    path = planted(tmp_path, ("import numpy as np\n", "import os\n\nimport numpy as np\n"),
-                   ("    image = np.asarray(image, dtype=float)\n\n    # TODO 5:",
-                    "    image = np.asarray(image, dtype=float)\n    os._exit(3)\n\n    # TODO 5:"))
+    path = planted(
+        tmp_path,
+        ("import numpy as np\n", "import os\n\nimport numpy as np\n"),
+        (
+            "    image = np.asarray(image, dtype=float)\n\n    # TODO 5:",
+            "    image = np.asarray(image, dtype=float)\n    os._exit(3)\n\n    # TODO 5:",
+        ),
+    )
     result = grade(path=path, train=False, out_dir=tmp_path / "run")
     assert failed_ids(result) == {"submission", "average_pool"}
     assert result.failure["stage"] == "crash" and "exit code 3" in result.failure["message"]
@@ -271,8 +324,13 @@ def test_a_function_that_ends_the_process_costs_only_the_calls_it_stopped(tmp_pa
 def test_the_whole_run_is_stopped_at_its_time_budget(tmp_path):
     spec = spec_with(tmp_path, "time_budget_s = 60", "time_budget_s = 4")
     spec.write_text(spec.read_text().replace("call_time_limit_s = 2", "call_time_limit_s = 30"))
-    path = planted(tmp_path, ("    image = np.asarray(image, dtype=float)\n\n    # TODO 4:",
-                              "    image = np.asarray(image, dtype=float)\n    while True:\n        pass\n\n    # TODO 4:"))
+    path = planted(
+        tmp_path,
+        (
+            "    image = np.asarray(image, dtype=float)\n\n    # TODO 4:",
+            "    image = np.asarray(image, dtype=float)\n    while True:\n        pass\n\n    # TODO 4:",
+        ),
+    )
     result = grade(path=path, spec_path=spec, train=False, out_dir=tmp_path / "run")
     assert result.failure["stage"] == "timeout" and "time budget of 4 s" in result.failure["message"]
     assert failed_ids(result) == {"submission", "max_pool", "average_pool"}

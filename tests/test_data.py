@@ -19,16 +19,17 @@ from click.testing import CliRunner
 from PIL import Image
 
 from grader.cli.data import data as data_cli
-from grader.data import DataError, fetch, load_dataset, load_mnist_like_keras, verify
-from grader.data import loading
+from grader.data import DataError, fetch, load_dataset, load_mnist_like_keras, loading, verify
 from grader.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from grader.data.locations import DATASETS_DIR
 from grader.data.manifest import dataset_info, load_manifest
 
 SPLITS = ("train", "validation", "test")
-SIZES = {"fashion_mnist": ((50000, 10000, 10000), (28, 28)),
-         "mnist": ((50000, 10000, 10000), (28, 28)),
-         "cats_vs_dogs": ((2000, 500, 500), (150, 150, 3))}
+SIZES = {
+    "fashion_mnist": ((50000, 10000, 10000), (28, 28)),
+    "mnist": ((50000, 10000, 10000), (28, 28)),
+    "cats_vs_dogs": ((2000, 500, 500), (150, 150, 3)),
+}
 # From ../shared/datasets/mnist/SOURCES.md: MNIST is not balanced.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -41,8 +42,10 @@ def snapshot(folder: Path) -> dict[str, str] | None:
     """Every entry under folder (hidden ones too) with a sha256 for files: to show nothing changed."""
     if not folder.exists():
         return None
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "<dir>"
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "<dir>"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def sha256(path: Path) -> str:
@@ -62,9 +65,16 @@ def write_mini_manifest(folder: Path, body: str) -> Path:
 def mini_photos(data_dir: Path, root: Path) -> Path:
     """A 6-photo cats_vs_dogs look-alike: train cat/dog .0-.1, validation .2000 and .2001 of each."""
     folder = root / "mini_pets"
-    for relative in ["train/cats/cat.0.jpg", "train/cats/cat.1.jpg", "train/dogs/dog.0.jpg", "train/dogs/dog.1.jpg",
-                     "validation/cats/cat.2000.jpg", "validation/dogs/dog.2000.jpg",
-                     "validation/cats/cat.2001.jpg", "validation/dogs/dog.2001.jpg"]:
+    for relative in [
+        "train/cats/cat.0.jpg",
+        "train/cats/cat.1.jpg",
+        "train/dogs/dog.0.jpg",
+        "train/dogs/dog.1.jpg",
+        "validation/cats/cat.2000.jpg",
+        "validation/dogs/dog.2000.jpg",
+        "validation/cats/cat.2001.jpg",
+        "validation/dogs/dog.2001.jpg",
+    ]:
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(data_dir / "cats_vs_dogs" / relative, folder / relative)
     return folder
@@ -72,10 +82,11 @@ def mini_photos(data_dir: Path, root: Path) -> Path:
 
 def mini_photos_manifest(folder: Path, where: Path, archive: str | None = None) -> Path:
     """A manifest for mini_photos(), with the sha256 of the files as they are now."""
-    sums = "".join(f"{sha256(p)}  {p.relative_to(folder).as_posix()}\n"
-                   for p in sorted(folder.rglob("*.jpg")))
+    sums = "".join(f"{sha256(p)}  {p.relative_to(folder).as_posix()}\n" for p in sorted(folder.rglob("*.jpg")))
     (where / "mini_pets.sha256").write_text(sums)
-    return write_mini_manifest(where, f"""
+    return write_mini_manifest(
+        where,
+        f"""
 [datasets.mini_pets]
 format = "jpeg_folders"
 image_shape = [150, 150, 3]
@@ -87,14 +98,18 @@ checksums = "mini_pets.sha256"
 train = {{ folder = "train", first = 0, last = 1 }}
 validation = {{ folder = "validation", first = 2000, last = 2000 }}
 test = {{ folder = "validation", first = 2001, last = 2001 }}
-""")
+""",
+    )
 
 
 def mnist_mirror_manifest(where: Path, mirrors: list[str]) -> Path:
     """MNIST's real files and checksums under another name, downloaded from the given mirrors."""
-    files = ",\n".join(f'  {{ name = "{f.path}", bytes = {f.size}, sha256 = "{f.sha256}" }}'
-                       for f in dataset_info("mnist").files)
-    return write_mini_manifest(where, f"""
+    files = ",\n".join(
+        f'  {{ name = "{f.path}", bytes = {f.size}, sha256 = "{f.sha256}" }}' for f in dataset_info("mnist").files
+    )
+    return write_mini_manifest(
+        where,
+        f"""
 [datasets.mnist_mirror]
 format = "idx"
 image_shape = [28, 28]
@@ -111,7 +126,8 @@ images = "train-images-idx3-ubyte.gz"
 labels = "train-labels-idx1-ubyte.gz"
 start = 50000
 stop = 60000
-""".replace("'", '"'))
+""".replace("'", '"'),
+    )
 
 
 @pytest.fixture
@@ -157,7 +173,7 @@ def test_manifest_checksums_are_the_verified_ones(data_dir):
 def test_shapes_and_types(datasets, name):
     sizes, shape = SIZES[name]
     data = datasets[name]
-    for split, size in zip(SPLITS, sizes):
+    for split, size in zip(SPLITS, sizes, strict=True):
         part = data.split(split)
         assert part.images.shape == (size, *shape) and part.images.dtype == np.uint8
         assert part.labels.shape == (size,) and part.labels.dtype == np.int64
@@ -174,12 +190,13 @@ def test_class_names():
 def test_class_balance(datasets):
     fashion = datasets["fashion_mnist"]
     train, validation = counts(fashion.train.labels, 10), counts(fashion.validation.labels, 10)
-    assert [t + v for t, v in zip(train, validation)] == [6000] * 10  # the official 6,000 per class
+    assert [t + v for t, v in zip(train, validation, strict=True)] == [6000] * 10  # the official 6,000 per class
     assert all(900 <= v <= 1100 for v in validation)  # the last 10,000 are roughly balanced too
     assert counts(fashion.test.labels, 10) == [1000] * 10
     mnist = datasets["mnist"]
-    assert [t + v for t, v in zip(counts(mnist.train.labels, 10), counts(mnist.validation.labels, 10))] \
-        == MNIST_TRAIN_COUNTS
+    assert [
+        t + v for t, v in zip(counts(mnist.train.labels, 10), counts(mnist.validation.labels, 10), strict=True)
+    ] == MNIST_TRAIN_COUNTS
     assert counts(mnist.test.labels, 10) == MNIST_TEST_COUNTS
     cats = datasets["cats_vs_dogs"]
     assert counts(cats.train.labels, 2) == [1000, 1000]
@@ -190,6 +207,7 @@ def test_class_balance(datasets):
 @pytest.mark.parametrize("name", ["fashion_mnist", "mnist"])
 def test_idx_splits_are_the_official_files_in_order(datasets, data_dir, name):
     """train = first 50,000 of the training file, validation = its last 10,000, test = t10k."""
+
     def official(file: str, header: int) -> np.ndarray:
         return np.frombuffer(gzip.decompress((data_dir / name / file).read_bytes()), np.uint8, offset=header)
 
@@ -214,8 +232,10 @@ def test_cats_vs_dogs_splits_are_disjoint_and_by_file_name(datasets):
     assert files["test"][:2] == ["validation/cats/cat.2250.jpg", "validation/dogs/dog.2250.jpg"]
     # And by content: no test photo is also a training or validation photo.
     cats = datasets["cats_vs_dogs"]
-    seen = {hashlib.sha256(image.tobytes()).digest()
-            for image in np.concatenate([cats.train.images, cats.validation.images])}
+    seen = {
+        hashlib.sha256(image.tobytes()).digest()
+        for image in np.concatenate([cats.train.images, cats.validation.images])
+    }
     assert not any(hashlib.sha256(image.tobytes()).digest() in seen for image in cats.test.images)
     assert cats.train.labels[:4].tolist() == [0, 1, 0, 1]  # classes interleaved: any prefix is balanced
 
@@ -255,7 +275,7 @@ def test_damaged_cache_is_rebuilt_from_the_sources(data_dir, tmp_path, no_env):
     rebuilt = load_dataset("mnist", data_dir=data_dir, cache_dir=cache, download=False)
     assert np.array_equal(original.test.labels, rebuilt.test.labels)
     assert npy.read_bytes() == good
-    assert not [p for p in cache.rglob(".*")]  # no staging leftovers
+    assert not list(cache.rglob(".*"))  # no staging leftovers
 
 
 def test_verify_rehashes_the_sources(data_dir, tmp_path, no_env):
@@ -320,18 +340,25 @@ def test_a_png_in_place_of_a_jpeg_fails_its_checksum(data_dir, used_cache, tmp_p
     folder = copy_dataset(data_dir, tmp_path, "cats_vs_dogs")
     Image.new("RGB", (20, 20)).save(folder / "train" / "cats" / "cat.5.jpg", format="PNG")
     before = snapshot(used_cache)
-    with pytest.raises(DataError, match=r"train/cats/cat\.5\.jpg is damaged or not the expected file "
-                                        r"\(it should be a JPEG but is a PNG image\)"):
+    with pytest.raises(
+        DataError,
+        match=r"train/cats/cat\.5\.jpg is damaged or not the expected file "
+        r"\(it should be a JPEG but is a PNG image\)",
+    ):
         load_dataset("cats_vs_dogs", data_dir=folder.parent, cache_dir=used_cache, download=False)
     assert snapshot(used_cache) == before
 
 
-@pytest.mark.parametrize("impostor, expected", [
-    ("png", "is not a JPEG image: Pillow reads it as PNG"),
-    ("text", "is not a JPEG image (not an image format Pillow can read)"),
-])
-def test_an_image_that_is_not_a_jpeg_is_refused_by_the_decoder(data_dir, used_cache, tmp_path, no_env,
-                                                                impostor, expected):
+@pytest.mark.parametrize(
+    "impostor, expected",
+    [
+        ("png", "is not a JPEG image: Pillow reads it as PNG"),
+        ("text", "is not a JPEG image (not an image format Pillow can read)"),
+    ],
+)
+def test_an_image_that_is_not_a_jpeg_is_refused_by_the_decoder(
+    data_dir, used_cache, tmp_path, no_env, impostor, expected
+):
     """Even with a matching checksum (a manifest that lists it), a non-JPEG never reaches the cache."""
     photos = mini_photos(data_dir, tmp_path / "data")
     fake = photos / "train" / "dogs" / "dog.1.jpg"
@@ -359,8 +386,11 @@ def test_dataset_found_nowhere_says_where_it_looked(tmp_path, no_env):
 
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
-    with pytest.raises(DataError, match=r"unknown dataset 'cifar10'; the known datasets are "
-                                        r"cats_vs_dogs, fashion_mnist, mnist"):
+    with pytest.raises(
+        DataError,
+        match=r"unknown dataset 'cifar10'; the known datasets are "
+        r"cats_vs_dogs, fashion_mnist, mnist",
+    ):
         load_dataset("cifar10", cache_dir=tmp_path)
 
 
@@ -375,8 +405,9 @@ def test_idx_reader_checks_gzip_and_header(tmp_path):
     with pytest.raises(DataError, match=r"bad IDX header: magic number 2049 \(IDX labels\), expected 2051"):
         read_idx(labels, magic=IMAGES_MAGIC)
     short = tmp_path / "short.gz"
-    short.write_bytes(whole[:0] + gzip.compress(b"".join(n.to_bytes(4, "big") for n in (IMAGES_MAGIC, 10, 28, 28))
-                                                + bytes(50)))
+    short.write_bytes(
+        whole[:0] + gzip.compress(b"".join(n.to_bytes(4, "big") for n in (IMAGES_MAGIC, 10, 28, 28)) + bytes(50))
+    )
     with pytest.raises(DataError, match=r"promises 7,840 bytes of shape \(10, 28, 28\), the file holds 50"):
         read_idx(short, magic=IMAGES_MAGIC)
     plain = tmp_path / "plain.gz"
@@ -395,7 +426,7 @@ def test_download_falls_back_to_the_next_mirror_and_fills_the_raw_cache(data_dir
     data = loading.load_from_info(info, cache_dir=cache, progress=False)
     assert len(data.train) == 50000
     assert sorted(p.name for p in (cache / "raw" / "mnist_mirror").iterdir()) == sorted(f.path for f in info.files)
-    assert not [p for p in cache.rglob(".*")]  # no staging or partial files left behind
+    assert not list(cache.rglob(".*"))  # no staging or partial files left behind
     # The raw copy is the third place looked in: with the converted cache gone and no data folder
     # and no downloading, only it can answer.
     shutil.rmtree(cache / "converted")
@@ -450,23 +481,39 @@ def test_archive_download_verifies_each_extracted_file(data_dir, tmp_path, no_en
 
 def test_seeded_keras_cache_makes_keras_load_fashion_mnist_offline(data_dir, shared_cache, datasets, tmp_path):
     keras_home = tmp_path / "keras"
-    [result] = fetch(["fashion_mnist"], data_dir=data_dir, cache_dir=shared_cache, download=False,
-                     seed_keras=True, keras_home=keras_home)
+    [result] = fetch(
+        ["fashion_mnist"],
+        data_dir=data_dir,
+        cache_dir=shared_cache,
+        download=False,
+        seed_keras=True,
+        keras_home=keras_home,
+    )
     assert result.keras_cache == keras_home / "datasets" / "fashion-mnist"
     # A proxy that refuses every connection: any download attempt fails at once.
-    env = dict(os.environ, KERAS_HOME=str(keras_home), http_proxy="http://127.0.0.1:9",
-               https_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-               TF_CPP_MIN_LOG_LEVEL="3")
-    code = ("import hashlib, keras\n"
-            "(x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data()\n"
-            "print(x.shape, xt.shape, hashlib.sha256(x.tobytes()).hexdigest(),"
-            " hashlib.sha256(yt.tobytes()).hexdigest())")
+    env = dict(
+        os.environ,
+        KERAS_HOME=str(keras_home),
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    code = (
+        "import hashlib, keras\n"
+        "(x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data()\n"
+        "print(x.shape, xt.shape, hashlib.sha256(x.tobytes()).hexdigest(),"
+        " hashlib.sha256(yt.tobytes()).hexdigest())"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     fashion = datasets["fashion_mnist"]
     x = np.concatenate([fashion.train.images, fashion.validation.images])
-    expected = (f"(60000, 28, 28) (10000, 28, 28) {hashlib.sha256(x.tobytes()).hexdigest()} "
-                f"{hashlib.sha256(fashion.test.labels.astype(np.uint8).tobytes()).hexdigest()}")
+    expected = (
+        f"(60000, 28, 28) (10000, 28, 28) {hashlib.sha256(x.tobytes()).hexdigest()} "
+        f"{hashlib.sha256(fashion.test.labels.astype(np.uint8).tobytes()).hexdigest()}"
+    )
     assert out.stdout.strip().splitlines()[-1] == expected
 
 
@@ -483,24 +530,42 @@ def test_mnist_like_keras(shared_cache, datasets):
 
 def test_cli_module_imports_nothing_heavy():
     code = "import sys, grader.cli.data; print(sorted({'numpy', 'PIL', 'keras', 'rich'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == "[]"
 
 
 def test_cli_fetch_verify_and_errors(data_dir, tmp_path, no_env, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     runner = CliRunner()
-    ok = runner.invoke(data_cli, ["fetch", "mnist", "fashion_mnist", "--data-dir", str(data_dir),
-                                  "--cache-dir", str(tmp_path / "cache"), "--no-download"])
+    ok = runner.invoke(
+        data_cli,
+        [
+            "fetch",
+            "mnist",
+            "fashion_mnist",
+            "--data-dir",
+            str(data_dir),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-download",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "mnist" in ok.stdout and "50,000" in ok.stdout and "--data-dir" in ok.stdout
     assert (tmp_path / "keras" / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz").is_file()
-    again = runner.invoke(data_cli, ["verify", "mnist", "--data-dir", str(data_dir),
-                                     "--cache-dir", str(tmp_path / "cache")])
+    again = runner.invoke(
+        data_cli, ["verify", "mnist", "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "cache")]
+    )
     assert again.exit_code == 0 and "mnist" in again.stdout
-    bad = runner.invoke(data_cli, ["verify", "mnist", "--data-dir", str(tmp_path / "nowhere"),
-                                   "--cache-dir", str(tmp_path / "other")])
+    bad = runner.invoke(
+        data_cli, ["verify", "mnist", "--data-dir", str(tmp_path / "nowhere"), "--cache-dir", str(tmp_path / "other")]
+    )
     assert bad.exit_code == 2
     assert "error: mnist: no copy of the dataset found" in bad.stderr and bad.stdout == ""
     unknown = runner.invoke(data_cli, ["fetch", "cifar10", "--no-download", "--cache-dir", str(tmp_path / "c")])
@@ -519,7 +584,7 @@ class _FlakyServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 outer.requests.append(self.path)
                 codes = script.get(self.path, [404])
                 code = codes.pop(0) if len(codes) > 1 else codes[0]
@@ -538,7 +603,7 @@ class _FlakyServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def __enter__(self) -> "_FlakyServer":
+    def __enter__(self) -> _FlakyServer:
         self.thread.start()
         return self
 

@@ -20,8 +20,15 @@ from grader.evaluate import canonical_inputs, evaluate, evaluated_images
 from grader.journey import journey_steps
 from grader.spec import load_spec
 from grader.submission_io import TRAINED_MODEL_FILE
-from grader.training.evaluation import (BACKEND_PROBLEM, LOAD_PROBLEM, MODEL_PROBLEM, EvaluationJob, EvaluationOutcome,
-                                        read_outcome, run_evaluation)
+from grader.training.evaluation import (
+    BACKEND_PROBLEM,
+    LOAD_PROBLEM,
+    MODEL_PROBLEM,
+    EvaluationJob,
+    EvaluationOutcome,
+    read_outcome,
+    run_evaluation,
+)
 from tests.grading import tiny_spec
 
 keras = backend.import_keras()
@@ -30,8 +37,9 @@ SHAPE = (28, 28, 1)
 
 def small_model(convolutions: bool = True) -> keras.Model:
     layers = [keras.layers.Conv2D(3, 3, activation="relu"), keras.layers.MaxPooling2D(2)] if convolutions else []
-    model = keras.Sequential([keras.Input(SHAPE), *layers, keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input(SHAPE), *layers, keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     rng = np.random.default_rng(3)
     model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
     return model
@@ -62,11 +70,12 @@ def test_the_trainer_returns_the_saved_models_outputs_and_journey(tmp_path, imag
     model = small_model()
     outcome = run_in(evaluated_folder(tmp_path, model, images))
     assert outcome.problem == ""
-    np.testing.assert_allclose(outcome.outputs, model.predict(canonical_inputs(images, SHAPE, 255.0), verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        outcome.outputs, model.predict(canonical_inputs(images, SHAPE, 255.0), verbose=0), rtol=1e-6, atol=1e-6
+    )
     expected = journey_steps(model, images[:2], input_shape=SHAPE, scale=255.0, filter_index=1)
     assert [(s.name, s.type, s.shape) for s in outcome.journey] == [(s.name, s.type, s.shape) for s in expected]
-    for got, want in zip(outcome.journey, expected):
+    for got, want in zip(outcome.journey, expected, strict=True):
         np.testing.assert_allclose(got.maps, want.maps, rtol=1e-6, atol=1e-6)
 
 
@@ -106,26 +115,34 @@ def test_what_the_trainer_could_not_evaluate_fails_the_grading_with_its_reason(t
 
     run.facts.failure, run.evaluated = None, EvaluationOutcome(problem=LOAD_PROBLEM, message="config.json is too large")
     pipeline.measure_trained_model(run, train=True)
-    assert run.facts.failure.stage == "load" and "cannot be loaded again: config.json is too large" in \
-        run.facts.failure.message
+    assert (
+        run.facts.failure.stage == "load"
+        and "cannot be loaded again: config.json is too large" in run.facts.failure.message
+    )
 
 
 class XlaRuntimeError(RuntimeError):
     """Stands in for jaxlib's error type: the grader must judge it by what it says, not import it."""
 
 
-@pytest.mark.parametrize("error, problem", [
-    (XlaRuntimeError("NOT_FOUND: Failed to get configs for: 3 out of 15 instructions."), BACKEND_PROBLEM),
-    (RuntimeError("CUDA error: an illegal memory access was encountered"), BACKEND_PROBLEM),
-    (MemoryError(), MODEL_PROBLEM),
-    (XlaRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80 GiB"), MODEL_PROBLEM),
-    (RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB"), MODEL_PROBLEM),
-    # A model's own mistake stays the model's (an input fixed to the training batch size, say).
-    (ValueError("Input 0 of layer 'conv2d' is incompatible with the layer: expected shape=(20, 28, 28, 1)"),
-     MODEL_PROBLEM),
-])
-def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed(tmp_path, images, monkeypatch,
-                                                                                   error, problem):
+@pytest.mark.parametrize(
+    "error, problem",
+    [
+        (XlaRuntimeError("NOT_FOUND: Failed to get configs for: 3 out of 15 instructions."), BACKEND_PROBLEM),
+        (RuntimeError("CUDA error: an illegal memory access was encountered"), BACKEND_PROBLEM),
+        (MemoryError(), MODEL_PROBLEM),
+        (XlaRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 80 GiB"), MODEL_PROBLEM),
+        (RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB"), MODEL_PROBLEM),
+        # A model's own mistake stays the model's (an input fixed to the training batch size, say).
+        (
+            ValueError("Input 0 of layer 'conv2d' is incompatible with the layer: expected shape=(20, 28, 28, 1)"),
+            MODEL_PROBLEM,
+        ),
+    ],
+)
+def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed(
+    tmp_path, images, monkeypatch, error, problem
+):
     # Only the backend's runtime or the device failing is the host's (the XLA autotuner failure
     # was seen on a shared H200); running out of memory or a model's own error is the model's.
     import grader.evaluate
@@ -138,20 +155,23 @@ def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed
     assert outcome.problem == problem and outcome.outputs is None
 
 
-def test_a_backend_failure_is_evaluated_again_by_a_fresh_trainer_and_is_never_blamed_on_the_learner(
-        tmp_path, data_dir):
+def test_a_backend_failure_is_evaluated_again_by_a_fresh_trainer_and_is_never_blamed_on_the_learner(tmp_path, data_dir):
     from grader.events import Events
     from grader.submission_io import NotGraded
 
     run = fashion_run(tmp_path, data_dir)
     keras.saving.save_model(small_model(), tmp_path / TRAINED_MODEL_FILE)
-    run.evaluated = EvaluationOutcome(problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    run.evaluated = EvaluationOutcome(
+        problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs"
+    )
     stages = []
     pipeline.evaluate_again_where_needed(run, Events(on_stage=stages.append))
     assert stages == ["evaluate"] and run.evaluated is not None and run.evaluated.problem == ""
     assert run.evaluated.outputs.shape == (len(evaluated_images(pipeline.evaluation_splits(run))), 10)
 
-    run.evaluated = EvaluationOutcome(problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs")
+    run.evaluated = EvaluationOutcome(
+        problem=BACKEND_PROBLEM, message="XlaRuntimeError: NOT_FOUND: Failed to get configs"
+    )
     with pytest.raises(NotGraded, match="not the submission") as raised:
         pipeline.measure_trained_model(run, train=True)
     assert "Failed to get configs" in str(raised.value) and "grade again" in str(raised.value).lower()
@@ -166,8 +186,12 @@ def test_a_checkpoint_is_evaluated_by_a_fresh_trainer(tmp_path, data_dir):
     outcome = pipeline.evaluate_checkpoint(run)
     splits = pipeline.evaluation_splits(run)
     assert outcome is not None and outcome.problem == ""
-    np.testing.assert_allclose(outcome.outputs, model.predict(canonical_inputs(evaluated_images(splits), SHAPE, 255.0),
-                                                              verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        outcome.outputs,
+        model.predict(canonical_inputs(evaluated_images(splits), SHAPE, 255.0), verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     assert len(outcome.journey) == 2
 
 
@@ -184,15 +208,26 @@ print(json.dumps({"imported": sorted(m for m in ("keras", "tensorflow", "jax", "
 def test_a_submit_is_measured_without_keras_in_the_parent_and_as_a_direct_evaluation_would(tmp_path, data_dir):
     spec_path = tiny_spec(tmp_path, "fashion")
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-c", PARENT, str(config.SOLUTIONS_DIR / "fashion.py"), str(spec_path),
-                           str(out)], capture_output=True, text=True, cwd=config.REPO_ROOT, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", PARENT, str(config.SOLUTIONS_DIR / "fashion.py"), str(spec_path), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=config.REPO_ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     graded = json.loads(done.stdout.strip().splitlines()[-1])
     assert graded["imported"] == [] and graded["failure"] is None
     # The figures are those of the saved model evaluated here directly, on the same splits.
     run = fashion_run(tmp_path, data_dir)
-    direct = evaluate(keras.saving.load_model(out / TRAINED_MODEL_FILE), splits=pipeline.evaluation_splits(run),
-                      input_shape=SHAPE, scale=255.0, task=run.spec.task, num_classes=10)
+    direct = evaluate(
+        keras.saving.load_model(out / TRAINED_MODEL_FILE),
+        splits=pipeline.evaluation_splits(run),
+        input_shape=SHAPE,
+        scale=255.0,
+        task=run.spec.task,
+        num_classes=10,
+    )
     assert graded["metrics"]["test_accuracy"] == direct.metrics.test_accuracy
     assert graded["metrics"]["train_accuracy"] == direct.metrics.train_accuracy
     assert graded["metrics"]["validation_accuracy"] == direct.metrics.validation_accuracy
@@ -215,9 +250,20 @@ print(json.dumps({"imported": sorted(m for m in ("keras", "tensorflow", "jax", "
 def test_asking_for_a_gpu_where_there_is_none_is_not_graded_and_the_parent_imports_no_backend(tmp_path):
     # The parent forks the child and the trainer: a backend imported there to look for GPUs
     # would be running its threads at those forks (JAX warned of deadlocks on every grading).
-    done = subprocess.run([sys.executable, "-c", GPU_PARENT, str(config.SOLUTIONS_DIR / "fashion.py"),
-                           str(tiny_spec(tmp_path, "fashion")), str(tmp_path / "run")],
-                          capture_output=True, text=True, cwd=config.REPO_ROOT, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            GPU_PARENT,
+            str(config.SOLUTIONS_DIR / "fashion.py"),
+            str(tiny_spec(tmp_path, "fashion")),
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=config.REPO_ROOT,
+        timeout=300,
+    )
     graded = json.loads(done.stdout.strip().splitlines()[-1])
     assert graded["imported"] == [] and graded["verdict"] == "not_graded"
     assert "--device gpu, but the" in graded["error"] and "sees no GPU" in graded["error"]

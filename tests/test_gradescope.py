@@ -29,10 +29,16 @@ GRADE = Path(sys.executable).parent / "grade"
 def test_schema_refuses_what_gradescope_does_not_document():
     valid = {"score": 1, "execution_time": 2, "output": "", "tests": [], "extra_data": {}}
     jsonschema.validate(valid, SCHEMA)
-    for broken in ({**valid, "points": 1},
-                   {**valid, "tests": [{"score": 1, "max_score": 1, "name": "x", "output": "", "status": "passed",
-                                        "visibility": "secret"}]},
-                   {**valid, "leaderboard": [{"name": "Accuracy"}]}):
+    for broken in (
+        {**valid, "points": 1},
+        {
+            **valid,
+            "tests": [
+                {"score": 1, "max_score": 1, "name": "x", "output": "", "status": "passed", "visibility": "secret"}
+            ],
+        },
+        {**valid, "leaderboard": [{"name": "Accuracy"}]},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SCHEMA)
 
@@ -48,15 +54,22 @@ def test_export_turns_a_check_result_into_gradescope_tests(tmp_path):
     doc = json.loads((tmp_path / "gs" / "results.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["score"] == result["score"] == 50
-    assert [(t["name"], t["score"], t["max_score"]) for t in doc["tests"]] == \
-           [(c["title"], c["points"], c["max_points"]) for c in result["checks"]]
+    assert [(t["name"], t["score"], t["max_score"]) for t in doc["tests"]] == [
+        (c["title"], c["points"], c["max_points"]) for c in result["checks"]
+    ]
     assert all(t["visibility"] == "visible" and t["status"] == "passed" for t in doc["tests"])
     assert "leaderboard" not in doc  # nothing was trained: no accuracy to rank
     assert doc["extra_data"]["submission_sha256"] == result["submission_sha256"]
 
     # A failed check's output carries its message and hint.
-    broken = {**result, "checks": [{**result["checks"][1], "passed": False, "points": 0.0, "message": "returns uint8",
-                                     "hint": "divide by 255"}], "verdict": "failed", "score": 0.0}
+    broken = {
+        **result,
+        "checks": [
+            {**result["checks"][1], "passed": False, "points": 0.0, "message": "returns uint8", "hint": "divide by 255"}
+        ],
+        "verdict": "failed",
+        "score": 0.0,
+    }
     test = gradescope_results(broken)["tests"][0]
     assert test["status"] == "failed" and test["output"] == "returns uint8\nHint: divide by 255"
 
@@ -71,8 +84,10 @@ def test_a_submission_that_cannot_be_graded_still_gets_a_results_json(tmp_path):
     notebook = tmp_path / "fashion.ipynb"
     notebook.write_text('{"cells": [')
     results = tmp_path / "results" / "results.json"
-    out = CliRunner().invoke(cli, ["submit", str(notebook), "--format", "gradescope", "--results", str(results),
-                                   "--out", str(tmp_path / "run")])
+    out = CliRunner().invoke(
+        cli,
+        ["submit", str(notebook), "--format", "gradescope", "--results", str(results), "--out", str(tmp_path / "run")],
+    )
     assert out.exit_code == 2
     doc = json.loads(results.read_text())
     jsonschema.validate(doc, SCHEMA)
@@ -89,8 +104,9 @@ def run_autograder(root: Path) -> dict:
     """Run the unzipped bundle's run_autograder the way Gradescope does, in `root`."""
     env = {**os.environ, "AUTOGRADER_DIR": str(root), "GRADE": str(GRADE), "TMPDIR": str(root / "tmp")}
     (root / "tmp").mkdir(exist_ok=True)
-    done = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(doc, SCHEMA)
@@ -102,8 +118,9 @@ def run_autograder(root: Path) -> dict:
 def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
     bundle = tmp_path / "autograder.zip"
     spec = tiny_spec(tmp_path, "fashion")
-    made = CliRunner().invoke(cli, ["gradescope", "bundle", "fashion", "--spec", str(spec), "--profile", "tiny",
-                                    "--out", str(bundle)])
+    made = CliRunner().invoke(
+        cli, ["gradescope", "bundle", "fashion", "--spec", str(spec), "--profile", "tiny", "--out", str(bundle)]
+    )
     assert made.exit_code == 0, made.output
 
     root = tmp_path / "autograder"
@@ -112,17 +129,28 @@ def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         archive.extractall(root / "source")
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    assert {"setup.sh", "run_autograder", "spec.toml", "cnn-grader/pyproject.toml", "cnn-grader/grader/pipeline.py",
-            "cnn-grader/grader/kit/challenges/fashion.toml", "cnn-grader/grader/kit/datasets/manifest.toml",
-            f"constraints/python{python}.txt", "constraints/python3.10.txt"} <= set(names)
+    assert {
+        "setup.sh",
+        "run_autograder",
+        "spec.toml",
+        "cnn-grader/pyproject.toml",
+        "cnn-grader/grader/pipeline.py",
+        "cnn-grader/grader/kit/challenges/fashion.toml",
+        "cnn-grader/grader/kit/datasets/manifest.toml",
+        f"constraints/python{python}.txt",
+        "constraints/python3.10.txt",
+    } <= set(names)
     assert not [n for n in names if "__pycache__" in n or "/cache/" in n or "solutions" in n]
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     setup = (root / "source" / "setup.sh").read_text()
     assert 'constraints="$SOURCE/constraints/python$version.txt"' in setup
     assert 'pip install --quiet "${pins[@]}" "$SOURCE/cnn-grader" tensorflow-cpu' in setup
-    assert "grade\" data fetch fashion_mnist" in setup and "chmod -R go-rwx" in setup
-    pins = dict(line.split("==") for line in (root / "source" / "constraints" / f"python{python}.txt").read_text()
-                .splitlines() if "==" in line)
+    assert 'grade" data fetch fashion_mnist' in setup and "chmod -R go-rwx" in setup
+    pins = dict(
+        line.split("==")
+        for line in (root / "source" / "constraints" / f"python{python}.txt").read_text().splitlines()
+        if "==" in line
+    )
     from importlib import metadata
 
     # This environment's versions, with TensorFlow's CPU build instead of the full one.

@@ -52,6 +52,7 @@ def test_grading_twice_gives_identical_results(graded_twice):
     first, second = graded_twice
     assert first.metrics == second.metrics
     assert first.history == second.history
+
     # Every check the same, points and messages, except the one message that reports wall-clock seconds.
     def comparable(result):
         return [{**c.to_dict(), "message": None} if c.id == "training" else c.to_dict() for c in result.checks]
@@ -93,10 +94,13 @@ def test_callback_stops_training_once_the_target_is_reached(tmp_path):
     assert result.history["accuracy"][-1] >= 0.7 > max(result.history["accuracy"][:-1], default=0)
 
 
-@pytest.mark.parametrize("condition, message", [
-    ('logs["accuracy"] > 2', "did not stop"),
-    ("True", "below the target"),
-])
+@pytest.mark.parametrize(
+    "condition, message",
+    [
+        ('logs["accuracy"] > 2', "did not stop"),
+        ("True", "below the target"),
+    ],
+)
 def test_broken_callbacks_are_caught_directly(tmp_path, condition, message):
     path = fashion_submission(tmp_path, 'logs["accuracy"] >= self.target', condition)
     result = grade(path=path, train=False, out_dir=tmp_path / "run")

@@ -55,19 +55,38 @@ print("HOSTILE-STARTED", flush=True)
 
 # What a few attacks must end in, beyond "contained": (the failure's stage) where it is certain.
 EXPECTED_FAILURE = {
-    "loop_at_import": "timeout", "loop_in_build_model": "timeout", "loop_in_callback": "timeout",
-    "lambda_layer": "build_model", "custom_layer_class": "build_model", "function_activation": "build_model",
-    "subclassed_model": "build_model", "custom_loss_function": "build_model", "huge_dense": "build_model",
-    "preprocess_too_large": "preprocess", "preprocess_nan": "preprocess", "preprocess_objects": "preprocess",
-    "exit_at_import": "crash", "forge_child_result": "preprocess", "malformed_child_result": "build_model",
-    "huge_child_result": "crash", "fifo_child_result": "crash", "symlink_child_result": "crash",
-    "disk_bomb": "crash", "symlink_preprocessed": "preprocess",
-    "plant_weights_constant": "build_model", "upsampling_bomb": "build_model", "deep_child_result": "crash",
-    "huge_npy_header": "preprocess", "many_small_files": "crash",
+    "loop_at_import": "timeout",
+    "loop_in_build_model": "timeout",
+    "loop_in_callback": "timeout",
+    "lambda_layer": "build_model",
+    "custom_layer_class": "build_model",
+    "function_activation": "build_model",
+    "subclassed_model": "build_model",
+    "custom_loss_function": "build_model",
+    "huge_dense": "build_model",
+    "preprocess_too_large": "preprocess",
+    "preprocess_nan": "preprocess",
+    "preprocess_objects": "preprocess",
+    "exit_at_import": "crash",
+    "forge_child_result": "preprocess",
+    "malformed_child_result": "build_model",
+    "huge_child_result": "crash",
+    "fifo_child_result": "crash",
+    "symlink_child_result": "crash",
+    "disk_bomb": "crash",
+    "symlink_preprocessed": "preprocess",
+    "plant_weights_constant": "build_model",
+    "upsampling_bomb": "build_model",
+    "deep_child_result": "crash",
+    "huge_npy_header": "preprocess",
+    "many_small_files": "crash",
 }
 # Attacks on the callback probe: graded, but the callback check earns nothing.
-EXPECTED_CHECK_FAILED = {"stop_training_probe": "callback", "hardcoded_target": "callback",
-                         "empty_probe_answer": "callback"}
+EXPECTED_CHECK_FAILED = {
+    "stop_training_probe": "callback",
+    "hardcoded_target": "callback",
+    "empty_probe_answer": "callback",
+}
 # What the failure message must name, where the issue is precisely one thing.
 EXPECTED_MESSAGE = {"upsampling_bomb": "up_sampling2d", "plant_weights_constant": "Constant"}
 
@@ -129,10 +148,13 @@ def hostile_spec(tmp_path_factory) -> Path:
 
     backend.import_keras()  # Keras writes keras.json into KERAS_HOME on first import: before any snapshot
     folder = tmp_path_factory.mktemp("hostile-spec")
-    path = tiny_spec(folder, "fashion", train_limit=256, validation_limit=128, test_limit=256, time_budget_s=90,
-                     describe_budget_s=25)
-    path.write_text(path.read_text() + "\n[profiles.tiny.sandbox]\nmemory_mb = 4096\n"
-                    "processes = 48\ndisk_mb = 400\nfile_size_mb = 200\ntmp_mb = 64\n")
+    path = tiny_spec(
+        folder, "fashion", train_limit=256, validation_limit=128, test_limit=256, time_budget_s=90, describe_budget_s=25
+    )
+    path.write_text(
+        path.read_text() + "\n[profiles.tiny.sandbox]\nmemory_mb = 4096\n"
+        "processes = 48\ndisk_mb = 400\nfile_size_mb = 200\ntmp_mb = 64\n"
+    )
     return path
 
 
@@ -220,11 +242,22 @@ def _everything_written(result, run_dir: Path) -> str:
     return "\n".join(texts)
 
 
-def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: Listener, database: Path,
-                     shared_cache: Path, monkeypatch, *, train: bool, processes: Processes = COLD):
+def _grade_contained(
+    case: Path,
+    tmp_path: Path,
+    hostile_spec: Path,
+    listener: Listener,
+    database: Path,
+    shared_cache: Path,
+    monkeypatch,
+    *,
+    train: bool,
+    processes: Processes = COLD,
+):
     """Grade one hostile case and assert it was contained; the result, for the caller's own checks."""
-    source = (SUBMISSIONS / "fashion_ok.py").read_text() + PRELUDE + case.read_text().replace(
-        "__PORT__", str(listener.port))
+    source = (
+        (SUBMISSIONS / "fashion_ok.py").read_text() + PRELUDE + case.read_text().replace("__PORT__", str(listener.port))
+    )
     submission = tmp_path / "fashion.py"
     submission.write_text(source)
     monkeypatch.setenv("GRADER_SECRET_KEY", SECRET)
@@ -235,8 +268,15 @@ def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: L
     received_before = listener.received
 
     run_dir = tmp_path / "run"
-    result = grade(path=submission, spec_path=hostile_spec, profile="tiny", out_dir=run_dir, device="cpu",
-                   train=train, processes=processes)
+    result = grade(
+        path=submission,
+        spec_path=hostile_spec,
+        profile="tiny",
+        out_dir=run_dir,
+        device="cpu",
+        train=train,
+        processes=processes,
+    )
 
     # A clear verdict: graded (the attack is the learner's problem), with an explanation when failed.
     assert result.error is None, result.error
@@ -260,10 +300,8 @@ def _grade_contained(case: Path, tmp_path: Path, hostile_spec: Path, listener: L
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
-def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener, database, shared_cache,
-                                         monkeypatch):
-    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
-                              train=True)
+def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch):
+    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch, train=True)
     if case.stem in EXPECTED_FAILURE:
         assert result.failure is not None and result.failure["stage"] == EXPECTED_FAILURE[case.stem], result.failure
         assert result.verdict == "failed"
@@ -281,17 +319,31 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
 
 # `grade check` runs the same sandbox on another backend (Keras' numpy backend, grader/backend.py
 # check_backend): the attacks on resources, the host and the grader, once more in check mode.
-CHECK_CASES = [HOSTILE / f"{name}.py" for name in (
-    "memory_bomb", "fork_bomb", "output_bomb", "disk_bomb", "kill_parent", "setsid_daemon", "read_secret_env",
-    "read_parent_environ", "network_localhost", "read_test_split_cache", "nested_userns", "monkeypatch_fit")]
+CHECK_CASES = [
+    HOSTILE / f"{name}.py"
+    for name in (
+        "memory_bomb",
+        "fork_bomb",
+        "output_bomb",
+        "disk_bomb",
+        "kill_parent",
+        "setsid_daemon",
+        "read_secret_env",
+        "read_parent_environ",
+        "network_localhost",
+        "read_test_split_cache",
+        "nested_userns",
+        "monkeypatch_fit",
+    )
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CHECK_CASES, ids=lambda p: p.stem)
-def test_hostile_submission_is_contained_in_a_check(case, tmp_path, hostile_spec, listener, database, shared_cache,
-                                                    monkeypatch):
-    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
-                              train=False)
+def test_hostile_submission_is_contained_in_a_check(
+    case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch
+):
+    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch, train=False)
     assert result.mode == "check" and result.history == {}
     assert result.backend == "numpy"  # none of these cases imports a backend library: the fast check ran
 
@@ -306,29 +358,46 @@ def warm_pool():
 
 
 # Warm: the attacks on the processes around the sandbox (the helper is their parent's parent).
-WARM_CASES = [HOSTILE / f"{name}.py" for name in (
-    "kill_parent", "setsid_daemon", "fork_bomb", "read_parent_environ", "network_localhost", "nested_userns")]
+WARM_CASES = [
+    HOSTILE / f"{name}.py"
+    for name in (
+        "kill_parent",
+        "setsid_daemon",
+        "fork_bomb",
+        "read_parent_environ",
+        "network_localhost",
+        "nested_userns",
+    )
+]
 # (The limits are the same rlimits, set by the same start: tests/test_warm.py compares them from inside.)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", WARM_CASES, ids=lambda p: p.stem)
-def test_hostile_submission_is_contained_in_a_warm_check(case, tmp_path, hostile_spec, listener, database,
-                                                         shared_cache, monkeypatch, warm_pool):
+def test_hostile_submission_is_contained_in_a_warm_check(
+    case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch, warm_pool
+):
     """`grade check --warm`: the child and the trainer were started before the submission was
     known, by the warm helper's pool, and the same attacks are contained the same way."""
     from grader.spec import load_spec
 
-    warm_pool.prime(isolation=iso.choose(), limits=load_spec(hostile_spec).profile("tiny").sandbox,
-                    keras_backend="numpy", device="cpu")
+    warm_pool.prime(
+        isolation=iso.choose(),
+        limits=load_spec(hostile_spec).profile("tiny").sandbox,
+        keras_backend="numpy",
+        device="cpu",
+    )
     # The oldest of each kind is handed over first; the spares wait for the next check.
-    ready = [c[0].sandbox.process for c in warm_pool.children.values()] + \
-            [t[0].process for t in warm_pool.trainers.values()]
-    spares = [c.sandbox.process for c in sum(warm_pool.children.values(), [])[1:]] + \
-             [t.process for t in sum(warm_pool.trainers.values(), [])[1:]]
+    ready = [c[0].sandbox.process for c in warm_pool.children.values()] + [
+        t[0].process for t in warm_pool.trainers.values()
+    ]
+    spares = [c.sandbox.process for c in sum(warm_pool.children.values(), [])[1:]] + [
+        t.process for t in sum(warm_pool.trainers.values(), [])[1:]
+    ]
     handed_before = dict(warm_pool.handed_over)
-    result = _grade_contained(case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch,
-                              train=False, processes=warm_pool)
+    result = _grade_contained(
+        case, tmp_path, hostile_spec, listener, database, shared_cache, monkeypatch, train=False, processes=warm_pool
+    )
     assert result.mode == "check" and result.backend == "numpy"
     # Both processes were the ones started ahead, and neither outlived its one check.
     assert warm_pool.handed_over == {"child": handed_before["child"] + 1, "trainer": handed_before["trainer"] + 1}

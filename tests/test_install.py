@@ -31,20 +31,59 @@ def installed(tmp_path_factory):
     # From a copy without the checkout's build/ folder: setuptools would reuse what an earlier
     # build left there (a package since dropped from pyproject.toml would still ship).
     source = root / "source"
-    shutil.copytree(config.REPO_ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", ".pytest_cache"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(wheels), str(source)], check=True, capture_output=True, text=True)
+    shutil.copytree(
+        config.REPO_ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", ".pytest_cache"),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = wheels.glob("cnn_grader-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     # This environment's packages, for the dependencies only (its own .pth files are not run from there).
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     work = root / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GRADER_RUNS_DIR")}
@@ -54,8 +93,15 @@ def installed(tmp_path_factory):
 
 def run(installed, *args, check=True):
     grade = installed["venv"] / "bin" / "grade"
-    return subprocess.run([str(grade), *args], cwd=installed["work"], env=installed["env"], capture_output=True,
-                          text=True, check=check, timeout=600)
+    return subprocess.run(
+        [str(grade), *args],
+        cwd=installed["work"],
+        env=installed["env"],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=600,
+    )
 
 
 def test_the_wheel_holds_the_kit(installed):
@@ -88,8 +134,14 @@ def test_commands_that_need_a_reference_say_how_to_get_one(installed):
 
 def test_grade_challenges_lists_every_challenge_from_the_installed_package(installed):
     python = installed["venv"] / "bin" / "python"
-    where = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd=installed["work"],
-                           env=installed["env"], capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [str(python), "-c", "import grader; print(grader.__file__)"],
+        cwd=installed["work"],
+        env=installed["env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(installed["venv"]) in where, where
     listed = run(installed, "challenges").stdout
     assert [line.split()[0] for line in listed.splitlines()] == CHALLENGES
@@ -119,7 +171,9 @@ def test_the_wheel_holds_every_package_of_the_grader(installed):
     import zipfile
 
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
-    packages = sorted(str(p.parent.relative_to(config.REPO_ROOT)) for p in (config.REPO_ROOT / "grader").rglob("__init__.py"))
+    packages = sorted(
+        str(p.parent.relative_to(config.REPO_ROOT)) for p in (config.REPO_ROOT / "grader").rglob("__init__.py")
+    )
     missing = [p for p in packages if f"{p}/__init__.py" not in names]
     assert missing == [], f"add these to [tool.setuptools] packages in pyproject.toml: {missing}"
 
@@ -159,13 +213,30 @@ def test_a_host_builds_the_gradescope_bundle_from_a_pip_install(installed):
     assert not [p for p in kit.rglob("*") if p.is_file() and p.read_bytes() in references]
 
     rebuilt = installed["root"] / "rebuilt"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(rebuilt), str(kit)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(rebuilt),
+            str(kit),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = rebuilt.glob("cnn_grader-*.whl")
 
     def package_files(path):
         return {n for n in zipfile.ZipFile(path).namelist() if not n.startswith("cnn_grader-")}
 
     assert package_files(wheel) == package_files(installed["wheel"])
-    assert zipfile.ZipFile(wheel).read("grader/kit/challenges/fashion.toml") == \
-        (config.CHALLENGES_DIR / "fashion.toml").read_bytes()
+    assert (
+        zipfile.ZipFile(wheel).read("grader/kit/challenges/fashion.toml")
+        == (config.CHALLENGES_DIR / "fashion.toml").read_bytes()
+    )

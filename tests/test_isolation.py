@@ -30,12 +30,22 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 HOSTILE = Path(__file__).parent / "hostile"
 
 
-def run_in(level: str, code: str, limits: Limits = Limits(memory_mb=1024, processes=32)) -> tuple[int, str]:
+RUN_IN_LIMITS = Limits(memory_mb=1024, processes=32)
+
+
+def run_in(level: str, code: str, limits: Limits = RUN_IN_LIMITS) -> tuple[int, str]:
     box = Box()
     try:
-        sandboxed = iso.start([SYSTEM_PYTHON, "-c", code], isolation=iso.Isolation(level), work=box.work,
-                              inputs=box.inputs, extra_env={}, limits=limits, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+        sandboxed = iso.start(
+            [SYSTEM_PYTHON, "-c", code],
+            isolation=iso.Isolation(level),
+            work=box.work,
+            inputs=box.inputs,
+            extra_env={},
+            limits=limits,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             output, _ = sandboxed.process.communicate(timeout=60)
         finally:
@@ -46,7 +56,8 @@ def run_in(level: str, code: str, limits: Limits = Limits(memory_mb=1024, proces
 
 
 needs_root_and_python = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON), reason="the uid fallback needs root and /usr/bin/python3")
+    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON), reason="the uid fallback needs root and /usr/bin/python3"
+)
 
 
 @needs_root_and_python
@@ -54,7 +65,9 @@ def test_uid_fallback_runs_as_an_unprivileged_user_who_cannot_read_or_write_the_
     secret = tmp_path / "key.txt"
     secret.write_text("the host's secret")
     os.chmod(secret, 0o600)
-    code, output = run_in("uid", f"""
+    code, output = run_in(
+        "uid",
+        f"""
 import os
 print("uid", os.getuid())
 for action, path in (("read", {str(secret)!r}), ("write", {str(Path(iso.__file__))!r})):
@@ -63,7 +76,8 @@ for action, path in (("read", {str(secret)!r}), ("write", {str(Path(iso.__file__
         print("could", action, path)
     except OSError:
         print("refused", action)
-""")
+""",
+    )
     assert code == 0, output
     uid = int(output.split("uid ")[1].split()[0])
     assert iso.FALLBACK_UID_BASE <= uid < iso.FALLBACK_UID_BASE + iso.FALLBACK_UID_COUNT
@@ -106,12 +120,15 @@ def _uid_of(pid: str) -> int:
 @pytest.mark.skipif(iso.choose().level != "namespaces", reason="bubblewrap is not usable here")
 def test_namespaces_show_only_the_sandbox_and_no_grader_variables(monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_KEY", "not-for-the-child")
-    code, output = run_in("namespaces", """
+    code, output = run_in(
+        "namespaces",
+        """
 import os
 print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
 print("env", sorted(k for k in os.environ if k.startswith("GRADER")))
 print("uid", os.getuid())
-""")
+""",
+    )
     assert code == 0, output
     pids = eval(output.split("pids ")[1].splitlines()[0])
     assert len(pids) <= 3 and max(pids) < 10  # bwrap's init, the child, perhaps its own /proc reader
@@ -123,8 +140,19 @@ def test_modes_that_publish_refuse_to_run_unisolated(tmp_path):
     for required in ("Gradescope mode (--format gradescope)", "--sign"):
         result = grade(path=path, isolation="none", require_isolation=required, out_dir=tmp_path / "run")
         assert result.error is not None and required in result.error and result.exit_code == config.EXIT_NOT_GRADED
-    outcome = CliRunner().invoke(cli, ["submit", str(path), "--isolation", "none", "--format", "gradescope",
-                                       "--results", str(tmp_path / "results.json")])
+    outcome = CliRunner().invoke(
+        cli,
+        [
+            "submit",
+            str(path),
+            "--isolation",
+            "none",
+            "--format",
+            "gradescope",
+            "--results",
+            str(tmp_path / "results.json"),
+        ],
+    )
     assert outcome.exit_code == config.EXIT_NOT_GRADED
     assert "needs an isolated sandbox" in (tmp_path / "results.json").read_text()
 
@@ -163,7 +191,9 @@ def test_training_inside_build_model_or_a_patched_fit_changes_nothing(tmp_path, 
     """The trained weights come from the trusted trainer only: bitwise the same history."""
     spec = tiny_spec(tmp_path, "fashion", train_limit=512, epochs=2)
     base = (SUBMISSIONS / "fashion_ok.py").read_text()
-    cheat = base + '''
+    cheat = (
+        base
+        + """
 _honest_build = build_model
 _fit = keras.Model.fit
 
@@ -181,7 +211,8 @@ def build_model():
     model = _honest_build()
     model.fit(np.random.rand(256, 28, 28, 1), np.random.randint(0, 10, 256), epochs=1, verbose=0)
     return model
-'''
+"""
+    )
     histories = []
     for name, source in (("honest", base), ("cheat", cheat)):
         folder = tmp_path / name

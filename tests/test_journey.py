@@ -36,15 +36,17 @@ def seeded_weights(model: keras.Model, seed: int = 7) -> None:
 
 def fashion_model(names=("first_filters", "shrink", "second_filters", "average")) -> keras.Model:
     """Two conv/pool stages of different kinds, with names that say nothing about the layer type."""
-    model = keras.Sequential([
-        keras.Input(FASHION_SHAPE),
-        keras.layers.Conv2D(3, 3, activation="relu", name=names[0]),
-        keras.layers.MaxPooling2D(2, name=names[1]),
-        keras.layers.Conv2D(2, 3, padding="same", name=names[2]),
-        keras.layers.AveragePooling2D(2, name=names[3]),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(FASHION_SHAPE),
+            keras.layers.Conv2D(3, 3, activation="relu", name=names[0]),
+            keras.layers.MaxPooling2D(2, name=names[1]),
+            keras.layers.Conv2D(2, 3, padding="same", name=names[2]),
+            keras.layers.AveragePooling2D(2, name=names[3]),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     seeded_weights(model)
     return model
 
@@ -60,7 +62,7 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str = "
 
 def pool2d(x: np.ndarray, reduce) -> np.ndarray:
     h, w = x.shape[0] // 2, x.shape[1] // 2
-    return reduce(x[:2 * h, :2 * w].reshape(h, 2, w, 2, -1), axis=(1, 3))
+    return reduce(x[: 2 * h, : 2 * w].reshape(h, 2, w, 2, -1), axis=(1, 3))
 
 
 def numpy_journey(model: keras.Model, image: np.ndarray) -> list[np.ndarray]:
@@ -87,18 +89,27 @@ def fashion_test(data_dir):
 def test_activations_match_a_direct_computation(fashion_test, filter_index):
     model = fashion_model()
     indices = [0, 23, 28]
-    journey = compute_journey(model, fashion_test.images[indices], image_indices=indices,
-                              labels=["a", "b", "c"], input_shape=FASHION_SHAPE, scale=255.0,
-                              filter_index=filter_index)
+    journey = compute_journey(
+        model,
+        fashion_test.images[indices],
+        image_indices=indices,
+        labels=["a", "b", "c"],
+        input_shape=FASHION_SHAPE,
+        scale=255.0,
+        filter_index=filter_index,
+    )
     # Found by class, not by name: these layers are called nothing like "conv2d".
     assert [(s.name, s.type) for s in journey.steps] == [
-        ("first_filters", "Conv2D"), ("shrink", "MaxPooling2D"), ("second_filters", "Conv2D"),
-        ("average", "AveragePooling2D")]
+        ("first_filters", "Conv2D"),
+        ("shrink", "MaxPooling2D"),
+        ("second_filters", "Conv2D"),
+        ("average", "AveragePooling2D"),
+    ]
     # The sizes shrink: valid 3x3 convolution -2, pooling halves (rounding down), 'same' keeps.
     assert [s.shape for s in journey.steps] == [(26, 26, 3), (13, 13, 3), (13, 13, 2), (6, 6, 2)]
     for row, index in enumerate(indices):
         expected = numpy_journey(model, fashion_test.images[index])
-        for step, direct in zip(journey.steps, expected):
+        for step, direct in zip(journey.steps, expected, strict=True):
             assert step.maps.shape == (3, *direct.shape[:2])
             np.testing.assert_allclose(step.maps[row], direct[..., filter_index], rtol=1e-4, atol=1e-5)
     # Not all zeros (a dead filter would make the comparison above meaningless).
@@ -109,8 +120,15 @@ def test_the_first_convolution_by_hand(fashion_test):
     """The first convolution written out as the sum it is, pixel by pixel, for a trouser image."""
     model = fashion_model()
     kernel, bias = model.layers[0].get_weights()
-    journey = compute_journey(model, fashion_test.images[[5]], image_indices=[5], labels=["x"],
-                              input_shape=FASHION_SHAPE, scale=255.0, filter_index=1)
+    journey = compute_journey(
+        model,
+        fashion_test.images[[5]],
+        image_indices=[5],
+        labels=["x"],
+        input_shape=FASHION_SHAPE,
+        scale=255.0,
+        filter_index=1,
+    )
     x = fashion_test.images[5].astype(np.float64) / 255.0
     by_hand = np.zeros((26, 26))
     for i in range(26):
@@ -127,32 +145,50 @@ def test_the_first_convolution_by_hand(fashion_test):
 def test_layers_inside_a_nested_sequential_are_followed(fashion_test):
     """A conv stack wrapped in its own Sequential gives the same maps as the flat model."""
     flat = fashion_model()
-    stack = keras.Sequential([keras.Input(FASHION_SHAPE), *[keras.layers.deserialize(keras.layers.serialize(layer))
-                                                             for layer in flat.layers[:4]]])
-    nested = keras.Sequential([keras.Input(FASHION_SHAPE), stack, keras.layers.Flatten(),
-                               keras.layers.Dense(10, activation="softmax")])
+    stack = keras.Sequential(
+        [
+            keras.Input(FASHION_SHAPE),
+            *[keras.layers.deserialize(keras.layers.serialize(layer)) for layer in flat.layers[:4]],
+        ]
+    )
+    nested = keras.Sequential(
+        [keras.Input(FASHION_SHAPE), stack, keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     nested.set_weights(flat.get_weights())
     images = fashion_test.images[[0, 1]]
     kwargs = dict(image_indices=[0, 1], labels=["a", "b"], input_shape=FASHION_SHAPE, scale=255.0, filter_index=1)
     expected = compute_journey(flat, images, **kwargs)
     found = compute_journey(nested, images, **kwargs)
     assert [s.type for s in found.steps] == [s.type for s in expected.steps]
-    for got, want in zip(found.steps, expected.steps):
+    for got, want in zip(found.steps, expected.steps, strict=True):
         np.testing.assert_allclose(got.maps, want.maps, rtol=1e-5, atol=1e-6)
 
 
 def test_augmentation_is_off_and_rgb_photos_work():
     """A cats-vs-dogs style model: augmentation layers first, RGB 150x150 photos."""
-    model = keras.Sequential([
-        keras.Input((150, 150, 3)),
-        keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1), keras.layers.RandomZoom(0.2),
-        keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((150, 150, 3)),
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomRotation(0.1),
+            keras.layers.RandomZoom(0.2),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     seeded_weights(model, seed=3)
     photos = np.random.default_rng(0).integers(0, 256, (2, 150, 150, 3), dtype=np.uint8)
-    journey = compute_journey(model, photos, image_indices=[0, 1], labels=["cat", "dog"], input_shape=(150, 150, 3),
-                              scale=255.0, filter_index=3)
+    journey = compute_journey(
+        model,
+        photos,
+        image_indices=[0, 1],
+        labels=["cat", "dog"],
+        input_shape=(150, 150, 3),
+        scale=255.0,
+        filter_index=3,
+    )
     assert [s.shape for s in journey.steps] == [(148, 148, 4), (74, 74, 4)]
     kernel, bias = model.layers[3].get_weights()
     # Unchanged photos: had a flip, rotation or zoom been applied, these would differ.
@@ -174,8 +210,9 @@ def test_filter_out_of_range_names_the_layer(fashion_test):
 def test_a_model_without_convolutions_is_refused(fashion_test):
     dense = keras.Sequential([keras.Input(FASHION_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(JourneyError, match="no convolution or pooling layers"):
-        compute_journey(dense, fashion_test.images[[0]], image_indices=[0], labels=["a"],
-                        input_shape=FASHION_SHAPE, scale=255.0)
+        compute_journey(
+            dense, fashion_test.images[[0]], image_indices=[0], labels=["a"], input_shape=FASHION_SHAPE, scale=255.0
+        )
 
 
 # --------------------------------------------------------------------------- the figure
@@ -189,8 +226,15 @@ def test_figure_grid_size_and_pixels(fashion_test):
 
     model = fashion_model()
     indices = [0, 23, 28]
-    journey = compute_journey(model, fashion_test.images[indices], image_indices=indices, labels=["a", "b", "c"],
-                              input_shape=FASHION_SHAPE, scale=255.0, filter_index=0)
+    journey = compute_journey(
+        model,
+        fashion_test.images[indices],
+        image_indices=indices,
+        labels=["a", "b", "c"],
+        input_shape=FASHION_SHAPE,
+        scale=255.0,
+        filter_index=0,
+    )
     figure = journey_figure(journey)
     assert len(figure.axes) == 3 * (1 + 4)
     png = png_bytes(figure)
@@ -226,39 +270,59 @@ def saved_model(tmp_path) -> Path:
 
 def test_grade_journey_on_a_model_file(saved_model, tmp_path, data_dir):
     out = tmp_path / "figures" / "journey.png"
-    outcome = CliRunner().invoke(main, ["journey", str(saved_model), "--challenge", "cnn", "--images", "3,4",
-                                        "--filter", "1", "--out", str(out), "--data-dir", str(data_dir)])
+    outcome = CliRunner().invoke(
+        main,
+        [
+            "journey",
+            str(saved_model),
+            "--challenge",
+            "cnn",
+            "--images",
+            "3,4",
+            "--filter",
+            "1",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
     assert outcome.exit_code == 0, outcome.output
-    assert "input 28x28 -> first_filters 26x26x3 -> shrink 13x13x3 -> second_filters 13x13x2 -> average 6x6x2" \
+    assert (
+        "input 28x28 -> first_filters 26x26x3 -> shrink 13x13x3 -> second_filters 13x13x2 -> average 6x6x2"
         in outcome.output
+    )
     picture = Image.open(out)
     assert picture.format == "PNG" and picture.width > 400 and picture.height > 200
 
 
 def test_grade_journey_default_output_beside_the_model(saved_model, data_dir):
-    outcome = CliRunner().invoke(main, ["journey", str(saved_model), "--challenge", "fashion",
-                                        "--data-dir", str(data_dir)])
+    outcome = CliRunner().invoke(
+        main, ["journey", str(saved_model), "--challenge", "fashion", "--data-dir", str(data_dir)]
+    )
     assert outcome.exit_code == 0, outcome.output
     assert (saved_model.parent / "my_model-journey.png").is_file()
     assert "test images 0, 23, 28" in outcome.output
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["{missing}"], "no such file or folder"),
-    (["{model}"], "which challenge is my_model.keras for? Pass --challenge NAME"),
-    (["{model}", "--challenge", "nonsense"], "unknown challenge 'nonsense'"),
-    (["{model}", "--challenge", "fashion", "--images", "10000"], "no test image 10000"),
-    (["{model}", "--challenge", "fashion", "--filter", "5"], "has 3 filters, numbered 0 to 2"),
-    (["{model}", "--challenge", "cats_dogs"], "the model takes inputs of shape (28, 28, 1)"),
-    (["{model}", "--challenge", "fashion", "--images", "1,x"], "give test image indices separated by commas"),
-    (["{folder}"], "holds no model.keras"),
-    (["{dense}", "--challenge", "fashion"], "no convolution or pooling layers"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["{missing}"], "no such file or folder"),
+        (["{model}"], "which challenge is my_model.keras for? Pass --challenge NAME"),
+        (["{model}", "--challenge", "nonsense"], "unknown challenge 'nonsense'"),
+        (["{model}", "--challenge", "fashion", "--images", "10000"], "no test image 10000"),
+        (["{model}", "--challenge", "fashion", "--filter", "5"], "has 3 filters, numbered 0 to 2"),
+        (["{model}", "--challenge", "cats_dogs"], "the model takes inputs of shape (28, 28, 1)"),
+        (["{model}", "--challenge", "fashion", "--images", "1,x"], "give test image indices separated by commas"),
+        (["{folder}"], "holds no model.keras"),
+        (["{dense}", "--challenge", "fashion"], "no convolution or pooling layers"),
+    ],
+)
 def test_grade_journey_bad_input(saved_model, tmp_path, data_dir, arguments, message):
     dense = tmp_path / "dense.keras"
     keras.Sequential([keras.Input(FASHION_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10)]).save(dense)
-    paths = {"missing": tmp_path / "nowhere" / "model.keras", "model": saved_model, "folder": tmp_path,
-             "dense": dense}
+    paths = {"missing": tmp_path / "nowhere" / "model.keras", "model": saved_model, "folder": tmp_path, "dense": dense}
     arguments = [a.format(**paths) for a in arguments] + ["--data-dir", str(data_dir)]
     outcome = CliRunner().invoke(main, ["journey", *arguments])
     assert outcome.exit_code == 2, outcome.output
@@ -289,8 +353,15 @@ def test_same_maps_under_another_backend(other_backend, saved_model, tmp_path, d
     from grader.inspect_model import load_model
 
     test = load_dataset("fashion_mnist", data_dir=data_dir).test
-    here = compute_journey(load_model(saved_model), test.images[[0, 23]], image_indices=[0, 23], labels=["a", "b"],
-                           input_shape=FASHION_SHAPE, scale=255.0, filter_index=1)
+    here = compute_journey(
+        load_model(saved_model),
+        test.images[[0, 23]],
+        image_indices=[0, 23],
+        labels=["a", "b"],
+        input_shape=FASHION_SHAPE,
+        scale=255.0,
+        filter_index=1,
+    )
     there = np.load(tmp_path / "maps.npz")
     for index, step in enumerate(here.steps):
         np.testing.assert_allclose(there[f"arr_{index}"], step.maps, rtol=1e-4, atol=1e-5)

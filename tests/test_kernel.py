@@ -44,8 +44,8 @@ def read_png(path: Path) -> np.ndarray:
 
 def halves(png: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The input and output pictures inside the side-by-side PNG."""
-    body = png[CAPTION_HEIGHT:CAPTION_HEIGHT + height]
-    return body[:, :width], body[:, width + GAP:2 * width + GAP]
+    body = png[CAPTION_HEIGHT : CAPTION_HEIGHT + height]
+    return body[:, :width], body[:, width + GAP : 2 * width + GAP]
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_edge_on_a_real_photo(tmp_path):
     left, right = halves(png, height, width)
     assert np.array_equal(left, pixels)
     for row, col in [(0, 0), (height - 1, width - 1), (100, 200), (height // 2, width // 2), (17, width - 1)]:
-        window = np.pad(pixels.astype(float), ((1, 1), (1, 1), (0, 0)))[row:row + 3, col:col + 3]
+        window = np.pad(pixels.astype(float), ((1, 1), (1, 1), (0, 0)))[row : row + 3, col : col + 3]
         for channel in range(3):
             value = np.clip(np.rint(np.sum(window[:, :, channel] * EDGE)), 0, 255)
             assert right[row, col, channel] == value, (row, col, channel)
@@ -155,16 +155,19 @@ def test_an_unfinished_conv2d_says_which_todo(tmp_path, gray_image):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--kernel", "1 2 3; 4 x 6; 7 8 9"], "'x' in row 2 is not a number"),
-    (["--kernel", "1 2 3; 4 5 6"], "is 2x3: it must be square"),
-    (["--kernel", "1 1; 1 1"], "is 2x2: it needs an odd size"),
-    (["--kernel", "1 2 3; 4 5; 7 8 9"], "the rows have different lengths (3, 2, 3)"),
-    (["--kernel", "1 2 3;; 7 8 9"], "has an empty row"),
-    (["--kernel", "1/0"], "'1/0' in row 1 is not a number"),
-    (["--kernel", "1", "--preset", "blur"], "either --kernel or --preset, not both"),
-    ([], "choose a kernel"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--kernel", "1 2 3; 4 x 6; 7 8 9"], "'x' in row 2 is not a number"),
+        (["--kernel", "1 2 3; 4 5 6"], "is 2x3: it must be square"),
+        (["--kernel", "1 1; 1 1"], "is 2x2: it needs an odd size"),
+        (["--kernel", "1 2 3; 4 5; 7 8 9"], "the rows have different lengths (3, 2, 3)"),
+        (["--kernel", "1 2 3;; 7 8 9"], "has an empty row"),
+        (["--kernel", "1/0"], "'1/0' in row 1 is not a number"),
+        (["--kernel", "1", "--preset", "blur"], "either --kernel or --preset, not both"),
+        ([], "choose a kernel"),
+    ],
+)
 def test_a_bad_kernel_exits_2_with_a_clear_message(tmp_path, gray_image, args, message):
     path, _ = gray_image
     code, output = run_kernel(str(path), *args, "--out", str(tmp_path / "x.png"))

@@ -39,13 +39,22 @@ def stored_ids(db_path: Path) -> list[str]:
 
 def graded_result(tmp_path: Path, **overrides) -> GradeResult:
     """A GradeResult as the pipeline leaves it in leaderboard mode, with its result.json written."""
-    result = GradeResult(challenge="fashion", profile="quick", mode="submit", submission_path="/x/fashion.py",
-                         submission_sha256="ab" * 32, seed=1234, backend="tensorflow", device="cpu",
-                         versions={"keras": "3"}, started_at="2025-03-01T10:00:00+00:00",
-                         metrics={"test_accuracy": 0.9, "train_accuracy": 0.95, "validation_accuracy": 0.9,
-                                  "gap": 0.05},
-                         checks=[CheckResult("accuracy.tier1", "Test accuracy", 10, 10, True, "ok")],
-                         run_dir=str(tmp_path / "run"), leaderboard={"learner": "alice", "test_half": "public"})
+    result = GradeResult(
+        challenge="fashion",
+        profile="quick",
+        mode="submit",
+        submission_path="/x/fashion.py",
+        submission_sha256="ab" * 32,
+        seed=1234,
+        backend="tensorflow",
+        device="cpu",
+        versions={"keras": "3"},
+        started_at="2025-03-01T10:00:00+00:00",
+        metrics={"test_accuracy": 0.9, "train_accuracy": 0.95, "validation_accuracy": 0.9, "gap": 0.05},
+        checks=[CheckResult("accuracy.tier1", "Test accuracy", 10, 10, True, "ok")],
+        run_dir=str(tmp_path / "run"),
+        leaderboard={"learner": "alice", "test_half": "public"},
+    )
     for key, value in overrides.items():
         setattr(result, key, value)
     result.write_json(tmp_path / "run" / "result.json")
@@ -56,8 +65,10 @@ def test_twenty_concurrent_graders_lose_no_row(tmp_path):
     db_path = tmp_path / "leaderboard.sqlite"  # not created yet: the writers also race to create the schema
     context = multiprocessing.get_context("spawn")  # fresh interpreters, as separate `grade submit` runs are
     barrier = context.Barrier(WRITERS)
-    writers = [context.Process(target=write_records_in_process, args=(str(db_path), worker, WRITES_EACH, barrier))
-               for worker in range(WRITERS)]
+    writers = [
+        context.Process(target=write_records_in_process, args=(str(db_path), worker, WRITES_EACH, barrier))
+        for worker in range(WRITERS)
+    ]
     for process in writers:
         process.start()
     for process in writers:
@@ -77,7 +88,7 @@ def damage_pages(path: Path) -> None:
     """Overwrite the header of every b-tree page after the first: a file SQLite calls malformed."""
     data = bytearray(path.read_bytes())
     for page in range(1, len(data) // 4096):
-        data[page * 4096: page * 4096 + 8] = b"\xff" * 8
+        data[page * 4096 : page * 4096 + 8] = b"\xff" * 8
     path.write_bytes(bytes(data))
 
 
@@ -130,8 +141,11 @@ def test_a_missing_table_or_a_foreign_database_is_named_and_left_as_it_was(tmp_p
     connection.commit()
     connection.close()
     before = database_snapshot(foreign)
-    with pytest.raises(LeaderboardError, match=r"not a leaderboard database: it has no schema_version table "
-                                               r"\(its tables: grades\)"):
+    with pytest.raises(
+        LeaderboardError,
+        match=r"not a leaderboard database: it has no schema_version table "
+        r"\(its tables: grades\)",
+    ):
         open_db(foreign, create=True)
     assert database_snapshot(foreign) == before
 
@@ -146,8 +160,11 @@ def test_a_locked_database_is_reported_after_retries_and_nothing_is_written(tmp_
         with open_db(db_path, create=True, busy_timeout_s=0.1, attempts=3) as db:
             # Reading still works in WAL mode while another program writes.
             assert len(db.submissions()) == 1
-            with pytest.raises(LeaderboardError, match=r"is locked by another program: could not record the "
-                                                       r"submission after 3 attempts.*Nothing was changed"):
+            with pytest.raises(
+                LeaderboardError,
+                match=r"is locked by another program: could not record the "
+                r"submission after 3 attempts.*Nothing was changed",
+            ):
                 db.add([validate_record(make_record("bob"), "test")], origin="local")
     finally:
         holder.execute("ROLLBACK")
@@ -187,13 +204,21 @@ def test_a_database_error_keeps_the_graded_result_and_the_signed_record(tmp_path
 def test_the_daily_cap_counts_todays_graded_submissions(tmp_path):
     db_path = tmp_path / "leaderboard.sqlite"
     now = dt.datetime(2025, 3, 2, 15, 0, tzinfo=dt.timezone.utc)
-    add(db_path,
+    add(
+        db_path,
         make_record("alice", submitted_at="2025-03-01T23:59:59+00:00"),  # yesterday: not counted
         make_record("alice", submitted_at="2025-03-02T00:00:00+00:00"),
-        make_record("alice", submitted_at="2025-03-02T09:00:00+00:00", verdict="not_graded", error="no data",
-                    public=(0, None), private=(0, None)),  # the grader's problem: not counted
+        make_record(
+            "alice",
+            submitted_at="2025-03-02T09:00:00+00:00",
+            verdict="not_graded",
+            error="no data",
+            public=(0, None),
+            private=(0, None),
+        ),  # the grader's problem: not counted
         make_record("alice", submitted_at="2025-03-02T10:00:00+00:00", challenge="cnn"),  # another challenge
-        make_record("bob", submitted_at="2025-03-02T10:00:00+00:00"))
+        make_record("bob", submitted_at="2025-03-02T10:00:00+00:00"),
+    )
     check_daily_cap(db_path=db_path, learner="alice", challenge="fashion", cap=2, now=now)
     check_daily_cap(db_path=db_path, learner="alice", challenge="fashion", cap=None, now=now)
     with pytest.raises(DailyCapReached, match="alice has made 1 graded submission to fashion today"):
@@ -208,8 +233,10 @@ def test_the_daily_cap_refuses_before_training_with_exit_code_2(tmp_path):
     submission = tmp_path / "fashion.py"
     submission.write_text("raise SystemExit('must not run')\n")
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["submit", str(submission), "--learner", "alice", "--db", str(db_path),
-                                       "--daily-cap", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(submission), "--learner", "alice", "--db", str(db_path), "--daily-cap", "1", "--out", str(out)],
+    )
     assert result.exit_code == 2
     assert "daily submission limit reached: alice has made 1 graded submission to fashion today" in result.output
     assert not out.exists()  # refused before anything ran

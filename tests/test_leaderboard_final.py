@@ -14,15 +14,17 @@ from grader.leaderboard.errors import LeaderboardError
 from grader.leaderboard.ranking import rank
 from tests.leaderboard_records import make_record
 
-T = ["2025-03-01T0{}:00:00.000000+00:00".format(h) for h in range(1, 10)]
+T = [f"2025-03-01T0{h}:00:00.000000+00:00" for h in range(1, 10)]
 
 
 def alice_and_bob():
     # Alice submits often: her fourth submission is lucky on the private half but poor on the public one.
-    alice = [make_record("alice", public=(40, 0.90), private=(40, 0.89), submitted_at=T[0]),
-             make_record("alice", public=(40, 0.91), private=(40, 0.88), submitted_at=T[1]),
-             make_record("alice", public=(40, 0.89), private=(40, 0.87), submitted_at=T[2]),
-             make_record("alice", public=(40, 0.86), private=(40, 0.95), submitted_at=T[3])]
+    alice = [
+        make_record("alice", public=(40, 0.90), private=(40, 0.89), submitted_at=T[0]),
+        make_record("alice", public=(40, 0.91), private=(40, 0.88), submitted_at=T[1]),
+        make_record("alice", public=(40, 0.89), private=(40, 0.87), submitted_at=T[2]),
+        make_record("alice", public=(40, 0.86), private=(40, 0.95), submitted_at=T[3]),
+    ]
     bob = [make_record("bob", public=(40, 0.90), private=(40, 0.90), submitted_at=T[4])]
     return alice, bob
 
@@ -58,8 +60,10 @@ def test_select_in_the_database_replaces_checks_and_upgrades_a_version_1_file(tm
     assert standings(db_path=db_path, final=True)[0].standings[0].learner == "bob"
 
     ids = [r["submission_id"] for r in alice]
-    assert select(db_path=db_path, learner="alice", submission_ids=[ids[3]]) == {"challenge": "fashion",
-                                                                                "profile": "quick"}
+    assert select(db_path=db_path, learner="alice", submission_ids=[ids[3]]) == {
+        "challenge": "fashion",
+        "profile": "quick",
+    }
     with open_db(db_path, create=False) as db:
         assert db.selections() == {ids[3]}
         assert db._query("version", "SELECT version FROM schema_version")[0][0] == SCHEMA_VERSION
@@ -84,10 +88,10 @@ def test_cli_select(tmp_path):
     alice, _ = alice_and_bob()
     with open_db(db_path, create=True) as db:
         db.add(alice, origin="local")
-    result = CliRunner().invoke(cli, ["leaderboard", "select", "alice", alice[3]["submission_id"], "--db",
-                                      str(db_path)])
+    result = CliRunner().invoke(
+        cli, ["leaderboard", "select", "alice", alice[3]["submission_id"], "--db", str(db_path)]
+    )
     assert result.exit_code == 0, result.output
     assert "alice's final submissions for fashion (quick)" in result.output
-    refused = CliRunner().invoke(cli, ["leaderboard", "select", "bob", alice[0]["submission_id"], "--db",
-                                       str(db_path)])
+    refused = CliRunner().invoke(cli, ["leaderboard", "select", "bob", alice[0]["submission_id"], "--db", str(db_path)])
     assert refused.exit_code != 0 and "is not bob's" in refused.output

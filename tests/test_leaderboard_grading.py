@@ -34,9 +34,11 @@ def test_evaluation_reports_only_the_public_half_and_keeps_the_private_accuracy_
     wrong = private_positions[np.arange(len(private_positions)) % 4 != 0]
     predicted[wrong] = (test_labels[wrong] + 1) % 4
     train_labels = rng.integers(0, 4, 30)
-    splits = {"test": (np.zeros((200, 2, 2, 1)), test_labels), "validation": (np.zeros((20, 2, 2, 1)),
-                                                                              train_labels[:20]),
-              "train": (np.zeros((30, 2, 2, 1)), train_labels)}
+    splits = {
+        "test": (np.zeros((200, 2, 2, 1)), test_labels),
+        "validation": (np.zeros((20, 2, 2, 1)), train_labels[:20]),
+        "train": (np.zeros((30, 2, 2, 1)), train_labels),
+    }
     # The model's outputs, as the trainer returns them: one-hot rows, in the order of the splits.
     outputs = np.eye(4, dtype="float32")[np.concatenate([predicted, train_labels[:20], train_labels])]
     evaluation = measure(outputs, splits=splits, task="categorical", num_classes=4, public_mask=mask)
@@ -67,10 +69,29 @@ def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(
     submission = tmp_path / "fashion.py"
     submission.write_text((SUBMISSIONS / "fashion_ok.py").read_text())
     db_path, run_dir, signed_dir = tmp_path / "board.sqlite", tmp_path / "learner-run", tmp_path / "host-only"
-    invoked = CliRunner().invoke(main, [
-        "submit", str(submission), "--spec", str(spec), "--profile", "tiny", "--out", str(run_dir), "--json",
-        "--data-dir", str(data_dir), "--learner", "alice", "--db", str(db_path), "--sign",
-        "--signed-dir", str(signed_dir)])
+    invoked = CliRunner().invoke(
+        main,
+        [
+            "submit",
+            str(submission),
+            "--spec",
+            str(spec),
+            "--profile",
+            "tiny",
+            "--out",
+            str(run_dir),
+            "--json",
+            "--data-dir",
+            str(data_dir),
+            "--learner",
+            "alice",
+            "--db",
+            str(db_path),
+            "--sign",
+            "--signed-dir",
+            str(signed_dir),
+        ],
+    )
     assert invoked.exit_code in (0, 1), invoked.output
     printed = json.loads(invoked.stdout)
 
@@ -78,8 +99,7 @@ def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(
     written = json.loads((run_dir / "result.json").read_text())
     assert written == printed
     jsonschema.validate(written, SCHEMA)
-    assert written["verdict"] != "not_graded" and written["leaderboard"] == {"learner": "alice",
-                                                                             "test_half": "public"}
+    assert written["verdict"] != "not_graded" and written["leaderboard"] == {"learner": "alice", "test_half": "public"}
     assert not [k for k in keys_anywhere(written) if "private" in k]
 
     with open_db(db_path, create=False) as db:
@@ -101,8 +121,11 @@ def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(
     test = load_dataset("fashion_mnist", data_dir=data_dir).split("test")
     keep = stratified_take(test.labels, 512)
     images, labels = test.images[keep], test.labels[keep]
-    predicted = load_model(run_dir / "model.keras").predict(
-        images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, verbose=0).argmax(axis=1)
+    predicted = (
+        load_model(run_dir / "model.keras")
+        .predict(images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, verbose=0)
+        .argmax(axis=1)
+    )
     mask = public_test_mask(labels, "fashion")
     assert row["public_accuracy"] == pytest.approx(np.mean(predicted[mask] == labels[mask]), abs=1e-9)
     assert row["private_accuracy"] == pytest.approx(np.mean(predicted[~mask] == labels[~mask]), abs=1e-9)

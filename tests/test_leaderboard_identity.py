@@ -19,7 +19,9 @@ from tests.leaderboard_records import make_record
 def test_every_spelling_of_a_learner_is_one_learner_and_keeps_its_own_display_name(typed):
     run = LeaderboardRun(learner=typed)
     assert run.learner == learner_key(typed) == "erin"
-    assert run.display_name == display_name(typed) == ("Erin" if typed.strip() in ("Erin", "Ｅｒｉｎ") else typed.strip())
+    assert (
+        run.display_name == display_name(typed) == ("Erin" if typed.strip() in ("Erin", "Ｅｒｉｎ") else typed.strip())
+    )
 
 
 def test_an_id_that_is_still_unusable_after_normalising_is_refused():
@@ -45,11 +47,14 @@ def test_erin_and_erin_share_one_row_named_as_last_typed(tmp_path):
 
 
 def test_the_public_site_cuts_e_mail_addresses_anonymises_on_request_and_leaves_out_learners_without_points(tmp_path):
-    db_path = _board(tmp_path, [
-        make_record("Dan.Lee@uni.edu", public=(40.0, 0.93)),
-        make_record("ann", public=(30.0, 0.90)),
-        make_record("zed", public=(0.0, 0.10), verdict="failed"),  # a skeleton: graded, no points
-    ])
+    db_path = _board(
+        tmp_path,
+        [
+            make_record("Dan.Lee@uni.edu", public=(40.0, 0.93)),
+            make_record("ann", public=(30.0, 0.90)),
+            make_record("zed", public=(0.0, 0.10), verdict="failed"),  # a skeleton: graded, no points
+        ],
+    )
 
     def published(**options):
         out = tmp_path / f"site-{len(list(tmp_path.iterdir()))}"
@@ -64,7 +69,7 @@ def test_the_public_site_cuts_e_mail_addresses_anonymises_on_request_and_leaves_
     assert names == ["Dan.Lee@uni.edu", "ann"]
     names, text = published(names="anonymous")
     assert all(n.startswith("learner-") and len(n) == 14 for n in names) and len(set(names)) == 2
-    assert "Dan" not in text and "ann" not in [n for n in names]
+    assert "Dan" not in text and "ann" not in names
     assert published(names="anonymous")[0] == names  # the same labels every time it is published
 
 
@@ -85,8 +90,9 @@ def test_a_version_3_file_is_read_as_it_is_and_gains_display_names_on_the_first_
     (board,) = standings(db_path=db_path, final=False)
     assert board.standings[0].display_name == "ann"  # read as it is: the learner's ID is the name
     with open_db(db_path, create=False) as db:
-        db.add([validate_record(make_record("Bo", submitted_at="2025-03-05T10:00:00.000000+00:00"), "t")],
-               origin="local")
+        db.add(
+            [validate_record(make_record("Bo", submitted_at="2025-03-05T10:00:00.000000+00:00"), "t")], origin="local"
+        )
         assert db._query("v", "SELECT version FROM schema_version")[0][0] == 4
     names = {s.learner: s.display_name for s in standings(db_path=db_path, final=False)[0].standings}
     assert names == {"ann": "ann", "bo": "Bo"}

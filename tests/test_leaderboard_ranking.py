@@ -47,8 +47,10 @@ def test_equal_results_are_ordered_by_the_earlier_submission():
     ]
     assert learners(rank(records, final=False)) == ["early", "middle", "late"]
     # A learner's own best is also the earlier of two equal submissions.
-    own = [make_record("dora", public=(40, 0.9), submitted_at=T1), make_record("dora", public=(40, 0.9),
-                                                                                submitted_at=T0)]
+    own = [
+        make_record("dora", public=(40, 0.9), submitted_at=T1),
+        make_record("dora", public=(40, 0.9), submitted_at=T0),
+    ]
     assert rank(own, final=False)[0].submitted_at == T0
 
 
@@ -82,8 +84,9 @@ def test_ungraded_submissions_never_rank_and_boards_are_per_challenge_and_profil
 NOON = dt.datetime(2025, 3, 1, 12, 30, tzinfo=dt.timezone.utc)
 
 
-@pytest.mark.parametrize("used, cap, refused", [(0, None, False), (99, None, False), (2, 3, False), (3, 3, True),
-                                                (4, 3, True), (1, 1, True)])
+@pytest.mark.parametrize(
+    "used, cap, refused", [(0, None, False), (99, None, False), (2, 3, False), (3, 3, True), (4, 3, True), (1, 1, True)]
+)
 def test_daily_cap(used, cap, refused):
     problem = daily_cap_problem(used=used, cap=cap, learner="alice", challenge="fashion", now=NOON)
     assert (problem is not None) == refused
@@ -119,8 +122,14 @@ def test_records_are_validated_field_by_field():
     with pytest.raises(LeaderboardError) as caught:
         validate_record(bad, "sent.json")
     message = str(caught.value)
-    for expected in ("sent.json", "missing field 'seed'", "unknown field 'extra'", "'public_accuracy' must be between",
-                     "'learner' must match", "'verdict' must be one of"):
+    for expected in (
+        "sent.json",
+        "missing field 'seed'",
+        "unknown field 'extra'",
+        "'public_accuracy' must be between",
+        "'learner' must match",
+        "'verdict' must be one of",
+    ):
         assert expected in message
 
 

@@ -54,10 +54,14 @@ def test_a_signature_covers_the_content_not_the_layout():
     assert verify(reordered, HOST_KEY.encode(), "x") == record
     assert canonical_bytes(signed) == canonical_bytes(record)
     # The signature is HMAC-SHA256 over sorted keys without whitespace: checkable by anyone holding the key.
-    expected = hmac.new(HOST_KEY.encode(), json.dumps(record, sort_keys=True, separators=(",", ":")).encode(),
-                        hashlib.sha256).hexdigest()
-    assert signed["signature"] == {"algorithm": "hmac-sha256", "key": key_fingerprint(HOST_KEY.encode()),
-                                   "value": expected}
+    expected = hmac.new(
+        HOST_KEY.encode(), json.dumps(record, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256
+    ).hexdigest()
+    assert signed["signature"] == {
+        "algorithm": "hmac-sha256",
+        "key": key_fingerprint(HOST_KEY.encode()),
+        "value": expected,
+    }
 
 
 def test_a_host_signed_record_is_imported(db_path, tmp_path):
@@ -83,15 +87,23 @@ def forged_with_the_hosts_fingerprint(record):
     return signed
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda r: r, "unsigned: only results signed by a grading host are accepted"),
-    (altered, "the signature does not match the content: the record was altered after it was signed"),
-    (lambda r: sign(r, OTHER_KEY.encode()), "signed with another key"),
-    (forged_with_the_hosts_fingerprint, "the signature does not match the content"),
-    (lambda r: {**r, "signature": "trust me"}, "the signature is malformed"),
-    (lambda r: {**sign(r, HOST_KEY.encode()), "signature": {**sign(r, HOST_KEY.encode())["signature"],
-                                                            "algorithm": "md5"}}, "the signature is malformed"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda r: r, "unsigned: only results signed by a grading host are accepted"),
+        (altered, "the signature does not match the content: the record was altered after it was signed"),
+        (lambda r: sign(r, OTHER_KEY.encode()), "signed with another key"),
+        (forged_with_the_hosts_fingerprint, "the signature does not match the content"),
+        (lambda r: {**r, "signature": "trust me"}, "the signature is malformed"),
+        (
+            lambda r: {
+                **sign(r, HOST_KEY.encode()),
+                "signature": {**sign(r, HOST_KEY.encode())["signature"], "algorithm": "md5"},
+            },
+            "the signature is malformed",
+        ),
+    ],
+)
 def test_unsigned_altered_and_foreign_records_are_refused_and_nothing_is_added(db_path, tmp_path, make, message):
     good = write(tmp_path / "good.json", sign(make_record("bob"), HOST_KEY.encode()))
     bad = write(tmp_path / "bad.json", make(make_record("mallory")))

@@ -21,8 +21,16 @@ from grader.leaderboard.records import validate_record
 from tests.leaderboard_records import make_record, tree_snapshot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Private accuracies end in 7: none of them equals a public one, so any appearance is a leak.
 SUBMISSIONS = [
@@ -46,10 +54,21 @@ def db_path(tmp_path_factory) -> Path:
     records = []
     for learner, challenge, profile, public, private, when in SUBMISSIONS:
         graded = public[1] is not None
-        records.append(validate_record(make_record(
-            learner, challenge=challenge, profile=profile, public=public, private=private,
-            submitted_at=when + "+00:00", verdict="passed" if graded else "not_graded",
-            error=None if graded else "no data"), "test"))
+        records.append(
+            validate_record(
+                make_record(
+                    learner,
+                    challenge=challenge,
+                    profile=profile,
+                    public=public,
+                    private=private,
+                    submitted_at=when + "+00:00",
+                    verdict="passed" if graded else "not_graded",
+                    error=None if graded else "no data",
+                ),
+                "test",
+            )
+        )
     with open_db(path, create=True) as db:
         db.add(records, origin="local")
     return path
@@ -59,8 +78,10 @@ def expected_ranking(db_path: Path, *, final: bool) -> dict[tuple[str, str], lis
     """The ranking worked out straight from the table, independently of grader.leaderboard.ranking."""
     half = "private" if final else "public"
     connection = sqlite3.connect(db_path)
-    rows = connection.execute(f"SELECT challenge, profile, learner, {half}_score, {half}_accuracy, submitted_at "
-                              f"FROM submissions WHERE verdict != 'not_graded'").fetchall()
+    rows = connection.execute(
+        f"SELECT challenge, profile, learner, {half}_score, {half}_accuracy, submitted_at "
+        f"FROM submissions WHERE verdict != 'not_graded'"
+    ).fetchall()
     connection.close()
     best: dict[tuple[str, str, str], tuple] = {}
     for challenge, profile, learner, score, accuracy, when in rows:
@@ -69,13 +90,16 @@ def expected_ranking(db_path: Path, *, final: bool) -> dict[tuple[str, str], lis
         if key not in best or candidate < best[key][0]:
             best[key] = (candidate, score, accuracy)
     boards: dict[tuple[str, str], list] = {}
-    for (challenge, profile, learner), (order, score, accuracy) in sorted(best.items(), key=lambda kv: kv[1][0]):
+    for (challenge, profile, learner), (_order, score, accuracy) in sorted(best.items(), key=lambda kv: kv[1][0]):
         boards.setdefault((challenge, profile), []).append((learner, score, accuracy))
     # Published, an e-mail address shows only its user part (grader/leaderboard/identity.py).
-    return {board: [(rank, learner.split("@")[0] + "@…" if "@" in learner else learner, f"{score:g} / 50",
-                     f"{accuracy:.4f}")
-                    for rank, (learner, score, accuracy) in enumerate(entries, start=1)]
-            for board, entries in boards.items()}
+    return {
+        board: [
+            (rank, learner.split("@")[0] + "@…" if "@" in learner else learner, f"{score:g} / 50", f"{accuracy:.4f}")
+            for rank, (learner, score, accuracy) in enumerate(entries, start=1)
+        ]
+        for board, entries in boards.items()
+    }
 
 
 class TableReader(HTMLParser):
@@ -112,8 +136,12 @@ class TableReader(HTMLParser):
 
 
 def rendered_dom(page: Path, profile_dir: Path) -> str:
-    done = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "--dump-dom",
-                           page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "--dump-dom", page.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -125,8 +153,9 @@ def shown_ranking(site: Path, tmp_path: Path) -> dict[tuple[str, str], list[tupl
         reader.feed(rendered_dom(page, tmp_path / "chromium-profile"))
         for board, rows in reader.tables.items():
             assert board[0] == page.parent.name
-            shown[board] = [(int(r["rank"]), r["learner"].strip(), r["score"].strip(), r["accuracy"].strip())
-                            for r in rows]
+            shown[board] = [
+                (int(r["rank"]), r["learner"].strip(), r["score"].strip(), r["accuracy"].strip()) for r in rows
+            ]
     return shown
 
 
@@ -160,17 +189,26 @@ def test_json_and_csv_hold_the_same_ranking(db_path, tmp_path):
     expected = expected_ranking(db_path, final=False)
     document = json.loads((site / "leaderboard.json").read_text())
     assert document["half"] == "public" and document["final"] is False
-    from_json = {(b["challenge"], b["profile"]): [(s["rank"], s["learner"], f"{s['score']:g} / {s['max_score']:g}",
-                                                   f"{s['accuracy']:.4f}") for s in b["standings"]]
-                 for b in document["boards"]}
+    from_json = {
+        (b["challenge"], b["profile"]): [
+            (s["rank"], s["learner"], f"{s['score']:g} / {s['max_score']:g}", f"{s['accuracy']:.4f}")
+            for s in b["standings"]
+        ]
+        for b in document["boards"]
+    }
     assert from_json == expected
     with (site / "fashion" / "leaderboard.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     from_csv = {}
     for row in rows:
         from_csv.setdefault((row["challenge"], row["profile"]), []).append(
-            (int(row["rank"]), row["learner"], f"{float(row['score']):g} / {float(row['max_score']):g}",
-             f"{float(row['accuracy']):.4f}"))
+            (
+                int(row["rank"]),
+                row["learner"],
+                f"{float(row['score']):g} / {float(row['max_score']):g}",
+                f"{float(row['accuracy']):.4f}",
+            )
+        )
     assert from_csv == {board: rows for board, rows in expected.items() if board[0] == "fashion"}
 
 
@@ -187,8 +225,9 @@ def test_the_private_half_never_appears_before_final(db_path, tmp_path):
     final_text = site_text(final_site)
     final_values = [accuracy for rows in expected_ranking(db_path, final=True).values() for *_, accuracy in rows]
     assert len(final_values) == 7 and all(value in final_text for value in final_values)
-    final_shown = CliRunner().invoke(main, ["leaderboard", "show", "--db", str(db_path), "--final",
-                                            "--challenge", "cnn"])
+    final_shown = CliRunner().invoke(
+        main, ["leaderboard", "show", "--db", str(db_path), "--final", "--challenge", "cnn"]
+    )
     assert "0.9877" in final_shown.output and "fashion" not in final_shown.output
 
 

@@ -24,7 +24,7 @@ def source_of(case: Case) -> str:
     for old, new in case.edits:
         assert old in source, f"{case.name}: the reference no longer contains {old!r}"
         at = source.rindex(old)  # the last one: the code, not the TODO comments or the baseline above it
-        source = source[:at] + new + source[at + len(old):]
+        source = source[:at] + new + source[at + len(old) :]
     return source
 
 
@@ -75,9 +75,15 @@ def test_the_corpus_is_as_large_as_promised():
 
 
 def test_training_at_import_time_is_explained_as_such(tmp_path):
-    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace(
-        "\nif __name__ == \"__main__\":", "\nimport time\ntime.sleep(90)  # stands in for model.fit at the top level\n"
-        "\nif __name__ == \"__main__\":", 1)
+    source = (
+        (config.SOLUTIONS_DIR / "fashion.py")
+        .read_text()
+        .replace(
+            '\nif __name__ == "__main__":',
+            '\nimport time\ntime.sleep(90)  # stands in for model.fit at the top level\n\nif __name__ == "__main__":',
+            1,
+        )
+    )
     path = tmp_path / "fashion.py"
     path.write_text(source)
     spec = tiny_spec(tmp_path, "fashion", describe_budget_s=30)  # importing Keras alone can take 10 s on a busy machine
@@ -87,13 +93,19 @@ def test_training_at_import_time_is_explained_as_such(tmp_path):
     assert 'if __name__ == "__main__":' in result.failure["hint"]
 
 
-@pytest.mark.parametrize("prepared, blamed", [
-    ('(images.reshape(-1, 28, 28, 1).astype("float32") - 127.5) / 127.5', True),  # centred: not reproducible
-    ('images.reshape(-1, 28, 28, 1).astype("float32") / 127.5', False),  # one factor: reproduced on the test images
-])
+@pytest.mark.parametrize(
+    "prepared, blamed",
+    [
+        ('(images.reshape(-1, 28, 28, 1).astype("float32") - 127.5) / 127.5', True),  # centred: not reproducible
+        ('images.reshape(-1, 28, 28, 1).astype("float32") / 127.5', False),  # one factor: reproduced on the test images
+    ],
+)
 def test_a_preprocess_mistake_is_named_as_the_cause_of_a_missed_tier_only_where_it_is_one(tmp_path, prepared, blamed):
-    source = (config.SOLUTIONS_DIR / "fashion.py").read_text().replace(
-        'images.reshape(-1, 28, 28, 1).astype("float32") / 255.0', prepared, 1)
+    source = (
+        (config.SOLUTIONS_DIR / "fashion.py")
+        .read_text()
+        .replace('images.reshape(-1, 28, 28, 1).astype("float32") / 255.0', prepared, 1)
+    )
     path = tmp_path / "fashion.py"
     path.write_text(source)
     # A tier no model reaches in one tiny epoch, so that its hint shows.
@@ -128,23 +140,35 @@ def test_preparing_the_images_in_the_model_costs_the_preprocess_row_and_nothing_
     # factor it reproduces), so only the preprocess row, whose lesson it is, loses points. Measured on
     # images / 255 instead, this model would see pixels divided twice and guess.
     spec = tiny_spec(tmp_path, "fashion", epochs=2)
-    variant = correct("Rescaling in the model", "fashion", [
-        ('return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0',
-         'return images.reshape(-1, 28, 28, 1).astype("float32")'),
-        ("        keras.Input(shape=(28, 28, 1)),\n",
-         "        keras.Input(shape=(28, 28, 1)),\n        layers.Rescaling(1.0 / 255),\n")])
+    variant = correct(
+        "Rescaling in the model",
+        "fashion",
+        [
+            (
+                'return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0',
+                'return images.reshape(-1, 28, 28, 1).astype("float32")',
+            ),
+            (
+                "        keras.Input(shape=(28, 28, 1)),\n",
+                "        keras.Input(shape=(28, 28, 1)),\n        layers.Rescaling(1.0 / 255),\n",
+            ),
+        ],
+    )
     results = {}
     for case in (correct("reference", "fashion"), variant):
         path = tmp_path / case.name / "fashion.py"
         path.parent.mkdir()
         path.write_text(source_of(case))
-        results[case.name] = grade(path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / case.name / "run",
-                                   train=True)
+        results[case.name] = grade(
+            path=path, spec_path=spec, profile="tiny", out_dir=tmp_path / case.name / "run", train=True
+        )
     reference, rescaled = results["reference"], results["Rescaling in the model"]
     assert reference.error is None and rescaled.error is None
     assert lost(rescaled) == lost(reference) | {"preprocess"} and "preprocess" not in lost(reference)
-    assert abs(rescaled.metrics["test_accuracy"] - reference.metrics["test_accuracy"]) < 0.03, \
-        (rescaled.metrics, reference.metrics)
+    assert abs(rescaled.metrics["test_accuracy"] - reference.metrics["test_accuracy"]) < 0.03, (
+        rescaled.metrics,
+        reference.metrics,
+    )
 
 
 # --------------------------------------------------------------------------- callbacks a challenge does not use
@@ -153,11 +177,16 @@ def test_preparing_the_images_in_the_model_costs_the_preprocess_row_and_nothing_
 CNN_CALLBACKS = "    # you write a stop-at-target callback.)\n    return []"
 
 
-@pytest.mark.parametrize("returned, words", [
-    ("[keras.callbacks.EarlyStopping(patience=2), keras.callbacks.TerminateOnNaN()]",
-     ("returns EarlyStopping, TerminateOnNaN", "runs none of your callbacks")),
-    ("[keras.callbacks.TerminateOnNaN()] * 12", ("TerminateOnNaN and 2 more",)),
-])
+@pytest.mark.parametrize(
+    "returned, words",
+    [
+        (
+            "[keras.callbacks.EarlyStopping(patience=2), keras.callbacks.TerminateOnNaN()]",
+            ("returns EarlyStopping, TerminateOnNaN", "runs none of your callbacks"),
+        ),
+        ("[keras.callbacks.TerminateOnNaN()] * 12", ("TerminateOnNaN and 2 more",)),
+    ],
+)
 def test_callbacks_a_challenge_does_not_run_are_named_and_cost_nothing(returned, words, tmp_path):
     # cnn trains for a fixed number of epochs: the learner's callbacks never run, and the report says so.
     case = correct("callbacks returned", "cnn", [(CNN_CALLBACKS, CNN_CALLBACKS.replace("[]", returned))])
@@ -170,8 +199,11 @@ def test_callbacks_a_challenge_does_not_run_are_named_and_cost_nothing(returned,
 
 
 def test_a_failing_make_callbacks_costs_nothing_where_no_callback_is_graded(tmp_path):
-    case = correct("make_callbacks raises", "cnn",
-                   [(CNN_CALLBACKS, CNN_CALLBACKS.replace("return []", "raise ValueError('not yet')"))])
+    case = correct(
+        "make_callbacks raises",
+        "cnn",
+        [(CNN_CALLBACKS, CNN_CALLBACKS.replace("return []", "raise ValueError('not yet')"))],
+    )
     result = graded(case, tmp_path)
     assert result.verdict == "passed" and result.failure is None
     row = next(c for c in result.checks if c.id == "callbacks.unused")

@@ -64,7 +64,11 @@ def test_custom_class_is_refused(good, tmp_path):
 def test_function_reference_is_refused(good, tmp_path):
     def by_reference(config):
         config["config"]["layers"][1]["config"]["activation"] = {
-            "module": "os", "class_name": "function", "config": "system", "registered_name": "function"}
+            "module": "os",
+            "class_name": "function",
+            "config": "system",
+            "registered_name": "function",
+        }
 
     with pytest.raises(ModelFileError, match="system"):
         read_checked(rewrite_config(good, tmp_path / "function.keras", by_reference))

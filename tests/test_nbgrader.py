@@ -77,11 +77,17 @@ def test_notebook_tests_fail_with_the_checks_message_and_hint(capsys):
     keras = tests.keras
 
     def build_model():  # the cnn model without its first Dropout
-        model = keras.Sequential([
-            keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)), keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dropout(0.4), keras.layers.Dense(10, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(28, 28, 1)),
+                keras.layers.Conv2D(32, (3, 3), activation="relu"),
+                keras.layers.MaxPooling2D((2, 2)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(128, activation="relu"),
+                keras.layers.Dropout(0.4),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
@@ -115,20 +121,25 @@ def test_notebook_tests_fail_with_the_checks_message_and_hint(capsys):
 def nbgrader(course: Path, *args: str) -> None:
     # nbgrader calls `alembic` by name, so the venv's bin must be on PATH. TF_CPP_MIN_LOG_LEVEL=0
     # makes TensorFlow log everything it can: the worst case for "stderr costs points".
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "TF_CPP_MIN_LOG_LEVEL": "0", "JUPYTER_RUNTIME_DIR": str(course / "runtime")}
-    done = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True,
-                          text=True, timeout=900)
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TF_CPP_MIN_LOG_LEVEL": "0",
+        "JUPYTER_RUNTIME_DIR": str(course / "runtime"),
+    }
+    done = subprocess.run(
+        [str(VENV_BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-NOISE = '''\
+NOISE = """\
     import logging, os, sys, warnings
     print("learner noise on sys.stderr", file=sys.stderr)
     os.write(2, b"native noise on fd 2\\n")
     warnings.warn("a warning from build_model")
     logging.getLogger("tensorflow").warning("noise through the tensorflow logger")
-'''
+"""
 
 
 CONV2 = 'layers.MaxPooling2D(2, 2),\n        layers.Conv2D(64, (3, 3), activation="relu")'
@@ -170,8 +181,11 @@ def with_noisy_build_model(notebook):
 
 def graded_outputs(path: Path) -> dict[str, list]:
     notebook = nbformat.read(str(path), as_version=4)
-    return {nbgrader_meta(cell)["grade_id"]: cell.outputs for cell in notebook.cells
-            if cell.cell_type == "code" and nbgrader_meta(cell).get("grade")}
+    return {
+        nbgrader_meta(cell)["grade_id"]: cell.outputs
+        for cell in notebook.cells
+        if cell.cell_type == "code" and nbgrader_meta(cell).get("grade")
+    }
 
 
 @pytest.mark.slow
@@ -227,7 +241,12 @@ def test_real_nbgrader_gives_the_reference_full_points_and_the_release_zero(tmp_
     # The noise went to stdout, under a note, in the cells that called build_model().
     noisy = graded_outputs(course / "autograded" / "noisy" / "fashion" / "fashion.ipynb")
     layers_text = "".join(o.text for o in noisy["test_architecture_layers"] if o.output_type == "stream")
-    for line in ("learner noise on sys.stderr", "native noise on fd 2", "UserWarning: a warning from build_model",
-                 "noise through the tensorflow logger", STDERR_NOTE):
+    for line in (
+        "learner noise on sys.stderr",
+        "native noise on fd 2",
+        "UserWarning: a warning from build_model",
+        "noise through the tensorflow logger",
+        STDERR_NOTE,
+    ):
         assert line in layers_text
     assert all(o.name == "stdout" for outputs in noisy.values() for o in outputs if o.output_type == "stream")

@@ -25,8 +25,14 @@ def notebook_bytes(*cells) -> bytes:
 
 def test_code_cells_run_in_order_and_ipython_lines_do_nothing():
     test_cell = new_code_cell("assert False, 'the autograder test must not run on import'")
-    test_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t",
-                                      "points": 1, "schema_version": 3}
+    test_cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "grade_id": "t",
+        "points": 1,
+        "schema_version": 3,
+    }
     raw = notebook_bytes(
         new_code_cell("%matplotlib inline\nimport math\nsteps = []"),
         new_markdown_cell("x = 'markdown is not code'"),
@@ -38,7 +44,7 @@ def test_code_cells_run_in_order_and_ipython_lines_do_nothing():
     )
     source = notebook_to_python(raw, "fashion.ipynb")
     namespace: dict = {}
-    exec(compile(source, "converted", "exec"), namespace)  # noqa: S102 (our own test notebook)
+    exec(compile(source, "converted", "exec"), namespace)
     assert namespace["steps"] == [True, 4.0] and namespace["remainder"] == 3
     assert "markdown is not code" not in source and "assert False" not in source
     assert "get_ipython().run_line_magic('matplotlib', 'inline')" in source  # IPython's own translation
@@ -48,12 +54,14 @@ def test_code_cells_run_in_order_and_ipython_lines_do_nothing():
 
 def test_continued_shell_lines_and_shell_assignments_as_in_the_course_notebooks():
     raw = notebook_bytes(
-        new_code_cell("!wget --no-check-certificate \\\n    https://example.invalid/cats_and_dogs_filtered.zip \\\n"
-                      "    -O /tmp/cats_and_dogs_filtered.zip\nfiles = !ls /tmp\nafter = 'the line after'"),
+        new_code_cell(
+            "!wget --no-check-certificate \\\n    https://example.invalid/cats_and_dogs_filtered.zip \\\n"
+            "    -O /tmp/cats_and_dogs_filtered.zip\nfiles = !ls /tmp\nafter = 'the line after'"
+        ),
     )
     source = notebook_to_python(raw, "cats_dogs.ipynb")
     namespace: dict = {}
-    exec(compile(source, "converted", "exec"), namespace)  # noqa: S102 (our own test notebook)
+    exec(compile(source, "converted", "exec"), namespace)
     assert namespace["after"] == "the line after" and namespace["files"] is None
     # The cell keeps its five lines, so line 5 of the converted cell is still `after = ...`.
     lines = source.splitlines()
@@ -63,8 +71,13 @@ def test_continued_shell_lines_and_shell_assignments_as_in_the_course_notebooks(
 
 def test_a_syntax_error_in_a_notebook_names_the_cell_and_its_line(tmp_path):
     path = tmp_path / "fashion.ipynb"
-    path.write_bytes(notebook_bytes(new_code_cell("import keras"), new_markdown_cell("words"),
-                                    new_code_cell("x = 1\ndef build_model(:\n    pass")))
+    path.write_bytes(
+        notebook_bytes(
+            new_code_cell("import keras"),
+            new_markdown_cell("words"),
+            new_code_cell("x = 1\ndef build_model(:\n    pass"),
+        )
+    )
     result = grade(path=path, out_dir=tmp_path / "run", train=False)
     assert result.failure["stage"] == "read"
     assert result.failure["message"].startswith("syntax error at cell 3, line 2")
@@ -74,21 +87,28 @@ def test_a_syntax_error_quotes_the_cells_line_not_the_notebooks_json(tmp_path):
     # For a missing comma Python quotes the line from the file named in compile(): for a
     # notebook that file is JSON, so the grader must not name it there.
     path = tmp_path / "fashion.ipynb"
-    path.write_bytes(notebook_bytes(new_code_cell("import keras"),
-                                    new_code_cell("layers = [\n    keras.layers.Flatten()\n    keras.layers.Dense(10),\n]")))
+    path.write_bytes(
+        notebook_bytes(
+            new_code_cell("import keras"),
+            new_code_cell("layers = [\n    keras.layers.Flatten()\n    keras.layers.Dense(10),\n]"),
+        )
+    )
     result = grade(path=path, out_dir=tmp_path / "run", train=False)
     assert result.failure["message"].startswith("syntax error at cell 2, line 2: invalid syntax")
     assert result.failure["message"].endswith("(keras.layers.Flatten())")
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b'{"cells": [', "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 12"),
-    (b"", "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 1"),
-    (b'{"hello": "world"}', "fashion.ipynb is JSON but not a valid Jupyter notebook"),
-    (notebook_bytes(new_markdown_cell("def build_model(): ...")), "fashion.ipynb has no code cells to grade"),
-    (notebook_bytes(), "fashion.ipynb has no code cells to grade"),
-    (b"\xff\xfe{}", "fashion.ipynb is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b'{"cells": [', "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 12"),
+        (b"", "fashion.ipynb is not a valid notebook: it is not JSON (line 1, column 1"),
+        (b'{"hello": "world"}', "fashion.ipynb is JSON but not a valid Jupyter notebook"),
+        (notebook_bytes(new_markdown_cell("def build_model(): ...")), "fashion.ipynb has no code cells to grade"),
+        (notebook_bytes(), "fashion.ipynb has no code cells to grade"),
+        (b"\xff\xfe{}", "fashion.ipynb is not UTF-8 text"),
+    ],
+)
 def test_bad_notebooks_get_a_specific_message(raw, message):
     with pytest.raises(NotebookError) as caught:
         notebook_to_python(raw, "fashion.ipynb")
@@ -96,16 +116,20 @@ def test_bad_notebooks_get_a_specific_message(raw, message):
 
 
 def test_a_notebook_of_another_language_is_refused():
-    notebook = new_notebook(cells=[new_code_cell("x <- 1")],
-                            metadata={"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}})
+    notebook = new_notebook(
+        cells=[new_code_cell("x <- 1")], metadata={"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
+    )
     with pytest.raises(NotebookError, match="is a R notebook; only Python notebooks can be graded"):
         notebook_to_python(nbformat.writes(notebook).encode(), "cnn.ipynb")
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"not json at all", "is not a valid notebook: it is not JSON"),
-    (notebook_bytes(new_markdown_cell("only words")), "has no code cells to grade"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"not json at all", "is not a valid notebook: it is not JSON"),
+        (notebook_bytes(new_markdown_cell("only words")), "has no code cells to grade"),
+    ],
+)
 def test_bad_notebook_is_not_graded_and_the_output_folder_is_left_alone(tmp_path, raw, message):
     path = tmp_path / "fashion.ipynb"
     path.write_bytes(raw)

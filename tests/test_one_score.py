@@ -33,8 +33,10 @@ def _notebook_points(case, source: str) -> dict[str, float]:
     learner = types.ModuleType(f"learner_{case.challenge}")
     exec(compile(source, f"{case.challenge}.py", "exec"), learner.__dict__)  # the corpus: our own edited references
     tests = ChallengeTests(case.challenge)
-    return {check_id: tests.score(check_id, **{f: getattr(learner, f) for f in functions_needed(check_id)})
-            for check_id in tests.checks}
+    return {
+        check_id: tests.score(check_id, **{f: getattr(learner, f) for f in functions_needed(check_id)})
+        for check_id in tests.checks
+    }
 
 
 @pytest.mark.slow
@@ -54,8 +56,10 @@ def test_every_route_gives_each_check_the_same_points(name, tmp_path):
         "grade check": {c.id: c.points for c in checked.checks},
         "grade submit": {c.id: c.points for c in submitted.checks},
         "grade batch": row_from_result(0, "learner", document).checks,
-        "Gradescope": {c["id"]: test["score"] for c, test in zip(document["checks"],
-                                                                 gradescope_results(document)["tests"])},
+        "Gradescope": {
+            c["id"]: test["score"]
+            for c, test in zip(document["checks"], gradescope_results(document)["tests"], strict=True)
+        },
         "nbgrader": _notebook_points(case, source),
     }
     shared = set(routes["nbgrader"])  # the checks every route runs: no training in a notebook or a check
@@ -64,5 +68,7 @@ def test_every_route_gives_each_check_the_same_points(name, tmp_path):
         points = {route: got[check_id] for route, got in routes.items()}
         assert len(set(points.values())) == 1, (check_id, points)
     # And the planted mistake costs points somewhere, the same everywhere.
-    assert any(routes["nbgrader"][c] < checked_max for c, checked_max in
-               ((c.id, c.max_points) for c in checked.checks if c.id in shared))
+    assert any(
+        routes["nbgrader"][c] < checked_max
+        for c, checked_max in ((c.id, c.max_points) for c in checked.checks if c.id in shared)
+    )

@@ -29,9 +29,14 @@ def policies(config: dict) -> dict[str, object]:
 
 
 def sequential_config() -> dict:
-    model = keras.Sequential([keras.Input((8, 8, 1), name="pixels"), keras.layers.Conv2D(2, 3, name="conv"),
-                              keras.layers.Flatten(name="flat"), keras.layers.Dense(3, activation="softmax",
-                                                                                     name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1), name="pixels"),
+            keras.layers.Conv2D(2, 3, name="conv"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
     return keras.saving.serialize_keras_object(model)
 
 
@@ -43,8 +48,12 @@ def test_float32_leaves_the_config_as_it_is():
 def test_mixed_bfloat16_computes_the_hidden_layers_in_bfloat16_and_the_output_in_float32():
     config = sequential_config()
     rewritten = with_precision(config, MIXED_BFLOAT16)
-    assert policies(rewritten) == {"pixels": "float32", "conv": "mixed_bfloat16", "flat": "mixed_bfloat16",
-                                   "out": "float32"}
+    assert policies(rewritten) == {
+        "pixels": "float32",
+        "conv": "mixed_bfloat16",
+        "flat": "mixed_bfloat16",
+        "out": "float32",
+    }
     assert policies(config)["conv"] == "float32"  # the description itself is not changed
     model = keras.saving.deserialize_keras_object(rewritten, safe_mode=True)
     assert [layer.compute_dtype for layer in model.layers] == ["bfloat16", "bfloat16", "float32"]
@@ -70,8 +79,14 @@ def test_an_unknown_precision_is_refused_by_name(tmp_path):
 def test_a_mixed_bfloat16_profile_trains_and_saves_a_mixed_precision_model(tmp_path, data_dir):
     spec = tiny_spec(tmp_path, "fashion", train_limit=512, epochs=1)
     spec.write_text(spec.read_text() + f'precision = "{MIXED_BFLOAT16}"\n')
-    result = pipeline.grade(path=fashion_submission(tmp_path), spec_path=spec, profile="tiny", data_dir=data_dir,
-                            out_dir=tmp_path / "run", isolation="none")
+    result = pipeline.grade(
+        path=fashion_submission(tmp_path),
+        spec_path=spec,
+        profile="tiny",
+        data_dir=data_dir,
+        out_dir=tmp_path / "run",
+        isolation="none",
+    )
     assert result.error is None and result.metrics is not None
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
     trained = keras.saving.load_model(Path(result.run_dir) / TRAINED_MODEL_FILE)

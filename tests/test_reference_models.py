@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import tomllib
 
 keras = pytest.importorskip("keras")
 
@@ -48,8 +48,11 @@ def graded_layers(model, spec: dict) -> list:
     """The layers the spec lists: InputLayer, the spec's `ignore` types and, where the spec has an
     [augmentation] table, the augmentation layers left out (docs/spec.md)."""
     ignore = {"InputLayer", *spec["architecture"].get("ignore", [])}
-    return [layer for layer in model.layers
-            if type(layer).__name__ not in ignore and not ("augmentation" in spec and is_augmentation(layer, spec))]
+    return [
+        layer
+        for layer in model.layers
+        if type(layer).__name__ not in ignore and not ("augmentation" in spec and is_augmentation(layer, spec))
+    ]
 
 
 def is_augmentation(layer, spec: dict) -> bool:
@@ -65,8 +68,11 @@ def normalised(value):
 
 def test_every_model_challenge_is_here():
     # Challenges of kind "functions" (convolution) build no model: tests/test_convolution_challenge.py.
-    models = [p.stem for p in (REPO / "challenges").glob("*.toml")
-              if load_spec(p.stem)["challenge"].get("kind", "model") == "model"]
+    models = [
+        p.stem
+        for p in (REPO / "challenges").glob("*.toml")
+        if load_spec(p.stem)["challenge"].get("kind", "model") == "model"
+    ]
     assert NAMES == sorted(models)
 
 
@@ -83,7 +89,7 @@ def test_layer_types_in_order(challenge):
 
 def test_output_shapes_params_and_config_per_layer(challenge):
     _, spec, _, model = challenge
-    for index, (want, layer) in enumerate(zip(spec["architecture"]["layers"], graded_layers(model, spec))):
+    for index, (want, layer) in enumerate(zip(spec["architecture"]["layers"], graded_layers(model, spec), strict=True)):
         where = f"layer {index} ({want['type']})"
         if "output" in want:
             assert list(layer.output.shape[1:]) == want["output"], where
@@ -181,8 +187,13 @@ def test_fashion_callback_stops_exactly_at_the_target(capsys):
     assert len(callbacks) == 1 and isinstance(callbacks[0], keras.callbacks.Callback)
     callback = callbacks[0]
     callback.set_model(model)
-    for accuracy, should_stop in [(target - 0.2, False), (target - 0.005, False), (target, True),
-                                  (target + 0.005, True), (1.0, True)]:
+    for accuracy, should_stop in [
+        (target - 0.2, False),
+        (target - 0.005, False),
+        (target, True),
+        (target + 0.005, True),
+        (1.0, True),
+    ]:
         model.stop_training = False
         callback.on_epoch_end(0, {"accuracy": accuracy, "loss": 1.0 - accuracy})
         assert model.stop_training is should_stop, f"accuracy {accuracy}"

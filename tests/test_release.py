@@ -98,12 +98,15 @@ def test_source_without_regions_is_unchanged():
     assert skeleton_from_solution(source) == source
 
 
-@pytest.mark.parametrize("text, summary", [
-    ("Build the CNN and compile it.", "Build the CNN and compile it"),
-    ("Scale to [0, 1]. Divide by 255.0.", "Scale to [0, 1]"),
-    ("Reshape to (N, 28, 28, 1) and use 255.0 as scale", "Reshape to (N, 28, 28, 1) and use 255.0 as scale"),
-    ("Why? Because.", "Why?"),
-])
+@pytest.mark.parametrize(
+    "text, summary",
+    [
+        ("Build the CNN and compile it.", "Build the CNN and compile it"),
+        ("Scale to [0, 1]. Divide by 255.0.", "Scale to [0, 1]"),
+        ("Reshape to (N, 28, 28, 1) and use 255.0 as scale", "Reshape to (N, 28, 28, 1) and use 255.0 as scale"),
+        ("Why? Because.", "Why?"),
+    ],
+)
 def test_todo_summary_is_the_first_sentence(text, summary):
     assert todo_summary(text) == summary
 
@@ -120,8 +123,10 @@ def test_region_without_todo_comment_is_an_error():
 
 
 def test_region_does_not_borrow_the_previous_regions_todo():
-    source = ("def f():\n    # TODO 1: One.\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n"
-              "    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n")
+    source = (
+        "def f():\n    # TODO 1: One.\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n"
+        "    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    )
     assert _error(source).startswith("line 6:")
 
 
@@ -132,8 +137,10 @@ def test_unclosed_region_is_an_error():
 
 
 def test_nested_region_is_an_error():
-    source = ("def f():\n    # TODO 1: One.\n    ### BEGIN SOLUTION\n    # TODO 2: Two.\n"
-              "    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n    ### END SOLUTION\n")
+    source = (
+        "def f():\n    # TODO 1: One.\n    ### BEGIN SOLUTION\n    # TODO 2: Two.\n"
+        "    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n    ### END SOLUTION\n"
+    )
     message = _error(source)
     assert message.startswith("line 5:") and "line 3" in message
 
@@ -151,7 +158,10 @@ def test_module_level_region_is_an_error():
 
 def test_skeleton_that_is_not_python_is_an_error():
     # The marker is indented deeper than the code around it: the raise would not parse.
-    source = "def f():\n    x = 1\n        # TODO 1: One.\n        ### BEGIN SOLUTION\n        y = 2\n        ### END SOLUTION\n"
+    source = (
+        "def f():\n    x = 1\n        # TODO 1: One.\n"
+        "        ### BEGIN SOLUTION\n        y = 2\n        ### END SOLUTION\n"
+    )
     assert "not valid Python" in _error(source)
 
 

@@ -25,13 +25,23 @@ from grader.result import GradeResult
 from tests.grading import fashion_submission, tiny_spec
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome")
-                 if (found := shutil.which(name))), None)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars"]
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
-                                                             "(apt-get install chromium; CI installs it)")
+CHROMIUM = next(
+    (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+)
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium; CI installs it)"
+)
 PARTS = ("checks", "model-summary", "learning-curves", "confusion-matrix", "mistakes", "journey")
 
 
@@ -122,10 +132,20 @@ def test_learner_text_is_never_html(tmp_path):
     from grader.report.html import render_report
 
     attack = "<script>document.body.dataset.pwned = 'yes'</script>"
-    result = GradeResult(challenge="fashion", profile="quick", mode="submit", submission_path="<b>x</b>.py",
-                         submission_sha256="0" * 64, seed=1, backend="tensorflow", run_dir=str(tmp_path))
-    result.checks = [failed("architecture.layers", "Layers", 10, f"found {attack}", hint="<i>hint</i>"),
-                     passed("compile", "compile()", 5, "ok")]
+    result = GradeResult(
+        challenge="fashion",
+        profile="quick",
+        mode="submit",
+        submission_path="<b>x</b>.py",
+        submission_sha256="0" * 64,
+        seed=1,
+        backend="tensorflow",
+        run_dir=str(tmp_path),
+    )
+    result.checks = [
+        failed("architecture.layers", "Layers", 10, f"found {attack}", hint="<i>hint</i>"),
+        passed("compile", "compile()", 5, "ok"),
+    ]
     result.output = "<img src=x onerror=\"document.body.dataset.pwned = 'img'\">"
     result.failure = {"stage": "train", "message": "<u>boom</u>", "hint": "", "detail": "</pre><script>1</script>"}
     html = render_report(result)
@@ -150,14 +170,24 @@ def test_a_reason_that_several_checks_share_is_said_once_in_both_reports(tmp_pat
 
     todo = "build_model(): TODO 2: Build the CNN and compile it is not done yet (line 63)"
     fix = "replace the `raise NotImplementedError(...)` line with your code"
-    result = GradeResult(challenge="fashion", profile="quick", mode="check", submission_path="fashion.py",
-                         submission_sha256="0" * 64, seed=1, backend="tensorflow", run_dir=str(tmp_path))
-    result.checks = [passed("preprocess", "preprocess()", 5, "scaled to [0, 1]"),
-                     failed("architecture.layers", "Layers and settings", 12, todo, fix),
-                     failed("architecture.shapes", "Output shapes", 6, todo, fix),
-                     failed("architecture.params", "Parameter counts", 9, todo, fix),
-                     passed("compile", "compile()", 5, "adam"),  # a passed row in between: said again below
-                     failed("callback", "Stop-at-target callback", 10, todo, fix)]
+    result = GradeResult(
+        challenge="fashion",
+        profile="quick",
+        mode="check",
+        submission_path="fashion.py",
+        submission_sha256="0" * 64,
+        seed=1,
+        backend="tensorflow",
+        run_dir=str(tmp_path),
+    )
+    result.checks = [
+        passed("preprocess", "preprocess()", 5, "scaled to [0, 1]"),
+        failed("architecture.layers", "Layers and settings", 12, todo, fix),
+        failed("architecture.shapes", "Output shapes", 6, todo, fix),
+        failed("architecture.params", "Parameter counts", 9, todo, fix),
+        passed("compile", "compile()", 5, "adam"),  # a passed row in between: said again below
+        failed("callback", "Stop-at-target callback", 10, todo, fix),
+    ]
     console = Console(record=True, width=300)
     render(result, console)
     text = console.export_text()
@@ -172,7 +202,9 @@ def test_a_reason_that_several_checks_share_is_said_once_in_both_reports(tmp_pat
 def test_a_crashed_submission_still_gets_a_report(tmp_path):
     """A submission that fails to build: the report shows the failure and says why figures are missing."""
     spec = tiny_spec(tmp_path, "fashion", train_limit=128, epochs=1)
-    broken = fashion_submission(tmp_path, "def build_model():\n", "def build_model():\n    raise ValueError('no model today')\n")
+    broken = fashion_submission(
+        tmp_path, "def build_model():\n", "def build_model():\n    raise ValueError('no model today')\n"
+    )
     result = grade(path=broken, spec_path=spec, profile="tiny", out_dir=tmp_path / "run")
     assert result.verdict == "failed"
     html = (tmp_path / "run" / REPORT_FILE).read_text()
@@ -241,8 +273,12 @@ def test_grade_journey_on_a_run_folder(graded):
 
 def run_chromium(arguments: list[str], profile: Path) -> subprocess.CompletedProcess:
     # A fresh profile each time: no state from an earlier run, nothing shared with a user's browser.
-    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def dump_dom(page: Path, profile: Path) -> str:
@@ -275,8 +311,10 @@ def test_report_in_headless_chromium(graded, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "report-fashion.png"
     screenshot.unlink(missing_ok=True)
-    done = run_chromium([f"--window-size=1280,{height}", f"--screenshot={screenshot}", report.resolve().as_uri()],
-                        tmp_path / "profile-shot")
+    done = run_chromium(
+        [f"--window-size=1280,{height}", f"--screenshot={screenshot}", report.resolve().as_uri()],
+        tmp_path / "profile-shot",
+    )
     assert screenshot.is_file(), done.stderr[-2000:]
     print(f"\nscreenshot of the report: {screenshot}")
     picture = np.asarray(Image.open(screenshot).convert("RGB"))

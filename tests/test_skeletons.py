@@ -73,7 +73,11 @@ def run_skeleton(name: str, calls: list[str], cwd: Path) -> dict:
     env.pop("PYTHONPATH", None)
     completed = subprocess.run(
         [sys.executable, "-c", CHILD, str(CHALLENGES / f"{name}.py"), json.dumps(calls)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -84,7 +88,7 @@ def test_skeleton_imports_cleanly_and_each_todo_raises_its_number(name, tmp_path
     calls = CALLS[name]
     result = run_skeleton(name, [call for call, _ in calls], tmp_path)
     assert result["import_output"] == "", "importing a skeleton must not print"
-    for (call, todo), outcome in zip(calls, result["outcomes"]):
+    for (call, todo), outcome in zip(calls, result["outcomes"], strict=True):
         if todo is None:
             assert outcome is None, f"{call} is given code, yet raised {outcome}"
             continue
@@ -125,8 +129,8 @@ def test_every_pointer_to_the_docs_works_from_a_pip_install():
     docs/ path or a folder of the checkout that a pip install does not have."""
     from click.testing import CliRunner
 
-    from grader.cli import main as cli
     from grader import config
+    from grader.cli import main as cli
     from grader.cli.docs import topics
 
     learner_facing = sorted(config.CHALLENGES_DIR.glob("*.py"))
@@ -143,4 +147,7 @@ def test_every_pointer_to_the_docs_works_from_a_pip_install():
     listed = CliRunner().invoke(cli, ["docs"]).output
     assert all(f"{topic:<13} " in listed for topic in topics())
     unknown = CliRunner().invoke(cli, ["docs", "nope"])
-    assert unknown.exit_code == 2 and "no documentation page named 'nope'; the pages are: batch," in unknown.output
+    assert (
+        unknown.exit_code == 2
+        and "no documentation page named 'nope'; the pages are: architecture, batch," in unknown.output
+    )

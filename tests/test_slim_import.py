@@ -17,7 +17,8 @@ import json, sys
 import numpy as np
 {importer}
 model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                          keras.layers.MaxPooling2D(2), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+                          keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                          keras.layers.Dense(10, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 config = keras.saving.serialize_keras_object(model)
 keras.saving.deserialize_keras_object(config, safe_mode=True)
@@ -37,8 +38,14 @@ PLAIN = "import keras"
 
 
 def run_numpy_keras(importer: str, **env: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", BUILD.format(importer=importer)], capture_output=True, text=True,
-                          cwd=config.REPO_ROOT, timeout=300, env={**os.environ, "KERAS_BACKEND": "numpy", **env})
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD.format(importer=importer)],
+        capture_output=True,
+        text=True,
+        cwd=config.REPO_ROOT,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "numpy", **env},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -54,9 +61,11 @@ def test_a_check_builds_and_describes_without_importing_jax_or_pyplot_and_comput
 def test_if_keras_needs_a_deferred_module_while_importing_it_is_imported_as_usual():
     # Pretend Keras' numpy backend were needed while importing: the deferred import gives up, and
     # the usual one (with the real JAX) runs in its place.
-    importer = ("import grader.slim_import as slim\n"
-                "slim.ABSENT_WHILE_IMPORTING = slim.ABSENT_WHILE_IMPORTING + ('keras.src.backend.numpy.nn',)\n"
-                "from grader import backend\nkeras = backend.import_keras()")
+    importer = (
+        "import grader.slim_import as slim\n"
+        "slim.ABSENT_WHILE_IMPORTING = slim.ABSENT_WHILE_IMPORTING + ('keras.src.backend.numpy.nn',)\n"
+        "from grader import backend\nkeras = backend.import_keras()"
+    )
     fallback, plain = run_numpy_keras(importer), run_numpy_keras(PLAIN)
     assert fallback["before"]["jax"] is True
     assert fallback["outputs"] == plain["outputs"] and fallback["keras_pyplot_is_pyplot"]

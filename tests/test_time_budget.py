@@ -26,8 +26,10 @@ def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(t
     # The trainer's own budget callback should stop it ("stopped early to stay within"); on a loaded
     # machine the parent's deadline can still come first ("was stopped by"). Which one wins depends
     # on wall-clock time, so both are accepted: what must hold is the credit for the last epoch.
-    assert ("stopped early to stay within the time budget of 25 s" in training.message
-            or "was stopped by the time budget of 25 s" in training.message), training.message
+    assert (
+        "stopped early to stay within the time budget of 25 s" in training.message
+        or "was stopped by the time budget of 25 s" in training.message
+    ), training.message
     assert f"graded on epoch {epochs_run}" in training.message
     # Evaluated and scored on the last complete epoch: the tier and the gap earn their points.
     assert result.metrics["test_accuracy"] > 0.1
@@ -36,13 +38,32 @@ def test_training_that_cannot_fit_its_budget_stops_itself_and_keeps_its_credit(t
 
 
 def test_a_trainer_killed_mid_epoch_is_graded_on_its_last_complete_epoch():
-    progress = [{"epoch": 1, "epochs": 15, "seconds": 140.0, "estimated_total_s": 2100.0, "loss": 0.69,
-                 "accuracy": 0.52, "val_loss": 0.68, "val_accuracy": 0.55},
-                {"epoch": 2, "epochs": 15, "seconds": 281.0, "estimated_total_s": 2107.5, "loss": 0.66,
-                 "accuracy": 0.60, "val_loss": 0.64, "val_accuracy": 0.63}]
+    progress = [
+        {
+            "epoch": 1,
+            "epochs": 15,
+            "seconds": 140.0,
+            "estimated_total_s": 2100.0,
+            "loss": 0.69,
+            "accuracy": 0.52,
+            "val_loss": 0.68,
+            "val_accuracy": 0.55,
+        },
+        {
+            "epoch": 2,
+            "epochs": 15,
+            "seconds": 281.0,
+            "estimated_total_s": 2107.5,
+            "loss": 0.66,
+            "accuracy": 0.60,
+            "val_loss": 0.64,
+            "val_accuracy": 0.63,
+        },
+    ]
     facts = SubmissionFacts()
-    collect(facts, TrainerOutcome(timed_out=True, progress=progress, seconds=300.0), epochs=15, deadline_s=300.0,
-            train=True)
+    collect(
+        facts, TrainerOutcome(timed_out=True, progress=progress, seconds=300.0), epochs=15, deadline_s=300.0, train=True
+    )
     assert facts.failure is None and facts.timed_out
     assert facts.training.epochs_run == 2 and facts.training.killed and facts.training.stopped_for_time
     assert facts.training.history["val_accuracy"] == [0.55, 0.63]
@@ -70,15 +91,29 @@ def test_the_trainer_counts_its_budget_from_the_instant_the_parent_sends():
 
     description = tiny_model_description()
     rng = np.random.default_rng(0)
-    arrays = {"train_x": rng.random((64, 4), dtype=np.float32), "train_y": rng.integers(0, 2, 64),
-              "validation_x": rng.random((16, 4), dtype=np.float32), "validation_y": rng.integers(0, 2, 16)}
+    arrays = {
+        "train_x": rng.random((64, 4), dtype=np.float32),
+        "train_y": rng.integers(0, 2, 64),
+        "validation_x": rng.random((16, 4), dtype=np.float32),
+        "validation_y": rng.integers(0, 2, 16),
+    }
     folder = JobFolder()
     process = TrainerProcess.start("cpu")
     try:
-        folder.write(description=description, mode="train", seed=1, epochs=50, batch_size=16,
-                     stop_metric="accuracy", stop_at=None, arrays=arrays, budget_s=25.0)
-        assert send_job(process, trainer.job_request(folder.path, trainer.budget_clock() - 1000.0)) == 0, \
+        folder.write(
+            description=description,
+            mode="train",
+            seed=1,
+            epochs=50,
+            batch_size=16,
+            stop_metric="accuracy",
+            stop_at=None,
+            arrays=arrays,
+            budget_s=25.0,
+        )
+        assert send_job(process, trainer.job_request(folder.path, trainer.budget_clock() - 1000.0)) == 0, (
             process.output.text()
+        )
         training = json.loads((folder.path / trainer.TRAINING_FILE).read_text())
         assert training["epochs_run"] == 1
         assert training["stopped_for_time"]["after_epoch"] == 1

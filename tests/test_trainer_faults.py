@@ -35,8 +35,15 @@ def test_an_unexpected_error_in_the_trainer_is_the_graders_fault():
     folder = JobFolder()
     process = TrainerProcess.start("cpu")
     try:
-        folder.write(description=tiny_model_description(), mode="build", seed=1, epochs=1, batch_size=16,
-                     stop_metric="accuracy", stop_at=None)
+        folder.write(
+            description=tiny_model_description(),
+            mode="build",
+            seed=1,
+            epochs=1,
+            batch_size=16,
+            stop_metric="accuracy",
+            stop_at=None,
+        )
         job = json.loads((folder.path / trainer.JOB_FILE).read_text())
         del job["precision"]
         (folder.path / trainer.JOB_FILE).write_text(json.dumps(job))

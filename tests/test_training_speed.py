@@ -26,14 +26,16 @@ def fashion_subset(shared_cache, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def trained_weights(x: np.ndarray, y: np.ndarray, *, fast: bool) -> tuple[list[np.ndarray], dict, int]:
     backend.make_deterministic(7)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.3),  # draws random numbers every batch: their order must not change
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.3),  # draws random numbers every batch: their order must not change
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if fast:
         backend.prepare_for_training(model)

@@ -44,7 +44,8 @@ def _plant(folder: Path, marker: Path) -> None:
     for name in SHADOWED:
         (folder / f"{name}.py").write_text(
             f"import os\nwith open({str(marker)!r}, 'a') as _f:\n    _f.write('{name} ' + str(os.getpid()) + '\\n')\n"
-            "raise ImportError('a shadowing module')\n")
+            "raise ImportError('a shadowing module')\n"
+        )
 
 
 # --------------------------------------------------------------------------- trusted processes
@@ -62,8 +63,9 @@ def test_a_trusted_process_has_no_working_folder_on_its_path_and_no_secret(tmp_p
     env = launch.trusted_environment()
     assert not {"GRADER_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "PYTHONPATH", "PYTHONSTARTUP"} & set(env)
     # `python -m site` prints sys.path; the bootstrap itself imports runpy, which is planted too.
-    done = subprocess.run(launch.python_command("site"), cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        launch.python_command("site"), cwd=folder, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert not marker.exists(), marker.read_text()
     path_lines = [line.strip().strip("',") for line in done.stdout.splitlines() if line.startswith("    ")]
@@ -81,10 +83,18 @@ def test_a_check_beside_shadowing_modules_never_imports_them(tmp_path):
     _plant(folder, marker)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["GRADER_SECRET_KEY"] = "a-host-secret-key-0123456789"
-    for command in ([str(GRADE), "check", "fashion.py", "--json"],
-                    [sys.executable, "-m", "grader.cli", "check", "fashion.py", "--json"]):
-        done = subprocess.run(command, cwd=folder, env={**env, "PYTHONPATH": str(REPO)} if "-m" in command else env,
-                              capture_output=True, text=True, timeout=300)
+    for command in (
+        [str(GRADE), "check", "fashion.py", "--json"],
+        [sys.executable, "-m", "grader.cli", "check", "fashion.py", "--json"],
+    ):
+        done = subprocess.run(
+            command,
+            cwd=folder,
+            env={**env, "PYTHONPATH": str(REPO)} if "-m" in command else env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert not marker.exists(), marker.read_text()
         result = json.loads(done.stdout)
         assert result["verdict"] == "passed", (result.get("error"), done.stderr[-2000:])
@@ -92,16 +102,24 @@ def test_a_check_beside_shadowing_modules_never_imports_them(tmp_path):
 
 # --------------------------------------------------------------------------- a root host
 
-needs_root_and_bwrap = pytest.mark.skipif(os.geteuid() != 0 or iso.choose().level != "namespaces",
-                                          reason="needs root and a working bubblewrap")
+needs_root_and_bwrap = pytest.mark.skipif(
+    os.geteuid() != 0 or iso.choose().level != "namespaces", reason="needs root and a working bubblewrap"
+)
 
 
 def _in_sandbox(code: str) -> str:
     box = Box()
     try:
-        sandboxed = iso.start([sys.executable, "-c", code], isolation=iso.Isolation("namespaces"), work=box.work,
-                              inputs=box.inputs, extra_env={}, limits=iso.Limits(memory_mb=2048, processes=32),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        sandboxed = iso.start(
+            [sys.executable, "-c", code],
+            isolation=iso.Isolation("namespaces"),
+            work=box.work,
+            inputs=box.inputs,
+            extra_env={},
+            limits=iso.Limits(memory_mb=2048, processes=32),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             output, _ = sandboxed.process.communicate(timeout=60)
         finally:
@@ -144,15 +162,21 @@ time.sleep(2)
 def test_as_root_the_sandbox_processes_run_as_a_leased_uid_on_the_host():
     box = Box()
     try:
-        sandboxed = iso.start([sys.executable, "-c", "import time; time.sleep(5)"],
-                              isolation=iso.Isolation("namespaces"), work=box.work, inputs=box.inputs, extra_env={},
-                              limits=iso.Limits(memory_mb=2048, processes=32))
+        sandboxed = iso.start(
+            [sys.executable, "-c", "import time; time.sleep(5)"],
+            isolation=iso.Isolation("namespaces"),
+            work=box.work,
+            inputs=box.inputs,
+            extra_env={},
+            limits=iso.Limits(memory_mb=2048, processes=32),
+        )
         try:
             import time
 
             time.sleep(1.5)
-            children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _is_descendant(int(p),
-                                                                                            sandboxed.process.pid)]
+            children = [
+                int(p) for p in os.listdir("/proc") if p.isdigit() and _is_descendant(int(p), sandboxed.process.pid)
+            ]
             uids = {os.stat(f"/proc/{pid}").st_uid for pid in children + [sandboxed.process.pid]}
         finally:
             sandboxed.close()
@@ -245,16 +269,23 @@ def _description() -> dict:
 def _with_initializer(value) -> dict:
     described = _description()
     layer = next(layer for layer in described["config"]["config"]["layers"] if layer["class_name"] == "Dense")
-    layer["config"]["kernel_initializer"] = {"module": "keras.initializers", "class_name": "Constant",
-                                             "config": {"value": value}, "registered_name": None}
+    layer["config"]["kernel_initializer"] = {
+        "module": "keras.initializers",
+        "class_name": "Constant",
+        "config": {"value": value},
+        "registered_name": None,
+    }
     return described
 
 
-@pytest.mark.parametrize("payload", [
-    [[0.1, 0.2], [0.3, 0.4]],  # a weight array as lists
-    {"class_name": "__numpy__", "config": {"value": [0.1] * 40, "dtype": "float32"}},  # as Keras saves an array
-    [0.5] * 40,  # a long flat list
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [[0.1, 0.2], [0.3, 0.4]],  # a weight array as lists
+        {"class_name": "__numpy__", "config": {"value": [0.1] * 40, "dtype": "float32"}},  # as Keras saves an array
+        [0.5] * 40,  # a long flat list
+    ],
+)
 def test_weights_cannot_travel_through_an_initializer(payload):
     with pytest.raises(ConfigRejected) as refused:
         validate(_with_initializer(payload))
@@ -265,8 +296,12 @@ def test_a_scalar_constant_and_seeded_initializers_are_accepted_and_the_seed_is_
     assert validate(_with_initializer(0.1))
     described = _description()
     layer = next(layer for layer in described["config"]["config"]["layers"] if layer["class_name"] == "Dense")
-    layer["config"]["kernel_initializer"] = {"module": "keras.initializers", "class_name": "GlorotUniform",
-                                             "config": {"seed": 1234}, "registered_name": None}
+    layer["config"]["kernel_initializer"] = {
+        "module": "keras.initializers",
+        "class_name": "GlorotUniform",
+        "config": {"seed": 1234},
+        "registered_name": None,
+    }
     checked = validate(described)
     dense = next(layer for layer in checked.config["config"]["layers"] if layer["class_name"] == "Dense")
     assert dense["config"]["kernel_initializer"]["config"]["seed"] is None
@@ -318,9 +353,16 @@ def test_a_model_over_the_bounds_is_refused_naming_the_layer():
     from grader.facts import LayerFacts, ModelFacts
     from grader.training.trainer import TrainingFailed, check_size
 
-    facts = ModelFacts(input_shape=(28, 28, 1), output_shape=(10,), layers=(
-        LayerFacts("UpSampling2D", "up_sampling2d", (11200, 11200, 1), 0),
-        LayerFacts("Dense", "dense", (10,), 10_000_001)), total_params=10_000_001, compiled=True)
+    facts = ModelFacts(
+        input_shape=(28, 28, 1),
+        output_shape=(10,),
+        layers=(
+            LayerFacts("UpSampling2D", "up_sampling2d", (11200, 11200, 1), 0),
+            LayerFacts("Dense", "dense", (10,), 10_000_001),
+        ),
+        total_params=10_000_001,
+        compiled=True,
+    )
     with pytest.raises(TrainingFailed) as refused:
         check_size(facts, max_params=10_000_000, max_activations=4_000_000)
     assert "up_sampling2d" in refused.value.message and "125,440,000" in refused.value.message
@@ -407,20 +449,35 @@ def test_a_correct_callback_passes_every_probe_and_a_fixed_target_never_does(see
 def test_an_answer_missing_for_any_epoch_earns_nothing():
     spec = CallbackSpec()
     plans = callback_probe_plans(0.9, random.Random(1))
-    for doc in ({"count": 1, "stops": [], "error": None},
-                {"count": 1, "stops": [[True]], "error": None},
-                {"count": 1, "stops": [[a["accuracy"] >= 0.9 for a in plans[0].logs][:-1], []], "error": None}):
+    for doc in (
+        {"count": 1, "stops": [], "error": None},
+        {"count": 1, "stops": [[True]], "error": None},
+        {"count": 1, "stops": [[a["accuracy"] >= 0.9 for a in plans[0].logs][:-1], []], "error": None},
+    ):
         probe = callback_probe_from(doc, plans)
         assert not probe.complete and not check_callback(spec, 0.9, probe, None).passed
 
 
 def test_the_parent_pairs_answers_with_its_own_accuracies_never_the_childs():
-    plans = (ProbePlan(0.9, ({"accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.5, "val_loss": 1.0},
-                             {"accuracy": 0.95, "loss": 0.1, "val_accuracy": 0.9, "val_loss": 0.2})),
-             ProbePlan(0.8, ({"accuracy": 0.7, "loss": 1.0, "val_accuracy": 0.6, "val_loss": 1.0},
-                             {"accuracy": 0.85, "loss": 0.1, "val_accuracy": 0.8, "val_loss": 0.2})))
-    probe = callback_probe_from({"count": 1, "stops": [[False, True], [False, True]], "responses": [[0.99, True]],
-                                 "error": None}, plans)
+    plans = (
+        ProbePlan(
+            0.9,
+            (
+                {"accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.5, "val_loss": 1.0},
+                {"accuracy": 0.95, "loss": 0.1, "val_accuracy": 0.9, "val_loss": 0.2},
+            ),
+        ),
+        ProbePlan(
+            0.8,
+            (
+                {"accuracy": 0.7, "loss": 1.0, "val_accuracy": 0.6, "val_loss": 1.0},
+                {"accuracy": 0.85, "loss": 0.1, "val_accuracy": 0.8, "val_loss": 0.2},
+            ),
+        ),
+    )
+    probe = callback_probe_from(
+        {"count": 1, "stops": [[False, True], [False, True]], "responses": [[0.99, True]], "error": None}, plans
+    )
     assert probe.responses == ((0.5, False), (0.95, True)) and probe.second_responses == ((0.7, False), (0.85, True))
     assert isinstance(probe, CallbackProbe) and probe.complete
 
@@ -443,9 +500,29 @@ def test_a_batch_run_inside_the_course_folder_never_imports_a_learners_module(tm
     spec = tiny_spec(tmp_path, "fashion")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["GRADER_SECRET_KEY"] = "a-host-secret-key-0123456789abcdef"
-    done = subprocess.run([str(GRADE), "batch", ".", "--spec", str(spec), "--profile", "tiny", "--device", "cpu",
-                           "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "out"), "--sign"],
-                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            str(GRADE),
+            "batch",
+            ".",
+            "--spec",
+            str(spec),
+            "--profile",
+            "tiny",
+            "--device",
+            "cpu",
+            "--db",
+            str(tmp_path / "board.sqlite"),
+            "--out",
+            str(tmp_path / "out"),
+            "--sign",
+        ],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert not marker.exists(), marker.read_text()
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
     book = (tmp_path / "out" / "gradebook.csv").read_text()

@@ -15,9 +15,14 @@ from grader.spec import Tier, load_spec
 
 
 def metrics(train: tuple[int, int], validation: tuple[int, int], test: tuple[int, int] = (9500, 10_000)) -> Metrics:
-    return Metrics(test_accuracy=test[0] / test[1], train_accuracy=train[0] / train[1],
-                   validation_accuracy=validation[0] / validation[1], test_images=test, train_images=train,
-                   validation_images=validation)
+    return Metrics(
+        test_accuracy=test[0] / test[1],
+        train_accuracy=train[0] / train[1],
+        validation_accuracy=validation[0] / validation[1],
+        test_images=test,
+        train_images=train,
+        validation_images=validation,
+    )
 
 
 def test_a_gap_exactly_at_the_limit_passes_although_its_float_is_a_hair_above_it():
@@ -39,11 +44,14 @@ def test_a_tier_is_reached_by_whole_images_and_says_how_many():
     assert not missed.passed and "(8,699 of 10,000 images)" in missed.message and missed.hint == "hint"
 
 
-@pytest.mark.parametrize("challenge, named, not_named", [
-    ("fashion", ("layers and sizes", "more filters or units"), ("Dropout", "augmentation")),
-    ("cnn", ("Dropout",), ("augmentation",)),
-    ("cats_dogs", ("Dropout and data augmentation",), ()),
-])
+@pytest.mark.parametrize(
+    "challenge, named, not_named",
+    [
+        ("fashion", ("layers and sizes", "more filters or units"), ("Dropout", "augmentation")),
+        ("cnn", ("Dropout",), ("augmentation",)),
+        ("cats_dogs", ("Dropout and data augmentation",), ()),
+    ],
+)
 def test_the_overfitting_hint_names_what_the_challenge_has(challenge, named, not_named):
     hint = regularise_hint(load_spec(challenge))
     assert all(word in hint for word in named) and not any(word in hint for word in not_named), hint
@@ -65,10 +73,11 @@ def test_a_reshape_in_the_model_is_preprocess_work_only_where_preprocess_left_it
     from grader.checks.normal_form import fold_preprocessing
     from grader.facts import LayerFacts, ModelFacts, PreprocessFacts
 
-    layers = (LayerFacts("Reshape", "reshape", (28, 28, 1), 0, {"target_shape": [28, 28, 1]}),
-              LayerFacts("Conv2D", "conv2d", (26, 26, 32), 320, {"filters": 32}))
-    model = ModelFacts(input_shape=(28, 28), output_shape=(26, 26, 32), layers=layers, total_params=320,
-                       compiled=False)
+    layers = (
+        LayerFacts("Reshape", "reshape", (28, 28, 1), 0, {"target_shape": [28, 28, 1]}),
+        LayerFacts("Conv2D", "conv2d", (26, 26, 32), 320, {"filters": 32}),
+    )
+    model = ModelFacts(input_shape=(28, 28), output_shape=(26, 26, 32), layers=layers, total_params=320, compiled=False)
 
     def facts(shape):
         return PreprocessFacts(shape=shape, dtype="float32", min=0.0, max=1.0, max_abs_diff=None, factor=1.0)

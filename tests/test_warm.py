@@ -26,7 +26,7 @@ GRADE = [sys.executable, "-m", "grader.cli"]
 
 # Appended to a correct submission: leave traces a later check could find, and a process that
 # would outlive the check (bounded: it ends by itself after 30 s).
-PLANT = '''
+PLANT = """
 import os, subprocess
 for _folder in ("/tmp", os.environ.get("HOME", "/tmp"), os.getcwd()):
     try:
@@ -36,11 +36,11 @@ for _folder in ("/tmp", os.environ.get("HOME", "/tmp"), os.getcwd()):
 subprocess.Popen(["python3", "-c", "import time; [time.sleep(0.5) for _ in range(60)]", "warm-plant-daemon"],
                  start_new_session=True)
 print("PLANTED", flush=True)
-'''
+"""
 
 # Appended to a correct submission: print what the sandbox looks like from inside, and any trace
 # of an earlier check.
-LOOK = '''
+LOOK = """
 import os, resource, socket
 def _view():
     found = [p for p in ("/tmp/warm-plant", os.path.join(os.environ.get("HOME", "/tmp"), "warm-plant"),
@@ -68,7 +68,7 @@ def _view():
     print("VIEW " + __import__("json").dumps(view, sort_keys=True), flush=True)
     print("FOUND " + repr(found), flush=True)
 _view()
-'''
+"""
 
 
 @pytest.fixture
@@ -97,8 +97,11 @@ def _helpers(runtime: Path) -> list[int]:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        if (b"grader.warm.server" in cmdline and f"XDG_RUNTIME_DIR={runtime}".encode() in environ
-                and procfs.state(entry) not in ("Z", None)):
+        if (
+            b"grader.warm.server" in cmdline
+            and f"XDG_RUNTIME_DIR={runtime}".encode() in environ
+            and procfs.state(entry) not in ("Z", None)
+        ):
             pids.append(int(entry))
     return pids
 
@@ -123,8 +126,14 @@ def _submission(tmp_path: Path, name: str, extra: str, port: int = 0) -> Path:
 
 def _check(path: Path, env: dict, *extra: str, warm: bool = True) -> tuple[dict, subprocess.CompletedProcess]:
     out = path.parent / f"run-{time.monotonic_ns()}"
-    done = subprocess.run([*GRADE, "check", *(["--warm"] if warm else []), "--json", "--out", str(out), str(path),
-                           *extra], env=env, capture_output=True, text=True, timeout=300, cwd=path.parent)
+    done = subprocess.run(
+        [*GRADE, "check", *(["--warm"] if warm else []), "--json", "--out", str(out), str(path), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=path.parent,
+    )
     assert done.stdout, done.stderr[-2000:]
     return json.loads(done.stdout), done
 
@@ -134,7 +143,7 @@ def _status(env: dict) -> str:
 
 
 def _line(output: str, prefix: str) -> str:
-    lines = [line[len(prefix):] for line in output.splitlines() if line.startswith(prefix)]
+    lines = [line[len(prefix) :] for line in output.splitlines() if line.startswith(prefix)]
     assert len(lines) == 1, output[-2000:]
     return lines[0]
 
@@ -147,8 +156,13 @@ def test_a_warm_check_is_the_cold_check(tmp_path, warm_env, listener):
     assert "warm helper is not available" not in second_run.stderr
     for warm in (first, second):
         assert warm["checks"] == cold["checks"]
-        assert (warm["score"], warm["verdict"], warm["mode"], warm["backend"], warm["isolation"]) == \
-               (cold["score"], cold["verdict"], "check", cold["backend"], cold["isolation"])
+        assert (warm["score"], warm["verdict"], warm["mode"], warm["backend"], warm["isolation"]) == (
+            cold["score"],
+            cold["verdict"],
+            "check",
+            cold["backend"],
+            cold["isolation"],
+        )
         assert warm["layer_table"] == cold["layer_table"]
     assert second_run.returncode == cold_run.returncode == 0
     # What the submission saw from inside its sandbox: the same, warm or cold (user, mounts,

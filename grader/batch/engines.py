@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import queue
-from dataclasses import replace
+from collections.abc import Generator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from grader import launch
-
 from grader.batch.jobs import InfrastructureFault, Job, Outcome, allow_new_work, run_job, run_job_in_process, stop_all
 
 ENGINES = ("local", "ray")
@@ -36,7 +36,7 @@ def core_slots(jobs: int, cores: list[int]) -> list[tuple[int, ...]]:
     """The cores of each of `jobs` slots: disjoint shares while there are enough cores, else shared."""
     if jobs <= len(cores):
         share = len(cores) // jobs
-        return [tuple(cores[i * share:(i + 1) * share]) for i in range(jobs)]
+        return [tuple(cores[i * share : (i + 1) * share]) for i in range(jobs)]
     return [(cores[i % len(cores)],) for i in range(jobs)]
 
 
@@ -50,7 +50,7 @@ class LocalEngine:
             raise ValueError("--jobs must be at least 1")
         self.jobs = jobs
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+    def run(self, jobs: list[Job]) -> Generator[Outcome, None, None]:
         allow_new_work()
         slots: queue.Queue[tuple[int, ...]] = queue.Queue()
         for cores in core_slots(self.jobs, available_cores()):
@@ -103,8 +103,7 @@ class RayEngine:
         import logging
 
         if not ray.is_initialized():
-            options: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.WARNING,
-                                           configure_logging=True)
+            options: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
             if self.address:
                 ray.init(address=self.address, **options)
             else:
@@ -116,14 +115,18 @@ class RayEngine:
                 here = os.getcwd()
                 os.chdir(self.folder)
                 try:
-                    ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                             object_store_memory=100 * 1024 * 1024, **options)
+                    ray.init(
+                        num_cpus=self.num_cpus,
+                        include_dashboard=False,
+                        object_store_memory=100 * 1024 * 1024,
+                        **options,
+                    )
                 finally:
                     os.chdir(here)
                     os.environ.update(secrets)
         return ray
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+    def run(self, jobs: list[Job]) -> Generator[Outcome, None, None]:
         if not jobs:
             return
         ray = self.start()
@@ -132,11 +135,20 @@ class RayEngine:
         refs = {}
         for job in jobs:
             gpus = job.gpus if (has_gpus and job.device != "cpu") else 0
-            placed = replace(job, cpu_threads=job.cpus, gpu_memory_fraction=gpus or None,
-                           device="cpu" if job.device == "auto" and not gpus else job.device)
-            ref = task.options(num_cpus=job.cpus, num_gpus=gpus, memory=job.memory_mb * 1024 * 1024,
-                               max_retries=1, retry_exceptions=[InfrastructureFault],
-                               name=f"grade {job.learner} {job.challenge or ''}".strip()).remote(placed)
+            placed = replace(
+                job,
+                cpu_threads=job.cpus,
+                gpu_memory_fraction=gpus or None,
+                device="cpu" if job.device == "auto" and not gpus else job.device,
+            )
+            ref = task.options(
+                num_cpus=job.cpus,
+                num_gpus=gpus,
+                memory=job.memory_mb * 1024 * 1024,
+                max_retries=1,
+                retry_exceptions=[InfrastructureFault],
+                name=f"grade {job.learner} {job.challenge or ''}".strip(),
+            ).remote(placed)
             refs[ref] = job
         try:
             while refs:
@@ -147,8 +159,9 @@ class RayEngine:
                         yield ray.get(ref)
                     except ray.exceptions.RayError as err:  # died twice: the worker, its node, or our process
                         cause = getattr(err, "cause", None) or err
-                        yield Outcome(job, problem=f"the grading failed twice on the cluster: {_first_line(cause)}",
-                                      attempts=2)
+                        yield Outcome(
+                            job, problem=f"the grading failed twice on the cluster: {_first_line(cause)}", attempts=2
+                        )
         finally:
             for ref in refs:  # interrupted: cancel what is still queued or running
                 ray.cancel(ref, force=True)

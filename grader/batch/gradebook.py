@@ -22,11 +22,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.box import BoxFileError, read_bounded
 from grader.bounded import ParseRefused, loads_json
+from grader.sandbox.box import BoxFileError, read_bounded
 
-COLUMNS = ("learner", "challenge", "submission_id", "points", "max_points", "verdict", "reason", "test_accuracy",
-           "gap", "run_folder", "note")
+COLUMNS = (
+    "learner",
+    "challenge",
+    "submission_id",
+    "points",
+    "max_points",
+    "verdict",
+    "reason",
+    "test_accuracy",
+    "gap",
+    "run_folder",
+    "note",
+)
 CHECK_PREFIX = "check:"
 JSON_SUFFIX = ".json"
 MAX_RESULT_BYTES = 4 * 1024 * 1024  # a run folder's result.json, read again for a resumed row
@@ -52,9 +63,19 @@ class Row:
         def number(value: float | None, digits: int) -> str:
             return "" if value is None else f"{value:.{digits}f}"
 
-        return [self.learner, self.challenge, self.submission_id, number(self.points, 2), number(self.max_points, 2),
-                self.verdict, _safe_cell(self.reason), number(self.test_accuracy, 4), number(self.gap, 4),
-                self.run_folder, _safe_cell(self.note)] + [number(self.checks.get(c), 2) for c in check_ids]
+        return [
+            self.learner,
+            self.challenge,
+            self.submission_id,
+            number(self.points, 2),
+            number(self.max_points, 2),
+            self.verdict,
+            _safe_cell(self.reason),
+            number(self.test_accuracy, 4),
+            number(self.gap, 4),
+            self.run_folder,
+            _safe_cell(self.note),
+        ] + [number(self.checks.get(c), 2) for c in check_ids]
 
 
 def reason_of(document: dict[str, Any]) -> str:
@@ -69,28 +90,52 @@ def reason_of(document: dict[str, Any]) -> str:
 
 
 def _points_of(document: dict[str, Any]) -> dict[str, float]:
-    return {str(c["id"]): float(c["points"]) for c in document.get("checks") or []
-            if isinstance(c, dict) and "id" in c and isinstance(c.get("points"), (int, float))}
+    return {
+        str(c["id"]): float(c["points"])
+        for c in document.get("checks") or []
+        if isinstance(c, dict) and "id" in c and isinstance(c.get("points"), (int, float))
+    }
 
 
-def row_from_result(index: int, learner: str, document: dict[str, Any], note: str = "",
-                    submission_id: str = "") -> Row:
+def row_from_result(index: int, learner: str, document: dict[str, Any], note: str = "", submission_id: str = "") -> Row:
     metrics = document.get("metrics") or {}
     graded = document["verdict"] != "not_graded"
-    return Row(index, learner, document.get("challenge") or "", document["score"] if graded else None,
-               document["max_score"] if graded else None, document["verdict"], metrics.get("test_accuracy"),
-               metrics.get("gap"), document.get("run_dir") or "", note, submission_id, reason_of(document),
-               _points_of(document) if graded else {})
+    return Row(
+        index,
+        learner,
+        document.get("challenge") or "",
+        document["score"] if graded else None,
+        document["max_score"] if graded else None,
+        document["verdict"],
+        metrics.get("test_accuracy"),
+        metrics.get("gap"),
+        document.get("run_dir") or "",
+        note,
+        submission_id,
+        reason_of(document),
+        _points_of(document) if graded else {},
+    )
 
 
 def row_from_record(index: int, stored: dict[str, Any], note: str) -> Row:
     """A grading recorded by an earlier run of the batch (its database row); its checks come from
     the result.json in its run folder, where that is still there."""
     document = _result_in(stored["run_dir"])
-    return Row(index, stored["learner"], stored["challenge"], stored["public_score"], stored["max_score"],
-               stored["verdict"], stored["public_accuracy"], stored["gap"], stored["run_dir"], note,
-               stored.get("submission_id") or "", reason_of(document) if document else stored.get("error") or "",
-               _points_of(document) if document else {})
+    return Row(
+        index,
+        stored["learner"],
+        stored["challenge"],
+        stored["public_score"],
+        stored["max_score"],
+        stored["verdict"],
+        stored["public_accuracy"],
+        stored["gap"],
+        stored["run_dir"],
+        note,
+        stored.get("submission_id") or "",
+        reason_of(document) if document else stored.get("error") or "",
+        _points_of(document) if document else {},
+    )
 
 
 def _result_in(run_dir: str) -> dict[str, Any] | None:

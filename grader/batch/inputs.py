@@ -47,6 +47,7 @@ class Found:
     def skip(self, what: str, why: str) -> None:
         """Note what cannot be graded; a folder's name is the learner's to choose, so it is cleaned."""
         self.skipped.append((clean(what, 300), clean(why, 500)))
+
     layout: str = ""
 
 
@@ -57,8 +58,10 @@ def discover(source: Path, *, challenge: str | None, challenges: list[str]) -> F
         raise BatchInputError(f"no such file or folder: {source}")
     if source.is_file():
         if source.suffix.lower() != ".csv":
-            raise BatchInputError(f"{source} is a file but not a CSV list (learner,path[,challenge]): give a list "
-                                  "file ending in .csv, or the folder that holds the submissions")
+            raise BatchInputError(
+                f"{source} is a file but not a CSV list (learner,path[,challenge]): give a list "
+                "file ending in .csv, or the folder that holds the submissions"
+            )
         found = from_list(source, challenge=challenge)
     elif source.name == NBGRADER_SUBMITTED or (source / NBGRADER_SUBMITTED).is_dir():
         submitted = source if source.name == NBGRADER_SUBMITTED else source / NBGRADER_SUBMITTED
@@ -67,9 +70,15 @@ def discover(source: Path, *, challenge: str | None, challenges: list[str]) -> F
         found = from_folder(source, challenge=challenge, challenges=challenges)
     if not found.submissions:
         reasons = "".join(f"\n  {what}: {why}" for what, why in found.skipped[:10])
-        raise BatchInputError(f"no submissions found in {source} (read as {found.layout})" + (
-            f"; skipped:{reasons}" if reasons else ": expected one sub-folder per learner with files named after "
-            "their challenge (alice/fashion.py), a CSV list, or an nbgrader course with a submitted/ folder"))
+        raise BatchInputError(
+            f"no submissions found in {source} (read as {found.layout})"
+            + (
+                f"; skipped:{reasons}"
+                if reasons
+                else ": expected one sub-folder per learner with files named after "
+                "their challenge (alice/fashion.py), a CSV list, or an nbgrader course with a submitted/ folder"
+            )
+        )
     return found
 
 
@@ -85,8 +94,9 @@ def _entries(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
 
 
-def _pick(files: list[Path], *, challenge: str | None, challenges: list[str], where: str,
-          found: Found) -> list[tuple[Path, str | None]]:
+def _pick(
+    files: list[Path], *, challenge: str | None, challenges: list[str], where: str, found: Found
+) -> list[tuple[Path, str | None]]:
     """The files of one learner's folder that are submissions, with the challenge of each."""
     candidates = [p for p in files if p.suffix in SUFFIXES]
     if challenge is not None:
@@ -96,8 +106,11 @@ def _pick(files: list[Path], *, challenge: str | None, challenges: list[str], wh
             found.skip(where, f"both {' and '.join(p.name for p in chosen)}: keep one")
             return []
         if not chosen:
-            found.skip(where, f"no {challenge}.py or {challenge}.ipynb" + (
-                f" (found {', '.join(p.name for p in candidates)})" if candidates else ""))
+            found.skip(
+                where,
+                f"no {challenge}.py or {challenge}.ipynb"
+                + (f" (found {', '.join(p.name for p in candidates)})" if candidates else ""),
+            )
         return [(p, challenge) for p in chosen]
     picked = [(p, p.stem) for p in candidates if p.stem in challenges]
     stems = [p.stem for p, _ in picked]
@@ -105,8 +118,10 @@ def _pick(files: list[Path], *, challenge: str | None, challenges: list[str], wh
     for stem in twice:
         found.skip(where, f"both {stem}.py and {stem}.ipynb: keep one")
     if not picked:
-        found.skip(where, "no file named after a challenge (" + ", ".join(
-            f"{c}.py" for c in challenges) + "); or pass --challenge")
+        found.skip(
+            where,
+            "no file named after a challenge (" + ", ".join(f"{c}.py" for c in challenges) + "); or pass --challenge",
+        )
     return [(p, c) for p, c in picked if c not in twice]
 
 
@@ -125,8 +140,11 @@ def from_folder(folder: Path, *, challenge: str | None, challenges: list[str]) -
                 found.submissions.append(Submission(learner, path, name))
         elif entry.suffix in SUFFIXES:
             if challenge is None:
-                found.skip(where, "one file per learner needs --challenge NAME (the file is named "
-                                          "after its learner, not its challenge)")
+                found.skip(
+                    where,
+                    "one file per learner needs --challenge NAME (the file is named "
+                    "after its learner, not its challenge)",
+                )
                 continue
             learner = _learner(entry.stem, where, found)
             if learner is not None:
@@ -151,8 +169,7 @@ def from_nbgrader(submitted: Path, *, challenge: str | None, challenges: list[st
                 continue  # another assignment than the one asked for
             name = assignment.name if assignment.name in challenges else challenge
             files = [p for p in _entries(assignment) if p.is_file() or p.is_symlink()]
-            for path, chosen in _pick(files, challenge=name, challenges=challenges, where=str(assignment),
-                                      found=found):
+            for path, chosen in _pick(files, challenge=name, challenges=challenges, where=str(assignment), found=found):
                 found.submissions.append(Submission(learner, path, chosen))
     return found
 
@@ -167,8 +184,10 @@ def from_list(list_file: Path, *, challenge: str | None) -> Found:
     rows = csv.DictReader(text.splitlines())
     columns = [c.strip().lower() for c in rows.fieldnames or []]
     if not set(LIST_COLUMNS) <= set(columns):
-        raise BatchInputError(f"{list_file}: the first row must name the columns learner,path (and optionally "
-                              f"challenge); it is {','.join(columns) or 'empty'}")
+        raise BatchInputError(
+            f"{list_file}: the first row must name the columns learner,path (and optionally "
+            f"challenge); it is {','.join(columns) or 'empty'}"
+        )
     rows.fieldnames = columns
     for number, row in enumerate(rows, start=2):
         if number > MAX_LIST_ROWS:

@@ -71,7 +71,7 @@ class Job:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Job":
+    def from_dict(cls, data: dict[str, Any]) -> Job:
         data = dict(data)
         if data.get("cores") is not None:
             data["cores"] = tuple(data["cores"])
@@ -101,11 +101,19 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def grading_key(*, learner: str, challenge: str, submission_sha256: str, spec_sha256: str, profile: str,
-                seed: int, kit_version: str) -> str:
+def grading_key(
+    *, learner: str, challenge: str, submission_sha256: str, spec_sha256: str, profile: str, seed: int, kit_version: str
+) -> str:
     """The identity of a grading: the same key means the same inputs, so the same verdict."""
-    parts = {"learner": learner, "challenge": challenge, "submission": submission_sha256, "spec": spec_sha256,
-             "profile": profile, "seed": seed, "kit": kit_version}
+    parts = {
+        "learner": learner,
+        "challenge": challenge,
+        "submission": submission_sha256,
+        "spec": spec_sha256,
+        "profile": profile,
+        "seed": seed,
+        "kit": kit_version,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -127,10 +135,16 @@ def run_job_in_process(job: Job) -> Outcome:
             # folder on its import path, and never the signing key, which only the driver reads.
             workdir = Path(spool) / "cwd"
             workdir.mkdir(mode=0o700)
-            process = subprocess.Popen(launch.python_command("grader.batch.worker", str(job_file), str(outcome_file)),
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                       env=launch.trusted_environment(), start_new_session=True,
-                                       preexec_fn=die_with_parent)
+            process = subprocess.Popen(
+                launch.python_command("grader.batch.worker", str(job_file), str(outcome_file)),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=launch.trusted_environment(),
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
             with _running_lock:
                 _running.add(process)
             try:
@@ -148,8 +162,10 @@ def run_job_in_process(job: Job) -> Outcome:
             return Outcome(job, result=document["result"], private=document["private"])
         tail = log_file.read_bytes()[-OUTPUT_TAIL_BYTES:].decode(errors="replace").strip()
     if timed_out:
-        return Outcome(job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the "
-                                  "profile's budgets")
+        return Outcome(
+            job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the profile's budgets"
+        )
+    assert returncode is not None  # None only when it timed out, answered above
     how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
     raise InfrastructureFault(f"the grading process {how} without a result" + (f": {tail[-600:]}" if tail else ""))
 

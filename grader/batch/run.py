@@ -15,17 +15,18 @@ from __future__ import annotations
 import hashlib
 import signal
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from grader import config
-from grader.sandbox import isolation as iso
 from grader.batch.engines import LocalEngine, RayEngine, make_engine
 from grader.batch.gradebook import Row, row_from_record, row_from_result, write_gradebook
 from grader.batch.inputs import BatchInputError, Submission, discover
 from grader.batch.jobs import WATCHDOG_SLACK_S, Job, Outcome, grading_key
 from grader.leaderboard import LeaderboardError
+from grader.sandbox import isolation as iso
 
 if TYPE_CHECKING:
     from grader.spec import ChallengeSpec
@@ -82,17 +83,26 @@ class Plan:
     datasets: dict[str, str] = field(default_factory=dict)  # grading key -> the dataset it trains on
 
 
-def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str, seed: int, device: str,
-         data_dir: Path | None, out_dir: Path, isolation: str | None) -> Plan:
+def plan(
+    submissions: list[Submission],
+    *,
+    spec_path: Path | None,
+    profile: str,
+    seed: int,
+    device: str,
+    data_dir: Path | None,
+    out_dir: Path,
+    isolation: str | None,
+) -> Plan:
     """The jobs to grade and those that cannot be graded, with the grader's own checks first.
 
     What `grade submit` would refuse before any training (an unknown challenge, a missing, linked
     or oversized file) is refused here, without starting a worker. Each spec is read and hashed once.
     """
     from grader.pipeline import resolve_spec
-    from grader.submission_io import NotGraded, read_submission
     from grader.result import grader_version
     from grader.spec import SpecError
+    from grader.submission_io import NotGraded, read_submission
 
     planned = Plan()
     seen: dict[str, Path] = {}
@@ -102,10 +112,20 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
     for index, submission in enumerate(submissions):
         # Absolute paths: a worker runs in a folder of its own (grader/launch.py), not the driver's.
         path = Path(submission.path).absolute()
-        job = Job(index=index, learner=submission.learner, path=str(path), challenge=submission.challenge, key="",
-                  run_dir="", profile=profile, seed=seed, device=device,
-                  spec_path=str(Path(spec_path).absolute()) if spec_path else None,
-                  data_dir=str(Path(data_dir).absolute()) if data_dir else None, isolation=isolation)
+        job = Job(
+            index=index,
+            learner=submission.learner,
+            path=str(path),
+            challenge=submission.challenge,
+            key="",
+            run_dir="",
+            profile=profile,
+            seed=seed,
+            device=device,
+            spec_path=str(Path(spec_path).absolute()) if spec_path else None,
+            data_dir=str(Path(data_dir).absolute()) if data_dir else None,
+            isolation=isolation,
+        )
         try:
             name = submission.challenge or path.stem
             if name not in specs:
@@ -114,18 +134,30 @@ def plan(submissions: list[Submission], *, spec_path: Path | None, profile: str,
             if path.is_symlink():
                 raise NotGraded(f"{path} is a symbolic link: submit the file itself")
             _, sha256 = read_submission(path)
-            resources = {}
+            resources: dict[str, Any] = {}  # Job's fields
             if spec.kind != "functions":
                 chosen = spec.profile(profile)
-                resources = dict(cpus=chosen.cpus, gpus=chosen.gpus, memory_mb=chosen.memory_mb,
-                                 watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S)
+                resources = dict(
+                    cpus=chosen.cpus,
+                    gpus=chosen.gpus,
+                    memory_mb=chosen.memory_mb,
+                    watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S,
+                )
         except (NotGraded, SpecError) as err:
             planned.refused.append((job, str(err)))
             continue
+        assert spec.path is not None  # load_spec records the file it read
         if spec.path not in spec_hashes:
             spec_hashes[spec.path] = hashlib.sha256(Path(spec.path).read_bytes()).hexdigest()
-        key = grading_key(learner=submission.learner, challenge=spec.name, submission_sha256=sha256,
-                          spec_sha256=spec_hashes[spec.path], profile=profile, seed=seed, kit_version=version)
+        key = grading_key(
+            learner=submission.learner,
+            challenge=spec.name,
+            submission_sha256=sha256,
+            spec_sha256=spec_hashes[spec.path],
+            profile=profile,
+            seed=seed,
+            kit_version=version,
+        )
         if key in seen:
             planned.refused.append((job, f"the same file as {seen[key]}, already in this batch: graded once"))
             continue
@@ -148,16 +180,34 @@ def record_outcome(outcome: Outcome, *, db_path: Path, key: bytes | None, signed
     job = outcome.job
     if outcome.result is None:
         why = outcome.problem or "no result"
-        return Row(job.index, job.learner, job.challenge or "", None, None, "not_graded", None, None, job.run_dir,
-                   why, reason=why)
+        return Row(
+            job.index,
+            job.learner,
+            job.challenge or "",
+            None,
+            None,
+            "not_graded",
+            None,
+            None,
+            job.run_dir,
+            why,
+            reason=why,
+        )
     document = outcome.result
     if document["verdict"] == "not_graded":  # the grader's side: not recorded, graded again next time
         return row_from_result(job.index, job.learner, document)
     note = "graded again after its process died" if outcome.attempts > 1 else ""
     submission_id = ""
+    assert outcome.private is not None  # the worker writes it with the result
     try:
-        submission_id = record(document, LeaderboardRun(**outcome.private), db_path=db_path, key=key,
-                               signed_dir=signed_dir, batch_grading=(job.key, job.run_dir)).submission_id
+        submission_id = record(
+            document,
+            LeaderboardRun(**outcome.private),
+            db_path=db_path,
+            key=key,
+            signed_dir=signed_dir,
+            batch_grading=(job.key, job.run_dir),
+        ).submission_id
     except LeaderboardError as err:
         note = "recorded by another run of this batch" if "already recorded" in str(err) else f"not recorded: {err}"
     return row_from_result(job.index, job.learner, document, note, submission_id)
@@ -166,13 +216,26 @@ def record_outcome(outcome: Outcome, *, db_path: Path, key: bytes | None, signed
 # --------------------------------------------------------------------------- the whole
 
 
-def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path | None = None,
-                profile: str = config.DEFAULT_PROFILE, device: str = config.DEFAULT_DEVICE,
-                seed: int = config.DEFAULT_SEED, data_dir: Path | None = None, out_dir: Path | None = None,
-                db_path: Path = config.DEFAULT_LEADERBOARD_DB, gradebook: Path | None = None,
-                engine: str | LocalEngine | RayEngine = "local", jobs: int = 1, address: str | None = None,
-                isolation: str | None = None, key: bytes | None = None, signed_dir: Path | None = None,
-                events: BatchEvents | None = None) -> BatchSummary:
+def grade_batch(
+    *,
+    source: Path,
+    challenge: str | None = None,
+    spec_path: Path | None = None,
+    profile: str = config.DEFAULT_PROFILE,
+    device: str = config.DEFAULT_DEVICE,
+    seed: int = config.DEFAULT_SEED,
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    db_path: Path = config.DEFAULT_LEADERBOARD_DB,
+    gradebook: Path | None = None,
+    engine: str | LocalEngine | RayEngine = "local",
+    jobs: int = 1,
+    address: str | None = None,
+    isolation: str | None = None,
+    key: bytes | None = None,
+    signed_dir: Path | None = None,
+    events: BatchEvents | None = None,
+) -> BatchSummary:
     """Grade every submission under `source`; record each once; write the gradebook. See the module doc."""
     from grader.data import DataError, fetch
     from grader.leaderboard.db import open_db
@@ -185,8 +248,10 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
         if path.exists() and not path.is_dir():
             raise BatchError(f"{what} {path} exists and is not a folder: give a folder for the run folders")
     if gradebook.is_dir():
-        raise BatchError(f"--gradebook {gradebook} is a folder: give the path of a CSV file, for example "
-                         f"{gradebook / GRADEBOOK_FILE}")
+        raise BatchError(
+            f"--gradebook {gradebook} is a folder: give the path of a CSV file, for example "
+            f"{gradebook / GRADEBOOK_FILE}"
+        )
     if engine == "local":
         # Every grading of a batch is recorded, so none runs unisolated: on this machine that is
         # known now, and said once, not once per learner. (Ray workers on other machines decide there.)
@@ -200,8 +265,16 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     except BatchInputError as err:
         raise BatchError(str(err)) from None
     summary = BatchSummary(skipped=found.skipped, layout=found.layout)
-    planned = plan(found.submissions, spec_path=spec_path, profile=profile, seed=seed, device=device,
-                            data_dir=data_dir, out_dir=out_dir, isolation=isolation)
+    planned = plan(
+        found.submissions,
+        spec_path=spec_path,
+        profile=profile,
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        out_dir=out_dir,
+        isolation=isolation,
+    )
     try:  # a damaged or locked database is refused before anything trains
         with open_db(db_path, create=True) as db:
             recorded = db.batch_gradings([job.key for job in planned.jobs])
@@ -210,16 +283,34 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
     to_run = [job for job in planned.jobs if job.key not in recorded]
     if to_run:
         try:
-            fetch(sorted({planned.datasets[job.key] for job in to_run if job.key in planned.datasets}),
-                  data_dir=data_dir, progress=False)
+            fetch(
+                sorted({planned.datasets[job.key] for job in to_run if job.key in planned.datasets}),
+                data_dir=data_dir,
+                progress=False,
+            )
         except DataError as err:
             raise BatchError(str(err)) from None
 
     summary.recorded_before = len(planned.jobs) - len(to_run)
     events.on_plan(len(found.submissions), summary.recorded_before)
     for job, why in planned.refused:
-        _add(summary, events, Row(job.index, job.learner, job.challenge or Path(job.path).stem, None, None,
-                                  "not_graded", None, None, "", why, reason=why))
+        _add(
+            summary,
+            events,
+            Row(
+                job.index,
+                job.learner,
+                job.challenge or Path(job.path).stem,
+                None,
+                None,
+                "not_graded",
+                None,
+                None,
+                "",
+                why,
+                reason=why,
+            ),
+        )
     for job in planned.jobs:
         if job.key in recorded:
             _add(summary, events, row_from_record(job.index, recorded[job.key], RESUMED_NOTE))
@@ -240,9 +331,21 @@ def grade_batch(*, source: Path, challenge: str | None = None, spec_path: Path |
         rowed = {row.index for row in summary.rows}
         for job in to_run:
             if job.index not in rowed:  # never started, or stopped half-way
-                summary.rows.append(Row(job.index, job.learner, job.challenge or "", None, None, "not_graded",
-                                        None, None, job.run_dir, "interrupted: graded when the batch runs again",
-                                        reason="not graded yet: the batch was interrupted"))
+                summary.rows.append(
+                    Row(
+                        job.index,
+                        job.learner,
+                        job.challenge or "",
+                        None,
+                        None,
+                        "not_graded",
+                        None,
+                        None,
+                        job.run_dir,
+                        "interrupted: graded when the batch runs again",
+                        reason="not graded yet: the batch was interrupted",
+                    )
+                )
         if isinstance(runner, RayEngine) and runner.address is None:
             runner.stop()  # a local cluster ends with its batch
         try:

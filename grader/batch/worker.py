@@ -35,10 +35,19 @@ def grade_job(job):
     run = LeaderboardRun(learner=job.learner)
     backend.configure_process(job.device)
     backend.bound_gpu_memory()  # PyTorch only; the other backends read their environment
-    result = grade(path=Path(job.path), challenge=job.challenge, spec_path=Path(job.spec_path) if job.spec_path else None,
-                   profile=job.profile, device=job.device, out_dir=Path(job.run_dir), seed=job.seed,
-                   data_dir=Path(job.data_dir) if job.data_dir else None, train=True, leaderboard=run,
-                   isolation=job.isolation)
+    result = grade(
+        path=Path(job.path),
+        challenge=job.challenge,
+        spec_path=Path(job.spec_path) if job.spec_path else None,
+        profile=job.profile,
+        device=job.device,
+        out_dir=Path(job.run_dir),
+        seed=job.seed,
+        data_dir=Path(job.data_dir) if job.data_dir else None,
+        train=True,
+        leaderboard=run,
+        isolation=job.isolation,
+    )
     private = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
     return result.to_dict(), private
 

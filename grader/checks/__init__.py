@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from grader.checks.architecture import SHARES, check_architecture, matched_variant
-from grader.checks.result import CheckResult, failed, not_reached, passed
-from grader.checks.submission import (check_augmentation, check_callback, check_compile, check_preprocess,
-                                     check_unused_callbacks)
-from grader.checks.training import (check_gap, check_tier, check_training, known_cause, regularise_hint, tier_hint,
-                                    tier_id)
 from grader.checks.normal_form import fold_preprocessing
+from grader.checks.result import CheckResult, failed, not_reached, passed
+from grader.checks.submission import (
+    check_augmentation,
+    check_callback,
+    check_compile,
+    check_preprocess,
+    check_unused_callbacks,
+)
+from grader.checks.training import (
+    check_gap,
+    check_tier,
+    check_training,
+    known_cause,
+    regularise_hint,
+    tier_hint,
+    tier_id,
+)
 from grader.facts import ModelFacts, SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
 
@@ -22,34 +34,46 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
 
     model, moved = checked_model(spec, facts)
     if facts.preprocess is not None:
-        results.append(check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess,
-                                        moved))
+        results.append(
+            check_preprocess(spec.preprocess_points, spec.input_shape, spec.input_scale, facts.preprocess, moved)
+        )
     else:
         results.append(_missing(facts, "preprocess", "preprocess", "preprocess()", spec.preprocess_points, reason))
 
     arch = spec.architecture
     if model is not None:
+        assert facts.model is not None  # checked_model finds a model only in facts.model
         results += check_architecture(arch, spec.input_shape, model)
         results.append(check_compile(spec.compile, spec.task, facts.model))
         if spec.augmentation:
             results.append(check_augmentation(spec.augmentation, facts.model))
     else:
-        for key, title in (("input", "Input shape"), ("layers", "Layers and settings"),
-                           ("shapes", "Output shapes"), ("params", "Parameter counts")):
-            results.append(_missing(facts, "build_model", f"architecture.{key}", title, arch.points * SHARES[key],
-                                    reason))
+        for key, title in (
+            ("input", "Input shape"),
+            ("layers", "Layers and settings"),
+            ("shapes", "Output shapes"),
+            ("params", "Parameter counts"),
+        ):
+            results.append(
+                _missing(facts, "build_model", f"architecture.{key}", title, arch.points * SHARES[key], reason)
+            )
         results.append(_missing(facts, "build_model", "compile", "compile()", spec.compile.points, reason))
         if spec.augmentation:
-            results.append(_missing(facts, "build_model", "augmentation", "Data augmentation",
-                                    spec.augmentation.points, reason))
+            results.append(
+                _missing(facts, "build_model", "augmentation", "Data augmentation", spec.augmentation.points, reason)
+            )
 
     if spec.callback:
         if facts.callbacks is not None:
-            results.append(check_callback(spec.callback, profile.target_accuracy, facts.callbacks,
-                                          facts.training if trained else None))
+            results.append(
+                check_callback(
+                    spec.callback, profile.target_accuracy, facts.callbacks, facts.training if trained else None
+                )
+            )
         else:
-            results.append(_missing(facts, "callbacks", "callback", "Stop-at-target callback", spec.callback.points,
-                                    reason))
+            results.append(
+                _missing(facts, "callbacks", "callback", "Stop-at-target callback", spec.callback.points, reason)
+            )
     elif facts.callbacks is not None and (unused := check_unused_callbacks(facts.callbacks)) is not None:
         results.append(unused)
 
@@ -64,8 +88,11 @@ def run_checks(spec: ChallengeSpec, profile: Profile, facts: SubmissionFacts, *,
         if facts.metrics is not None:
             results.append(check_tier(index, tier, profile.accuracy_tolerance, facts.metrics, variant, hint))
         else:
-            results.append(not_reached(tier_id(index), f"Test accuracy ≥ {tier.min_accuracy:g}", tier.points,
-                                       reason, bonus=tier.stretch))
+            results.append(
+                not_reached(
+                    tier_id(index), f"Test accuracy ≥ {tier.min_accuracy:g}", tier.points, reason, bonus=tier.stretch
+                )
+            )
     if profile.max_gap is not None:
         if facts.metrics is not None:
             results.append(check_gap(profile, facts.metrics, regularise_hint(spec)))

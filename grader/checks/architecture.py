@@ -10,6 +10,7 @@ from a setting or a missing layer already reported are explained, not counted ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +81,12 @@ def compared_layers(spec: ArchitectureSpec, model: ModelFacts) -> list[LayerFact
 # layer with a wrong setting is reported as that; layers of related types may be paired as a
 # replacement (MaxPooling2D where AveragePooling2D was expected); any other pair costs more than
 # a deletion plus an insertion, so it never happens.
-FAMILIES = ({"MaxPooling2D", "AveragePooling2D"}, {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"},
-            {"Dropout", "SpatialDropout2D", "GaussianDropout"}, {"Flatten", "GlobalAveragePooling2D",
-                                                                  "GlobalMaxPooling2D"})
+FAMILIES = (
+    {"MaxPooling2D", "AveragePooling2D"},
+    {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"},
+    {"Dropout", "SpatialDropout2D", "GaussianDropout"},
+    {"Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D"},
+)
 
 
 def _pair_cost(exp: LayerSpec, obs: LayerFacts) -> float:
@@ -131,8 +135,9 @@ def align(expected: list[LayerSpec], observed: list[LayerFacts]) -> list[tuple[i
     return pairs
 
 
-def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFacts,
-            input_matches: bool = True) -> Comparison:
+def compare(
+    spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFacts, input_matches: bool = True
+) -> Comparison:
     expected = normal_form(list(variant.layers))
     observed = two_unit_softmax_as_sigmoid(compared_layers(spec, model), expected)
     result = Comparison(variant, expected=expected, observed=observed)
@@ -145,9 +150,13 @@ def compare(spec: ArchitectureSpec, variant: ArchitectureVariant, model: ModelFa
         if i is not None and j is not None:
             exp, obs = expected[i], observed[j]
             if exp.type != obs.type:
-                result.structure.append(Problem(
-                    f"layer {j + 1} is {obs.type}, expected {labels[i]}",
-                    f"replace {obs.describe()} with {_spec_text(exp)}", "structure"))
+                result.structure.append(
+                    Problem(
+                        f"layer {j + 1} is {obs.type}, expected {labels[i]}",
+                        f"replace {obs.describe()} with {_spec_text(exp)}",
+                        "structure",
+                    )
+                )
                 diverged = True
                 continue
             diverged = _compare_pair(labels[i], exp, obs, result, diverged)
@@ -190,15 +199,18 @@ def _missing(expected: list[LayerSpec], i: int, labels: list[str]) -> Problem:
 def _extra(layer: LayerFacts, j: int, previous: LayerSpec | None) -> Problem:
     where = f"after the {previous.type}" if previous is not None else "at the start"
     if layer.type == "Rescaling":
-        return Problem(f"unexpected Rescaling (layer {j + 1}) {where}",
-                       "remove the Rescaling layer and scale the pixels in preprocess() instead: the grader "
-                       "prepares the test images the way preprocess() should, already scaled", "structure")
+        return Problem(
+            f"unexpected Rescaling (layer {j + 1}) {where}",
+            "remove the Rescaling layer and scale the pixels in preprocess() instead: the grader "
+            "prepares the test images the way preprocess() should, already scaled",
+            "structure",
+        )
     if layer.type in HARMLESS_ADDITIONS:
-        return Problem(f"extra {layer.type} (layer {j + 1}) {where}: fine, it only steadies training",
-                       "", "harmless")
+        return Problem(f"extra {layer.type} (layer {j + 1}) {where}: fine, it only steadies training", "", "harmless")
     return Problem(
         f"unexpected {layer.type} (layer {j + 1}) {where}",
-        f"remove {layer.describe()}: the spec has no such layer there", "structure",
+        f"remove {layer.describe()}: the spec has no such layer there",
+        "structure",
     )
 
 
@@ -243,24 +255,29 @@ def _compare_pair(label: str, exp: LayerSpec, obs: LayerFacts, result: Compariso
 def _config_problem(label: str, key: str, want: Any, got: Any) -> Problem:
     if key == "activation":
         if want == "softmax" and got == "sigmoid":
-            return Problem(f"{label} uses sigmoid, expected softmax",
-                           "for several classes use activation='softmax': it turns the outputs into "
-                           "probabilities that sum to 1")
+            return Problem(
+                f"{label} uses sigmoid, expected softmax",
+                "for several classes use activation='softmax': it turns the outputs into probabilities that sum to 1",
+            )
         if want == "sigmoid" and got == "softmax":
-            return Problem(f"{label} uses softmax, expected sigmoid",
-                           "softmax over a single output is always 1.0: use activation='sigmoid' for a "
-                           "yes/no (binary) output")
+            return Problem(
+                f"{label} uses softmax, expected sigmoid",
+                "softmax over a single output is always 1.0: use activation='sigmoid' for a yes/no (binary) output",
+            )
         if got in (None, "linear"):
-            return Problem(f"{label} has no activation, expected {want}",
-                           f"pass activation='{want}' (without it the layer is linear)")
+            return Problem(
+                f"{label} has no activation, expected {want}",
+                f"pass activation='{want}' (without it the layer is linear)",
+            )
         return Problem(f"{label} uses activation {got}, expected {want}", f"pass activation='{want}'")
     if key == "filters":
         return Problem(f"{label} has {got} filters, expected {want}", f"use {label.split()[0]}({want}, ...)")
     if key == "units":
         return Problem(f"{label} has {got} units, expected {want}", f"use Dense({want}, ...)")
     if key in ("kernel_size", "pool_size"):
-        return Problem(f"{label} has {key} {shape_text(got or [])}, expected {shape_text(want)}",
-                       f"pass {key}={tuple(want)}")
+        return Problem(
+            f"{label} has {key} {shape_text(got or [])}, expected {shape_text(want)}", f"pass {key}={tuple(want)}"
+        )
     if key == "rate":
         return Problem(f"{label} drops {got}, expected rate {want}", f"use Dropout({want})")
     return Problem(f"{label} has {key}={got!r}, expected {want!r}", f"pass {key}={want!r}")
@@ -279,20 +296,29 @@ def _shape_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     message = f"{label} outputs {shape_text(obs.output)}, expected {shape_text(exp.output or ())}"
     config = obs.config
     if exp.type.startswith("Conv") and (
-            hint := strides_hint(config.get("filters"), config.get("kernel_size"), config.get("strides"))):
+        hint := strides_hint(config.get("filters"), config.get("kernel_size"), config.get("strides"))
+    ):
         return Problem(message, hint, "shape")
     if exp.type == "Conv2D" and obs.config.get("padding") == "same":
-        return Problem(message, "use padding='valid' (the default): each 3x3 convolution then trims one pixel "
-                                "from every side", "shape")
-    return Problem(message, SHAPE_SETTINGS_HINT.get(exp.type.rstrip("123D"), "check this layer's settings against "
-                                                                              "the challenge file"), "shape")
+        return Problem(
+            message,
+            "use padding='valid' (the default): each 3x3 convolution then trims one pixel from every side",
+            "shape",
+        )
+    return Problem(
+        message,
+        SHAPE_SETTINGS_HINT.get(exp.type.rstrip("123D"), "check this layer's settings against the challenge file"),
+        "shape",
+    )
 
 
 def _params_problem(label: str, exp: LayerSpec, obs: LayerFacts) -> Problem:
     # Only called when the layer's settings and its input match the spec (else it is explained).
-    return Problem(f"{label} has {obs.params:,} parameters, expected {exp.params:,}",
-                   "its settings and input look right: keep the defaults (use_bias=True, no extra weights)",
-                   "params")
+    return Problem(
+        f"{label} has {obs.params:,} parameters, expected {exp.params:,}",
+        "its settings and input look right: keep the defaults (use_bias=True, no extra weights)",
+        "params",
+    )
 
 
 # --------------------------------------------------------------------------- the checks
@@ -313,8 +339,9 @@ def matched_variant(spec: ArchitectureSpec, model: ModelFacts, input_shape: tupl
     return best.variant.name if not serious else None
 
 
-def _from_problems(id: str, title: str, points: float, problems: list[Problem], ok_message: str,
-                   explained: list[str] = ()) -> CheckResult:
+def _from_problems(
+    id: str, title: str, points: float, problems: list[Problem], ok_message: str, explained: Sequence[str] = ()
+) -> CheckResult:
     """Points in proportion to what is wrong: each problem costs its WEIGHTS share, harmless
     additions cost a little without failing the check."""
     lost = min(1.0, sum(WEIGHTS[p.kind] for p in problems))
@@ -322,8 +349,10 @@ def _from_problems(id: str, title: str, points: float, problems: list[Problem], 
     serious = [p for p in problems if p.kind != "harmless"]
     notes = [p.message for p in problems if p.kind == "harmless"]
     if explained:
-        ok_message = ("no difference of its own; these follow from the layer problems above and are not counted "
-                      "again: " + "; ".join(explained[:4]) + ("; ..." if len(explained) > 4 else ""))
+        ok_message = (
+            "no difference of its own; these follow from the layer problems above and are not counted "
+            "again: " + "; ".join(explained[:4]) + ("; ..." if len(explained) > 4 else "")
+        )
     if not serious:
         message = ok_message + (f" ({'; '.join(notes)})" if notes else "")
         return CheckResult(id, title, round(earned, 4), round(points, 4), True, message)
@@ -341,8 +370,10 @@ def check_input_shape(spec: ArchitectureSpec, expected: tuple[int, ...], model: 
         return passed("architecture.input", "Input shape", points, f"input {shape_text(expected)}")
     message = f"expected input {shape_text(expected)}, got {shape_text(got)}"
     if got == tuple(expected[:-1]):
-        hint = (f"did you reshape the images? Conv2D needs a channels axis: use "
-                f"keras.Input(shape={tuple(expected)}) and reshape in preprocess()")
+        hint = (
+            f"did you reshape the images? Conv2D needs a channels axis: use "
+            f"keras.Input(shape={tuple(expected)}) and reshape in preprocess()"
+        )
     else:
         hint = f"start the model with keras.Input(shape={tuple(expected)})"
     return failed("architecture.input", "Input shape", points, message, hint)
@@ -357,13 +388,29 @@ def check_architecture(spec: ArchitectureSpec, expected_input: tuple[int, ...], 
     params_explained = [e for e in best.explained if " parameters" in e]
     return [
         check_input_shape(spec, expected_input, model),
-        _from_problems("architecture.layers", "Layers and settings", spec.points * SHARES["layers"],
-                       best.layer_problems, f"{n} layers in the expected order{name}"),
-        _from_problems("architecture.shapes", "Output shapes", spec.points * SHARES["shapes"],
-                       best.shapes, "every layer outputs the expected shape", shapes_explained),
-        _from_problems("architecture.params", "Parameter counts", spec.points * SHARES["params"],
-                       best.params, f"{model.total_params:,} parameters, layer by layer as expected",
-                       params_explained),
+        _from_problems(
+            "architecture.layers",
+            "Layers and settings",
+            spec.points * SHARES["layers"],
+            best.layer_problems,
+            f"{n} layers in the expected order{name}",
+        ),
+        _from_problems(
+            "architecture.shapes",
+            "Output shapes",
+            spec.points * SHARES["shapes"],
+            best.shapes,
+            "every layer outputs the expected shape",
+            shapes_explained,
+        ),
+        _from_problems(
+            "architecture.params",
+            "Parameter counts",
+            spec.points * SHARES["params"],
+            best.params,
+            f"{model.total_params:,} parameters, layer by layer as expected",
+            params_explained,
+        ),
     ]
 
 
@@ -375,11 +422,18 @@ def layer_table(spec: ArchitectureSpec, expected_input: tuple[int, ...], model: 
     for i, j in best.alignment:
         obs = best.observed[j] if j is not None else None
         exp = best.expected[i] if i is not None else None
-        rows.append({
-            "yours": None if obs is None else {"name": obs.name, "type": obs.type, "output": list(obs.output),
-                                               "params": obs.params},
-            "expected": None if exp is None else {"type": exp.type,
-                                                  "output": list(exp.output) if exp.output is not None else None,
-                                                  "params": exp.params},
-        })
+        rows.append(
+            {
+                "yours": None
+                if obs is None
+                else {"name": obs.name, "type": obs.type, "output": list(obs.output), "params": obs.params},
+                "expected": None
+                if exp is None
+                else {
+                    "type": exp.type,
+                    "output": list(exp.output) if exp.output is not None else None,
+                    "params": exp.params,
+                },
+            }
+        )
     return rows

@@ -54,8 +54,10 @@ def case_message(case: CaseFacts) -> str:
         return f"{case.call} returned shape {_shape(case.got_shape or ())}, expected {_shape(case.expected_shape)}"
     m = case.mismatch
     assert m is not None
-    return (f"{case.call}: first wrong value at (row {m.row}, col {m.col}): expected {_number(m.expected)}, "
-            f"got {_number(m.got)} ({m.differing} of {m.total} values differ)")
+    return (
+        f"{case.call}: first wrong value at (row {m.row}, col {m.col}): expected {_number(m.expected)}, "
+        f"got {_number(m.got)} ({m.differing} of {m.total} values differ)"
+    )
 
 
 def check_cases(id: str, title: str, points: float, reference: str, cases: list[CaseFacts]) -> CheckResult:

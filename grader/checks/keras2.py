@@ -14,29 +14,45 @@ LR_HINT = "Keras 3 calls it learning_rate: for example keras.optimizers.RMSprop(
 
 # (pattern in the error message, the fix). The first match wins.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (r"np_utils",
-     "Keras 3 has no keras.utils.np_utils: use keras.utils.to_categorical, or better, keep the integer labels: "
-     "loss='sparse_categorical_crossentropy' needs no one-hot labels"),
-    (r"ImageDataGenerator|flow_from_directory|keras\.preprocessing\.image",
-     "Keras 3 has no ImageDataGenerator: put augmentation layers (layers.RandomFlip, layers.RandomRotation, "
-     "layers.RandomZoom) at the start of the model; the grader feeds the images itself"),
-    (r"fit_generator|evaluate_generator|predict_generator",
-     "Keras 3 has no fit_generator: model.fit(...) takes generators and datasets too; keep training under "
-     "`if __name__ == \"__main__\":`, the grader trains the model itself"),
+    (
+        r"np_utils",
+        "Keras 3 has no keras.utils.np_utils: use keras.utils.to_categorical, or better, keep the integer labels: "
+        "loss='sparse_categorical_crossentropy' needs no one-hot labels",
+    ),
+    (
+        r"ImageDataGenerator|flow_from_directory|keras\.preprocessing\.image",
+        "Keras 3 has no ImageDataGenerator: put augmentation layers (layers.RandomFlip, layers.RandomRotation, "
+        "layers.RandomZoom) at the start of the model; the grader feeds the images itself",
+    ),
+    (
+        r"fit_generator|evaluate_generator|predict_generator",
+        "Keras 3 has no fit_generator: model.fit(...) takes generators and datasets too; keep training under "
+        '`if __name__ == "__main__":`, the grader trains the model itself',
+    ),
     (r"(?:not recognized|unexpected keyword argument)\W*\{?\W*'?lr'?\b|'lr'", LR_HINT),
-    (r"KeyError: '(acc|val_acc)'",
-     "Keras 3 logs the metric as 'accuracy' (and 'val_accuracy'): read logs['accuracy'], and compile with "
-     "metrics=['accuracy']"),
-    (r"KeyError: '(accuracy|val_accuracy)'",
-     "the logs hold only what compile() measures: compile with metrics=['accuracy']"),
-    (r"expected (?:min_)?ndim=4, found ndim=3",
-     "Conv2D needs a channels axis: start with keras.Input(shape=(height, width, channels)), e.g. (28, 28, 1), "
-     "and reshape the images in preprocess()"),
-    (r"border_mode",
-     "that is Keras 1 syntax: rename border_mode= to padding=, and write the kernel as one tuple: "
-     "Conv2D(32, (3, 3), padding='valid')"),
-    (r"nb_epoch|nb_filter|init=|subsample",
-     "that is Keras 1 syntax: the arguments are now epochs=, filters=, kernel_initializer= and strides="),
+    (
+        r"KeyError: '(acc|val_acc)'",
+        "Keras 3 logs the metric as 'accuracy' (and 'val_accuracy'): read logs['accuracy'], and compile with "
+        "metrics=['accuracy']",
+    ),
+    (
+        r"KeyError: '(accuracy|val_accuracy)'",
+        "the logs hold only what compile() measures: compile with metrics=['accuracy']",
+    ),
+    (
+        r"expected (?:min_)?ndim=4, found ndim=3",
+        "Conv2D needs a channels axis: start with keras.Input(shape=(height, width, channels)), e.g. (28, 28, 1), "
+        "and reshape the images in preprocess()",
+    ),
+    (
+        r"border_mode",
+        "that is Keras 1 syntax: rename border_mode= to padding=, and write the kernel as one tuple: "
+        "Conv2D(32, (3, 3), padding='valid')",
+    ),
+    (
+        r"nb_epoch|nb_filter|init=|subsample",
+        "that is Keras 1 syntax: the arguments are now epochs=, filters=, kernel_initializer= and strides=",
+    ),
 )
 
 
@@ -67,7 +83,9 @@ def strides_hint(filters: int | None, kernel_size: list[int] | None, strides: li
     if kernel_size and len(kernel_size) == 2 and list(strides) == list(kernel_size):
         rows, cols = kernel_size
         n = filters if isinstance(filters, int) else "filters"
-        return (f"this layer has strides={shown}: Conv2D({n}, {rows}, {cols}) is the Keras 2 way to write a "
-                f"{rows}x{cols} kernel, but Keras 3 reads the third number as strides. "
-                f"Write Conv2D({n}, ({rows}, {cols}))")
+        return (
+            f"this layer has strides={shown}: Conv2D({n}, {rows}, {cols}) is the Keras 2 way to write a "
+            f"{rows}x{cols} kernel, but Keras 3 reads the third number as strides. "
+            f"Write Conv2D({n}, ({rows}, {cols}))"
+        )
     return f"this layer has strides={shown}, which shrinks its output: remove strides= (the default is 1)"

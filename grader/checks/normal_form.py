@@ -36,10 +36,25 @@ dataclasses with `type`, `config`, `output` and `params`. Pure: no Keras.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
-Layer = TypeVar("Layer")
+
+class _LayerLike(Protocol):
+    """What the rules read of a layer: `LayerFacts` and `LayerSpec` both have it."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def output(self) -> tuple[int | None, ...] | None: ...
+    @property
+    def params(self) -> int | None: ...
+
+
+Layer = TypeVar("Layer", bound=_LayerLike)
 
 # Layers with an `activation` argument an activation layer can fold into.
 ACTIVATABLE = frozenset({"Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Dense"})
@@ -48,8 +63,9 @@ FOLDS_ACROSS = frozenset({"BatchNormalization"})
 # Layers that change nothing but the order of the numbers.
 RESHAPING = frozenset({"Flatten", "Reshape"})
 # Layers that act on each number on its own (in training or always): they commute with RESHAPING.
-ELEMENTWISE = frozenset({"Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Activation", "ReLU",
-                         "LeakyReLU", "ELU", "Softmax"})
+ELEMENTWISE = frozenset(
+    {"Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"}
+)
 
 
 def computes_identity(layer: Any) -> bool:
@@ -105,8 +121,12 @@ def fold_activations(layers: Sequence[Layer]) -> list[Layer]:
                 target -= 1
             if _has_no_activation(out[target]):
                 host = out[target]
-                out[target] = replace(host, config={**host.config, "activation": act},
-                                      params=_param_sum(host.params, layer.params), **_joined_name(host, layer))
+                out[target] = replace(
+                    host,
+                    config={**host.config, "activation": act},
+                    params=_param_sum(host.params, layer.params),
+                    **_joined_name(host, layer),
+                )
                 continue
         out.append(layer)
     return out
@@ -116,7 +136,7 @@ def elementwise_after_reshape(layers: Sequence[Layer]) -> list[Layer]:
     out: list[Any] = []
     for layer in layers:
         if layer.type in RESHAPING:
-            moved = []
+            moved: list[Any] = []
             while out and out[-1].type in ELEMENTWISE:
                 moved.insert(0, out.pop())
             out.append(layer)
@@ -141,11 +161,18 @@ def two_unit_softmax_as_sigmoid(observed: Sequence[Layer], expected: Sequence[An
     if not out or not expected:
         return out
     last, want = out[-1], expected[-1]
-    if is_two_unit_softmax(last) and want.type == "Dense" and want.config.get("units") == 1 \
-            and want.config.get("activation") == "sigmoid":
-        out[-1] = replace(last, config={**last.config, "units": 1, "activation": "sigmoid"},
-                          output=(*tuple(last.output)[:-1], 1) if last.output else last.output,
-                          params=None if last.params is None else last.params // 2)
+    if (
+        is_two_unit_softmax(last)
+        and want.type == "Dense"
+        and want.config.get("units") == 1
+        and want.config.get("activation") == "sigmoid"
+    ):
+        out[-1] = replace(
+            last,
+            config={**last.config, "units": 1, "activation": "sigmoid"},
+            output=(*tuple(last.output)[:-1], 1) if last.output else last.output,
+            params=None if last.params is None else last.params // 2,
+        )
     return out
 
 
@@ -162,13 +189,23 @@ def fold_preprocessing(model: Any, preprocess: Any, expected_input: Sequence[int
     while layers:
         first = layers[0]
         # Only where preprocess() returned the shape the model takes: then the Reshape does its job.
-        if (first.type == "Reshape" and tuple(first.output) == tuple(expected_input)
-                and _squeezed(input_shape) == _squeezed(expected_input) and input_shape != tuple(expected_input)
-                and preprocess is not None and tuple(preprocess.shape[1:]) == input_shape):
+        if (
+            first.type == "Reshape"
+            and tuple(first.output) == tuple(expected_input)
+            and _squeezed(input_shape) == _squeezed(expected_input)
+            and input_shape != tuple(expected_input)
+            and preprocess is not None
+            and tuple(preprocess.shape[1:]) == input_shape
+        ):
             input_shape = tuple(first.output)
-        elif (first.type == "Rescaling" and _is_number(first.config.get("offset", 0.0), 0.0)
-              and isinstance(first.config.get("scale"), (int, float)) and preprocess is not None
-              and preprocess.factor is not None and abs(preprocess.factor * first.config["scale"] - 1) <= 1e-4):
+        elif (
+            first.type == "Rescaling"
+            and _is_number(first.config.get("offset", 0.0), 0.0)
+            and isinstance(first.config.get("scale"), (int, float))
+            and preprocess is not None
+            and preprocess.factor is not None
+            and abs(preprocess.factor * first.config["scale"] - 1) <= 1e-4
+        ):
             pass
         else:
             break

@@ -25,8 +25,9 @@ def passed(id: str, title: str, points: float, message: str, *, bonus: bool = Fa
     return CheckResult(id, title, round(points, 4), round(points, 4), True, message, "", bonus)
 
 
-def failed(id: str, title: str, max_points: float, message: str, hint: str = "", *, bonus: bool = False,
-           points: float = 0.0) -> CheckResult:
+def failed(
+    id: str, title: str, max_points: float, message: str, hint: str = "", *, bonus: bool = False, points: float = 0.0
+) -> CheckResult:
     return CheckResult(id, title, round(points, 4), round(max_points, 4), False, message, hint, bonus)
 
 

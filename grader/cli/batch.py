@@ -14,34 +14,87 @@ from grader.cli.leaderboard import _db_option, _key_file_option
 @click.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--challenge", help="Grade only this challenge (needed when each learner is one file, alice.py).")
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Use this challenge spec (TOML) instead of the built-in one.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use this challenge spec (TOML) instead of the built-in one.",
+)
 @click.option("--profile", default=config.DEFAULT_PROFILE, show_default=True)
 @click.option("--device", type=click.Choice(config.DEVICES), default=config.DEFAULT_DEVICE, show_default=True)
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
-              help="Folder with the raw datasets (default: the cache, then download).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the run folders (<learner>/<challenge>-<key>) and the gradebook "
-                   "(default: runs/batch). Keep it to resume the batch.")
-@click.option("--gradebook", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where the gradebook CSV goes (default: OUT/gradebook.csv).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRADER_DATA_DIR",
+    help="Folder with the raw datasets (default: the cache, then download).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the run folders (<learner>/<challenge>-<key>) and the gradebook "
+    "(default: runs/batch). Keep it to resume the batch.",
+)
+@click.option(
+    "--gradebook",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the gradebook CSV goes (default: OUT/gradebook.csv).",
+)
 @_db_option
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: Ray tasks (a local cluster, or --address).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Gradings at once on this machine, each on its own share of the cores (with --engine ray "
-                   "and no --address: the local cluster's CPUs).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: worker processes on this machine; ray: Ray tasks (a local cluster, or --address).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Gradings at once on this machine, each on its own share of the cores (with --engine ray "
+    "and no --address: the local cluster's CPUs).",
+)
 @click.option("--address", help="An existing Ray cluster (ray://host:10001 or auto); implies --engine ray.")
-@click.option("--isolation", type=click.Choice(["auto", "namespaces", "uid"]), default=None,
-              envvar="GRADER_ISOLATION", help="How to isolate each submission's code (`grade docs security`). A batch "
-                                              "records gradings, so it never runs a submission unisolated.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "namespaces", "uid"]),
+    default=None,
+    envvar="GRADER_ISOLATION",
+    help="How to isolate each submission's code (`grade docs security`). A batch "
+    "records gradings, so it never runs a submission unisolated.",
+)
 @click.option("--sign", is_flag=True, help="Also write a record signed with the host's secret key per grading.")
 @_key_file_option
-@click.option("--signed-dir", type=click.Path(file_okay=False, path_type=Path), default=config.DEFAULT_SIGNED_DIR,
-              show_default=True, help="With --sign: where the signed records go (host only).")
-def batch(source: Path, challenge, spec_path, profile, device, seed, data_dir, out_dir, gradebook, db_path, engine,
-          jobs, address, isolation, sign, key_file, signed_dir) -> None:
+@click.option(
+    "--signed-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.DEFAULT_SIGNED_DIR,
+    show_default=True,
+    help="With --sign: where the signed records go (host only).",
+)
+def batch(
+    source: Path,
+    challenge,
+    spec_path,
+    profile,
+    device,
+    seed,
+    data_dir,
+    out_dir,
+    gradebook,
+    db_path,
+    engine,
+    jobs,
+    address,
+    isolation,
+    sign,
+    key_file,
+    signed_dir,
+) -> None:
     """Grade every submission in SOURCE and record each once on the leaderboard database.
 
     SOURCE is a folder with one sub-folder per learner (alice/fashion.py), or one file per learner
@@ -67,11 +120,25 @@ def batch(source: Path, challenge, spec_path, profile, device, seed, data_dir, o
         console = Console(width=120)
     try:
         with batch_progress(console) as events:
-            summary = grade_batch(source=source, challenge=challenge, spec_path=spec_path, profile=profile,
-                                  device=device, seed=seed, data_dir=data_dir, out_dir=out_dir, db_path=db_path,
-                                  gradebook=gradebook, engine="ray" if address else engine, jobs=jobs,
-                                  address=address, isolation=isolation, key=key,
-                                  signed_dir=signed_dir if sign else None, events=events)
+            summary = grade_batch(
+                source=source,
+                challenge=challenge,
+                spec_path=spec_path,
+                profile=profile,
+                device=device,
+                seed=seed,
+                data_dir=data_dir,
+                out_dir=out_dir,
+                db_path=db_path,
+                gradebook=gradebook,
+                engine="ray" if address else engine,
+                jobs=jobs,
+                address=address,
+                isolation=isolation,
+                key=key,
+                signed_dir=signed_dir if sign else None,
+                events=events,
+            )
     except (BatchError, RuntimeError, ValueError) as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(config.EXIT_NOT_GRADED)

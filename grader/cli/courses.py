@@ -29,10 +29,20 @@ def nbgrader() -> None:
 
 @nbgrader.command(name="build")
 @click.argument("challenges", nargs=-1)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
-              show_default=True, help="The nbgrader course folder to write (source/<challenge>/<challenge>.ipynb).")
-@click.option("--profile", default=config.DEFAULT_PROFILE, show_default=True,
-              help="The profile whose target accuracy the callback test uses.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("course"),
+    show_default=True,
+    help="The nbgrader course folder to write (source/<challenge>/<challenge>.ipynb).",
+)
+@click.option(
+    "--profile",
+    default=config.DEFAULT_PROFILE,
+    show_default=True,
+    help="The profile whose target accuracy the callback test uses.",
+)
 def nbgrader_build(challenges: tuple[str, ...], out_dir: Path, profile: str) -> None:
     """Write a notebook per challenge (default: all) with nbgrader solution and test cells.
 
@@ -61,24 +71,40 @@ def gradescope() -> None:
 
 @gradescope.command(name="bundle")
 @click.argument("challenge")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The zip to write (default: gradescope-<challenge>.zip).")
-@click.option("--profile", default=config.DEFAULT_PROFILE, show_default=True, help="The profile submissions are graded with.")
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Grade against this spec (TOML) instead of the built-in one, e.g. with other thresholds.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The zip to write (default: gradescope-<challenge>.zip).",
+)
+@click.option(
+    "--profile", default=config.DEFAULT_PROFILE, show_default=True, help="The profile submissions are graded with."
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Grade against this spec (TOML) instead of the built-in one, e.g. with other thresholds.",
+)
 def gradescope_bundle(challenge: str, out_path: Path | None, profile: str, spec_path: Path | None) -> None:
     """Write the autograder zip (setup.sh, run_autograder, the kit) for CHALLENGE."""
     from grader.integrations.gradescope_bundle import build_bundle
     from grader.spec import SpecError
 
     try:
-        bundle = build_bundle(challenge=challenge, out_path=out_path or Path(f"gradescope-{challenge}.zip"),
-                              profile=profile, spec_path=spec_path)
+        bundle = build_bundle(
+            challenge=challenge,
+            out_path=out_path or Path(f"gradescope-{challenge}.zip"),
+            profile=profile,
+            spec_path=spec_path,
+        )
     except SpecError as err:
         _fail(str(err))
-    click.echo(f"{bundle.path}: Gradescope autograder for {bundle.challenge} (profile {bundle.profile}), "
-               f"{bundle.files} files, with the versions tested on Python {', '.join(bundle.pythons)}. Upload it as "
-               f"the assignment's autograder (an Ubuntu base image with one of those Pythons: 22.04 has 3.10).")
+    click.echo(
+        f"{bundle.path}: Gradescope autograder for {bundle.challenge} (profile {bundle.profile}), "
+        f"{bundle.files} files, with the versions tested on Python {', '.join(bundle.pythons)}. Upload it as "
+        f"the assignment's autograder (an Ubuntu base image with one of those Pythons: 22.04 has 3.10)."
+    )
 
 
 @gradescope.command(name="constraints")
@@ -96,8 +122,12 @@ def gradescope_constraints() -> None:
 
 @gradescope.command(name="export")
 @click.argument("result_path", type=click.Path(path_type=Path))
-@click.option("--to", "to_path", type=click.Path(path_type=Path),
-              help="Where to write results.json (a .json file, or a folder; default: print it).")
+@click.option(
+    "--to",
+    "to_path",
+    type=click.Path(path_type=Path),
+    help="Where to write results.json (a .json file, or a folder; default: print it).",
+)
 def gradescope_export(result_path: Path, to_path: Path | None) -> None:
     """Turn RESULT_PATH (a result.json, or the run folder holding it) into Gradescope's results.json."""
     from grader.integrations.gradescope import gradescope_results, write_results
@@ -122,13 +152,22 @@ def gradescope_export(result_path: Path, to_path: Path | None) -> None:
 
 def gradescope_submit_options(fn):
     """`--format` and `--results` for `grade submit`; they arrive as output_format and results_path."""
-    fn = click.option("--results", "results_path", type=click.Path(path_type=Path),
-                      help="With --format gradescope: where to write results.json (a .json file, or a folder; default: "
-                           "the run folder). Written even when the submission could not be graded.")(fn)
-    fn = click.option("--format", "output_format", type=click.Choice(["report", "json", "gradescope"]),
-                      default="report", show_default=True,
-                      help="report: the table; json: the result document (like --json); gradescope: the report, "
-                           "and Gradescope's results.json.")(fn)
+    fn = click.option(
+        "--results",
+        "results_path",
+        type=click.Path(path_type=Path),
+        help="With --format gradescope: where to write results.json (a .json file, or a folder; default: "
+        "the run folder). Written even when the submission could not be graded.",
+    )(fn)
+    fn = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["report", "json", "gradescope"]),
+        default="report",
+        show_default=True,
+        help="report: the table; json: the result document (like --json); gradescope: the report, "
+        "and Gradescope's results.json.",
+    )(fn)
     return fn
 
 

@@ -12,16 +12,24 @@ from pathlib import Path
 import click
 
 EXIT_DATA_ERROR = 2
-MNIST_NOTE = ("MNIST: keras.datasets.mnist.load_data() only accepts Keras' own mnist.npz, so it is not seeded; "
-              "grader.data.load_mnist_like_keras() returns the same arrays offline (`grade docs data`).")
+MNIST_NOTE = (
+    "MNIST: keras.datasets.mnist.load_data() only accepts Keras' own mnist.npz, so it is not seeded; "
+    "grader.data.load_mnist_like_keras() returns the same arrays offline (`grade docs data`)."
+)
 
 
 def _location_options(fn):
-    fn = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                      help="Cache folder (default: $GRADER_CACHE_DIR, else the user cache folder, ~/.cache/cnn-grader on Linux).")(fn)
-    fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                      help="Folder with the raw datasets, one sub-folder per dataset: fashion_mnist/, mnist/, "
-                           "cats_vs_dogs/ (also looked for: $GRADER_DATA_DIR).")(fn)
+    fn = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Cache folder (default: $GRADER_CACHE_DIR, else the user cache folder, ~/.cache/cnn-grader on Linux).",
+    )(fn)
+    fn = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder with the raw datasets, one sub-folder per dataset: fashion_mnist/, mnist/, "
+        "cats_vs_dogs/ (also looked for: $GRADER_DATA_DIR).",
+    )(fn)
     fn = click.argument("names", nargs=-1)(fn)
     return fn
 
@@ -34,8 +42,13 @@ def _report(results) -> None:
     for column in ("dataset", "source", "files verified", "train", "validation", "test (held out)", "seconds"):
         table.add_column(column, no_wrap=column != "source")
     for r in results:
-        table.add_row(r.name, r.source, f"{r.files_verified:,}",
-                      *(f"{r.split_sizes[s]:,}" for s in ("train", "validation", "test")), f"{r.seconds:.1f}")
+        table.add_row(
+            r.name,
+            r.source,
+            f"{r.files_verified:,}",
+            *(f"{r.split_sizes[s]:,}" for s in ("train", "validation", "test")),
+            f"{r.seconds:.1f}",
+        )
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)  # logs and CI: wide enough for the table
@@ -70,8 +83,15 @@ def data() -> None:
 @click.option("--no-download", is_flag=True, help="Fail instead of downloading what is not found locally.")
 def fetch_command(names: tuple[str, ...], data_dir: Path | None, cache_dir: Path | None, no_download: bool) -> None:
     """Verify and cache NAMES (default: all datasets), and seed Keras' own cache for Fashion-MNIST."""
-    _call("fetch", names=list(names) or None, data_dir=data_dir, cache_dir=cache_dir, download=not no_download,
-          progress=sys.stderr.isatty(), seed_keras=True)
+    _call(
+        "fetch",
+        names=list(names) or None,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        download=not no_download,
+        progress=sys.stderr.isatty(),
+        seed_keras=True,
+    )
 
 
 @data.command(name="verify")

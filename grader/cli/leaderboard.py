@@ -21,13 +21,23 @@ DB_HELP = "The leaderboard database (SQLite file; also $GRADER_DB)."
 
 
 def _db_option(fn):
-    return click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="GRADER_DB",
-                        default=config.DEFAULT_LEADERBOARD_DB, show_default=True, help=DB_HELP)(fn)
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(path_type=Path),
+        envvar="GRADER_DB",
+        default=config.DEFAULT_LEADERBOARD_DB,
+        show_default=True,
+        help=DB_HELP,
+    )(fn)
 
 
 def _key_file_option(fn):
-    return click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-                        help="The host's secret key (default: $GRADER_SECRET_KEY).")(fn)
+    return click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The host's secret key (default: $GRADER_SECRET_KEY).",
+    )(fn)
 
 
 def _fail(err: Exception) -> None:
@@ -52,22 +62,33 @@ def _check_learner(ctx, param, value: str | None) -> str | None:
 
 def leaderboard_submit_options(fn):
     """The options `grade submit` gains for the leaderboard; they arrive as keyword arguments."""
-    fn = click.option("--signed-dir", type=click.Path(file_okay=False, path_type=Path),
-                      default=config.DEFAULT_SIGNED_DIR, show_default=True,
-                      help="With --sign: where the signed record goes. It holds the private score: keep it from "
-                           "learners.")(fn)
+    fn = click.option(
+        "--signed-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=config.DEFAULT_SIGNED_DIR,
+        show_default=True,
+        help="With --sign: where the signed record goes. It holds the private score: keep it from learners.",
+    )(fn)
     fn = _key_file_option(fn)
-    fn = click.option("--sign", is_flag=True,
-                      help="Also write a record signed with the host's secret key, for `grade leaderboard "
-                           "import` on another host.")(fn)
-    fn = click.option("--daily-cap", type=click.IntRange(min=1), envvar="GRADER_DAILY_CAP",
-                      default=config.DEFAULT_DAILY_CAP,
-                      help="Graded submissions allowed per learner, challenge and UTC day (default: no cap; "
-                           "also $GRADER_DAILY_CAP).")(fn)
+    fn = click.option(
+        "--sign",
+        is_flag=True,
+        help="Also write a record signed with the host's secret key, for `grade leaderboard import` on another host.",
+    )(fn)
+    fn = click.option(
+        "--daily-cap",
+        type=click.IntRange(min=1),
+        envvar="GRADER_DAILY_CAP",
+        default=config.DEFAULT_DAILY_CAP,
+        help="Graded submissions allowed per learner, challenge and UTC day (default: no cap; also $GRADER_DAILY_CAP).",
+    )(fn)
     fn = _db_option(fn)
-    fn = click.option("--learner", callback=_check_learner,
-                      help="Record this submission on the leaderboard as this learner. Test figures shown are "
-                           "then of the public half of the test set.")(fn)
+    fn = click.option(
+        "--learner",
+        callback=_check_learner,
+        help="Record this submission on the leaderboard as this learner. Test figures shown are "
+        "then of the public half of the test set.",
+    )(fn)
     return fn
 
 
@@ -96,8 +117,12 @@ def start_leaderboard_submission(leaderboard: dict[str, Any], grading: dict[str,
         except NotGraded:
             challenge = None  # grading reports it; a submission that cannot be graded does not count
         if challenge is not None:
-            check_daily_cap(db_path=leaderboard["db_path"], learner=leaderboard["learner"], challenge=challenge,
-                            cap=leaderboard["daily_cap"])
+            check_daily_cap(
+                db_path=leaderboard["db_path"],
+                learner=leaderboard["learner"],
+                challenge=challenge,
+                cap=leaderboard["daily_cap"],
+            )
     except LeaderboardError as err:
         _fail(err)
     return LeaderboardRun(learner=leaderboard["learner"])
@@ -113,8 +138,13 @@ def finish_leaderboard_submission(result, run, leaderboard: dict[str, Any]) -> i
     from grader.leaderboard.commands import record
 
     try:
-        recorded = record(result, run, db_path=leaderboard["db_path"], key=leaderboard.get("key"),
-                          signed_dir=leaderboard["signed_dir"])
+        recorded = record(
+            result,
+            run,
+            db_path=leaderboard["db_path"],
+            key=leaderboard.get("key"),
+            signed_dir=leaderboard["signed_dir"],
+        )
     except LeaderboardError as err:
         where = f" (the graded result is in {result.run_dir})" if result.run_dir else ""
         click.echo(f"error: not recorded on the leaderboard{where}: {err}", err=True)
@@ -124,11 +154,15 @@ def finish_leaderboard_submission(result, run, leaderboard: dict[str, Any]) -> i
     else:
         rank = f"; public rank {recorded.public_rank} of {recorded.public_learners}" if recorded.public_rank else ""
         place = f"{rank}. Test figures above are of the public half of the test set"
-    click.echo(f"leaderboard: recorded {result.challenge} ({result.profile}) for {run.learner} as submission "
-               f"{recorded.submission_id}{place}.", err=True)
+    click.echo(
+        f"leaderboard: recorded {result.challenge} ({result.profile}) for {run.learner} as submission "
+        f"{recorded.submission_id}{place}.",
+        err=True,
+    )
     if recorded.signed_record is not None:
-        click.echo(f"leaderboard: signed record {recorded.signed_record} (host only: it holds the private score)",
-                   err=True)
+        click.echo(
+            f"leaderboard: signed record {recorded.signed_record} (host only: it holds the private score)", err=True
+        )
     return result.exit_code
 
 
@@ -163,12 +197,22 @@ def show(db_path: Path, challenge: str | None, final: bool) -> None:
 
 @leaderboard.command()
 @_db_option
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the static site (replaced as a whole; must be new, empty, or a previous site).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the static site (replaced as a whole; must be new, empty, or a previous site).",
+)
 @click.option("--final", is_flag=True, help="Rank on the private half and reveal it (the final standings).")
-@click.option("--names", type=click.Choice(["display", "anonymous"]), default="display", show_default=True,
-              help="display: learner IDs as they were typed (an e-mail address shows only its user part); "
-                   "anonymous: a stable label per learner (learner-3f9a1c) that only the database links to them.")
+@click.option(
+    "--names",
+    type=click.Choice(["display", "anonymous"]),
+    default="display",
+    show_default=True,
+    help="display: learner IDs as they were typed (an e-mail address shows only its user part); "
+    "anonymous: a stable label per learner (learner-3f9a1c) that only the database links to them.",
+)
 @click.option("--show-emails", is_flag=True, help="Publish learner IDs that are e-mail addresses whole.")
 def publish(db_path: Path, out_dir: Path, final: bool, names: str, show_emails: bool) -> None:
     """Write the leaderboards as a static site: HTML, JSON and CSV.
@@ -178,13 +222,14 @@ def publish(db_path: Path, out_dir: Path, final: bool, names: str, show_emails: 
     from grader.leaderboard.commands import publish as publish_boards
 
     try:
-        out, boards = publish_boards(db_path=db_path, out=out_dir, final=final, names=names,
-                                     show_emails=show_emails)
+        out, boards = publish_boards(db_path=db_path, out=out_dir, final=final, names=names, show_emails=show_emails)
     except LeaderboardError as err:
         _fail(err)
     ranked = sum(len(b.standings) for b in boards)
-    click.echo(f"published {len(boards)} board{'s' if len(boards) != 1 else ''} ({ranked} ranked entries, "
-               f"{'final: private half' if final else 'public half'}) to {out / 'index.html'}")
+    click.echo(
+        f"published {len(boards)} board{'s' if len(boards) != 1 else ''} ({ranked} ranked entries, "
+        f"{'final: private half' if final else 'public half'}) to {out / 'index.html'}"
+    )
 
 
 @leaderboard.command()
@@ -205,8 +250,10 @@ def select(learner: str, submission_ids: tuple[str, ...], db_path: Path) -> None
         board = select_submissions(db_path=db_path, learner=learner, submission_ids=list(submission_ids))
     except LeaderboardError as err:
         _fail(err)
-    click.echo(f"{learner}'s final submissions for {board['challenge']} ({board['profile']}): "
-               f"{', '.join(dict.fromkeys(submission_ids))}")
+    click.echo(
+        f"{learner}'s final submissions for {board['challenge']} ({board['profile']}): "
+        f"{', '.join(dict.fromkeys(submission_ids))}"
+    )
 
 
 @leaderboard.command(name="import")

@@ -13,10 +13,22 @@ from grader.release import release as release_skeletons
 
 @click.command()
 @click.option("--check", is_flag=True, help="Only report skeletons that differ from their solution; exit 1 if any.")
-@click.option("--solutions", "solutions_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=config.SOLUTIONS_DIR, show_default=True, help="Folder of reference solutions.")
-@click.option("--challenges", "challenges_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=config.CHALLENGES_DIR, show_default=True, help="Folder the skeletons are written to.")
+@click.option(
+    "--solutions",
+    "solutions_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.SOLUTIONS_DIR,
+    show_default=True,
+    help="Folder of reference solutions.",
+)
+@click.option(
+    "--challenges",
+    "challenges_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.CHALLENGES_DIR,
+    show_default=True,
+    help="Folder the skeletons are written to.",
+)
 def release(check: bool, solutions_dir: Path, challenges_dir: Path) -> None:
     """Generate challenges/*.py from solutions/*.py (each solution region becomes a TODO)."""
     try:

@@ -23,18 +23,44 @@ def _image_indices(ctx: click.Context, param: click.Parameter, value: str) -> tu
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--images", default="0,23,28", show_default=True, callback=_image_indices,
-              help="Test images to follow: their indices in the test split, comma-separated.")
-@click.option("--filter", "filter_index", type=int, default=1, show_default=True,
-              help="Which filter (channel) of each layer to show, counting from 0.")
-@click.option("--challenge", help="The challenge the model is for (needed for a .keras file; "
-                                  "a run folder's result.json names it).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="The PNG to write (default: journey.png in the run folder, or beside the .keras file).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR",
-              help="Folder with the raw datasets (default: the cache, then download).")
-def journey(path: Path, images: tuple[int, ...], filter_index: int, challenge: str | None, out: Path | None,
-            data_dir: Path | None) -> None:
+@click.option(
+    "--images",
+    default="0,23,28",
+    show_default=True,
+    callback=_image_indices,
+    help="Test images to follow: their indices in the test split, comma-separated.",
+)
+@click.option(
+    "--filter",
+    "filter_index",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Which filter (channel) of each layer to show, counting from 0.",
+)
+@click.option(
+    "--challenge",
+    help="The challenge the model is for (needed for a .keras file; a run folder's result.json names it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PNG to write (default: journey.png in the run folder, or beside the .keras file).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRADER_DATA_DIR",
+    help="Folder with the raw datasets (default: the cache, then download).",
+)
+def journey(
+    path: Path,
+    images: tuple[int, ...],
+    filter_index: int,
+    challenge: str | None,
+    out: Path | None,
+    data_dir: Path | None,
+) -> None:
     """Show test images passing through every convolution and pooling layer of a model.
 
     PATH is a run folder written by `grade submit` or a .keras file (then give --challenge).
@@ -48,13 +74,16 @@ def journey(path: Path, images: tuple[int, ...], filter_index: int, challenge: s
     # A few images need no GPU: stay on the CPU, and keep the backend's start-up chatter quiet.
     backend.configure_process("cpu")
     try:
-        written = draw_journey(path=path, challenge=challenge, images=images, filter_index=filter_index, out=out,
-                               data_dir=data_dir)
+        written = draw_journey(
+            path=path, challenge=challenge, images=images, filter_index=filter_index, out=out, data_dir=data_dir
+        )
     except JourneyError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     steps = written.journey.steps
     input_size = shape_text(written.journey.images.shape[1:3])
     click.echo(" -> ".join([f"input {input_size}"] + [f"{s.name} {shape_text(s.shape)}" for s in steps]))
-    click.echo(f"filter {filter_index} of {len(steps)} layers for test images "
-               f"{', '.join(map(str, written.journey.image_indices))}: {written.path}")
+    click.echo(
+        f"filter {filter_index} of {len(steps)} layers for test images "
+        f"{', '.join(map(str, written.journey.image_indices))}: {written.path}"
+    )

@@ -19,8 +19,10 @@ def status() -> None:
     if found is None:
         click.echo("no warm helper is running here; `grade check --warm FILE` starts one")
         return
-    click.echo(f"warm helper {found.get('identity')} (pid {found.get('pid')}): {found.get('checks')} checks, "
-               f"up {found.get('up_s')} s, stops after {found.get('idle_s')} s idle; ready: {found.get('ready')}")
+    click.echo(
+        f"warm helper {found.get('identity')} (pid {found.get('pid')}): {found.get('checks')} checks, "
+        f"up {found.get('up_s')} s, stops after {found.get('idle_s')} s idle; ready: {found.get('ready')}"
+    )
 
 
 @warm.command()

@@ -9,8 +9,17 @@ How data is found, verified and cached: docs/data.md.
 
 from grader.data.dataset import Dataset, Split
 from grader.data.errors import DataError
-from grader.data.keras_cache import load_mnist_like_keras, seed_keras_cache
-from grader.data.loading import FetchResult, fetch, load_dataset, verify
+from grader.data.keras_cache import seed_keras_cache
+from grader.data.loading import FetchResult, fetch, load_dataset, load_mnist_like_keras, verify
 
-__all__ = ["DataError", "Dataset", "FetchResult", "Split", "fetch", "load_dataset", "load_mnist_like_keras",
-           "seed_keras_cache", "verify"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "FetchResult",
+    "Split",
+    "fetch",
+    "load_dataset",
+    "load_mnist_like_keras",
+    "seed_keras_cache",
+    "verify",
+]

@@ -95,14 +95,22 @@ def write_converted(info: DatasetInfo, cache: Path, splits: dict[str, Split]) ->
         with atomic.staging_dir(folder) as staging:
             records = {}
             for split in SPLITS:
-                for name, array in zip(_array_files(split), (splits[split].images, splits[split].labels)):
+                for name, array in zip(_array_files(split), (splits[split].images, splits[split].labels), strict=True):
                     np.save(staging / name, np.ascontiguousarray(array), allow_pickle=False)
                     data = (staging / name).read_bytes()
-                    records[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-                                     "shape": list(array.shape), "dtype": str(array.dtype)}
-            stamp = {"cache_format": CACHE_FORMAT, "dataset": info.name,
-                     "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                     "recipe": recipe(info), "arrays": records}
+                    records[name] = {
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "bytes": len(data),
+                        "shape": list(array.shape),
+                        "dtype": str(array.dtype),
+                    }
+            stamp = {
+                "cache_format": CACHE_FORMAT,
+                "dataset": info.name,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "recipe": recipe(info),
+                "arrays": records,
+            }
             (staging / STAMP).write_text(json.dumps(stamp, indent=1))
             atomic.replace_dir(staging, folder)
     except OSError as err:

@@ -8,8 +8,15 @@ from pathlib import Path
 from grader.data.errors import DataError, offline_help
 
 # The first bytes of common file types: to say what a wrong file actually is.
-_SIGNATURES = {b"\xff\xd8\xff": "a JPEG", b"\x89PNG": "a PNG image", b"GIF8": "a GIF image", b"BM": "a BMP image",
-               b"\x1f\x8b": "a gzip file", b"PK\x03\x04": "a zip file", b"<": "an HTML/XML page"}
+_SIGNATURES = {
+    b"\xff\xd8\xff": "a JPEG",
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"BM": "a BMP image",
+    b"\x1f\x8b": "a gzip file",
+    b"PK\x03\x04": "a zip file",
+    b"<": "an HTML/XML page",
+}
 _EXPECTED_KIND = {".jpg": "a JPEG", ".jpeg": "a JPEG", ".gz": "a gzip file"}
 
 
@@ -59,8 +66,7 @@ def mismatch(path: Path, sha256: str, size: int | None) -> str | None:
         if expected_kind and kind != expected_kind:
             problem += f" (it should be {expected_kind} but is {kind})"
     expected_size = f", {size:,} bytes" if size is not None else ""
-    return (f"{problem}. Expected sha256 {sha256}{expected_size}; "
-            f"actual sha256 {actual}, {actual_size:,} bytes.")
+    return f"{problem}. Expected sha256 {sha256}{expected_size}; actual sha256 {actual}, {actual_size:,} bytes."
 
 
 def check_file(path: Path, sha256: str, size: int | None, dataset: str) -> None:
@@ -78,8 +84,10 @@ def check_folder(folder: Path, expected: dict[str, tuple[str, int | None]], data
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         plural = "s" if len(absent_dirs) > 1 else ""
         where = f" (missing folder{plural}: {', '.join(absent_dirs)})" if absent_dirs else ""
-        raise DataError(f"{dataset}: {folder} is incomplete: {len(missing)} of {len(expected)} files are missing"
-                        f"{where}: {shown}. " + offline_help())
+        raise DataError(
+            f"{dataset}: {folder} is incomplete: {len(missing)} of {len(expected)} files are missing"
+            f"{where}: {shown}. " + offline_help()
+        )
     for name, (sha256, size) in expected.items():
         check_file(folder / name, sha256, size, dataset)
     return len(expected)

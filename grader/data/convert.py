@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -37,17 +38,25 @@ def _convert_idx(info: DatasetInfo, folder: Path) -> dict[str, Split]:
         assert isinstance(layout, IdxSplit)
         images, labels = array(layout.images, IMAGES_MAGIC), array(layout.labels, LABELS_MAGIC)
         if images.shape[1:] != info.image_shape:
-            raise DataError(f"{info.name}: {folder / layout.images} holds images of shape {images.shape[1:]}, "
-                            f"expected {info.image_shape}")
+            raise DataError(
+                f"{info.name}: {folder / layout.images} holds images of shape {images.shape[1:]}, "
+                f"expected {info.image_shape}"
+            )
         if len(images) != len(labels):
-            raise DataError(f"{info.name}: {layout.images} has {len(images):,} images but {layout.labels} "
-                            f"has {len(labels):,} labels")
+            raise DataError(
+                f"{info.name}: {layout.images} has {len(images):,} images but {layout.labels} "
+                f"has {len(labels):,} labels"
+            )
         if not 0 <= layout.start < layout.stop <= len(labels):
-            raise DataError(f"{info.name}: split {split} wants examples {layout.start}..{layout.stop - 1}, "
-                            f"the files hold {len(labels):,}")
+            raise DataError(
+                f"{info.name}: split {split} wants examples {layout.start}..{layout.stop - 1}, "
+                f"the files hold {len(labels):,}"
+            )
         if labels.size and labels.max() >= len(info.class_names):
-            raise DataError(f"{info.name}: {layout.labels} has label {labels.max()}, "
-                            f"but there are only {len(info.class_names)} classes")
+            raise DataError(
+                f"{info.name}: {layout.labels} has label {labels.max()}, "
+                f"but there are only {len(info.class_names)} classes"
+            )
         part = slice(layout.start, layout.stop)
         splits[split] = Split(images[part].copy(), labels[part].astype(np.int64))  # copies: owned, writable
     return splits
@@ -55,7 +64,7 @@ def _convert_idx(info: DatasetInfo, folder: Path) -> dict[str, Split]:
 
 def _convert_jpeg_folders(info: DatasetInfo, folder: Path, progress: bool) -> dict[str, Split]:
     files = {split: info.split_files(split) for split in SPLITS}
-    shape = info.image_shape[:2]
+    shape = cast(tuple[int, int], info.image_shape[:2])  # photos: (height, width, 3)
     total = sum(len(f) for f in files.values())
     splits = {}
     with bars.bar(f"decoding {info.name} photos", total, progress) as advance:

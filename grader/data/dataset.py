@@ -17,7 +17,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, n: int) -> "Split":
+    def take(self, n: int) -> Split:
         """The first n examples, always the same ones (all of them if n >= len)."""
         if n < 0:
             raise ValueError(f"take(n) needs n >= 0, got {n}")

@@ -45,8 +45,12 @@ def _fetch(url: str, target: Path, progress: bool) -> None:
 def download(url: str, target: Path, *, progress: bool) -> None:
     """Stream url into target, trying a transient failure again; DataError (with the URL and the
     reason) if that fails."""
-    retrying = Retrying(stop=stop_after_attempt(ATTEMPTS), wait=wait_exponential(multiplier=RETRY_WAIT_S),
-                        retry=retry_if_exception(_transient), reraise=True)
+    retrying = Retrying(
+        stop=stop_after_attempt(ATTEMPTS),
+        wait=wait_exponential(multiplier=RETRY_WAIT_S),
+        retry=retry_if_exception(_transient),
+        reraise=True,
+    )
     try:
         retrying(_fetch, url, target, progress)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
@@ -79,8 +83,9 @@ def download_files(info: DatasetInfo, staging: Path, *, progress: bool) -> str:
             used.add(base)
             break
         else:
-            raise DataError(f"{info.name}: no mirror served {expected.path} intact: " + "; ".join(failures)
-                            + ". " + offline_help())
+            raise DataError(
+                f"{info.name}: no mirror served {expected.path} intact: " + "; ".join(failures) + ". " + offline_help()
+            )
     return ", ".join(sorted(used))
 
 
@@ -97,14 +102,16 @@ def download_archive(info: DatasetInfo, staging: Path, *, progress: bool) -> str
         with zipfile.ZipFile(archive) as bundle:
             # Member names start with the zip's own top folder (cats_and_dogs_filtered/...); match
             # them with or without it. Targets come from the manifest, never from member names.
-            members = {}
+            members: dict[str, str] = {}
             for member in bundle.namelist():
                 members.setdefault(member, member)
                 members.setdefault(member.split("/", 1)[-1], member)
             missing = [f.path for f in info.files if f.path not in members]
             if missing:
-                raise DataError(f"{info.name}: {info.archive} lacks {len(missing)} expected files, e.g. "
-                                f"{', '.join(missing[:3])}. {offline_help()}")
+                raise DataError(
+                    f"{info.name}: {info.archive} lacks {len(missing)} expected files, e.g. "
+                    f"{', '.join(missing[:3])}. {offline_help()}"
+                )
             for expected in info.files:
                 target = staging / expected.path
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,10 @@ def _gunzip(path: Path) -> bytes:
         with gzip.open(path, "rb") as handle:
             return handle.read()
     except EOFError:
-        raise DataError(f"{path} is a truncated gzip file: it ends before the end of its compressed "
-                        "stream (an interrupted download or copy?)") from None
+        raise DataError(
+            f"{path} is a truncated gzip file: it ends before the end of its compressed "
+            "stream (an interrupted download or copy?)"
+        ) from None
     except gzip.BadGzipFile as err:
         raise DataError(f"{path} is not a gzip file ({err})") from None
     except (OSError, zlib.error) as err:
@@ -38,15 +40,17 @@ def read_idx(path: Path, *, magic: int) -> np.ndarray:
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
         what = f"IDX {_KIND[found]}" if found in _KIND else "not an IDX file of unsigned bytes"
-        raise DataError(f"{path}: bad IDX header: magic number {found} ({what}), expected {magic} "
-                        f"(IDX {_KIND.get(magic, '?')})")
+        raise DataError(
+            f"{path}: bad IDX header: magic number {found} ({what}), expected {magic} (IDX {_KIND.get(magic, '?')})"
+        )
     ndim = raw[3]
     offset = 4 + 4 * ndim
     if len(raw) < offset:
         raise DataError(f"{path}: the IDX header is cut short ({len(raw)} bytes, needs {offset})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     count = int(np.prod(dims))
     if len(raw) - offset != count:
-        raise DataError(f"{path}: the IDX header promises {count:,} bytes of shape {dims}, "
-                        f"the file holds {len(raw) - offset:,}")
+        raise DataError(
+            f"{path}: the IDX header promises {count:,} bytes of shape {dims}, the file holds {len(raw) - offset:,}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)

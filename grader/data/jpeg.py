@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -19,19 +19,23 @@ def read_jpeg(path: Path, shape: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.format != "JPEG":
-                raise DataError(f"{path} is not a JPEG image: Pillow reads it as {image.format}. "
-                                "Replace it with the original photo.")
+                raise DataError(
+                    f"{path} is not a JPEG image: Pillow reads it as {image.format}. "
+                    "Replace it with the original photo."
+                )
             rgb = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     except UnidentifiedImageError:
-        raise DataError(f"{path} is not a JPEG image (not an image format Pillow can read). "
-                        "Replace it with the original photo.") from None
+        raise DataError(
+            f"{path} is not a JPEG image (not an image format Pillow can read). Replace it with the original photo."
+        ) from None
     except OSError as err:  # e.g. a truncated JPEG
         raise DataError(f"{path} could not be decoded as a JPEG: {err}. Replace it with the original photo.") from None
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def read_jpegs(paths: list[Path], shape: tuple[int, int],
-               on_done: Callable[[int], None] = lambda n: None) -> np.ndarray:
+def read_jpegs(
+    paths: list[Path], shape: tuple[int, int], on_done: Callable[[int], None] = lambda n: None
+) -> np.ndarray:
     """All photos, in order, as one (N, height, width, 3) array. Pillow decodes and resizes
     without holding the GIL, so threads use every core."""
     out = np.empty((len(paths), *shape, 3), dtype=np.uint8)

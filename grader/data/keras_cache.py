@@ -8,7 +8,7 @@ MNIST: `keras.datasets.mnist.load_data()` reads `<KERAS_HOME>/datasets/mnist.npz
 `get_file` a fixed sha256 (731c5ac6...); a local file with another hash is reported as
 "incomplete or outdated" and downloaded again. That npz is not among the verified files, and
 an npz rebuilt from the IDX files would not match its hash byte for byte (zip timestamps and
-compression), so nothing is written for MNIST. `load_mnist_like_keras()` returns the same
+compression), so nothing is written for MNIST. `load_mnist_like_keras()` (grader/data/loading.py) returns the same
 arrays, in the same layout, from the verified IDX files instead.
 """
 
@@ -16,16 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from grader.data import atomic, locations
 from grader.data import progress as bars
 from grader.data.checksums import mismatch
 from grader.data.locations import PathLike
 from grader.data.manifest import DatasetInfo, dataset_info
 from grader.data.sources import find_raw
-
-ArrayPair = tuple[np.ndarray, np.ndarray]
 
 
 def keras_folder(name: str, keras_home: PathLike | None = None) -> Path | None:
@@ -35,13 +31,17 @@ def keras_folder(name: str, keras_home: PathLike | None = None) -> Path | None:
 
 
 def _already_seeded(info: DatasetInfo, target: Path) -> bool:
-    return all((target / f.path).is_file() and mismatch(target / f.path, f.sha256, f.size) is None
-               for f in info.files)
+    return all((target / f.path).is_file() and mismatch(target / f.path, f.sha256, f.size) is None for f in info.files)
 
 
-def seed_keras_cache(*, data_dir: PathLike | None = None, cache_dir: PathLike | None = None,
-                     keras_home: PathLike | None = None, download: bool = True,
-                     progress: bool | None = None) -> Path:
+def seed_keras_cache(
+    *,
+    data_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    keras_home: PathLike | None = None,
+    download: bool = True,
+    progress: bool | None = None,
+) -> Path:
     """Copy the verified Fashion-MNIST files to where `keras.datasets.fashion_mnist.load_data()`
     reads them ($KERAS_HOME, default ~/.keras). Returns that folder. Files already there and
     intact are left alone; others are replaced atomically."""
@@ -50,21 +50,9 @@ def seed_keras_cache(*, data_dir: PathLike | None = None, cache_dir: PathLike | 
     assert target is not None
     if _already_seeded(info, target):
         return target
-    raw = find_raw(info, data_dir=data_dir, cache=locations.cache_dir(cache_dir), download=download,
-                   progress=bars.wanted(progress))
+    raw = find_raw(
+        info, data_dir=data_dir, cache=locations.cache_dir(cache_dir), download=download, progress=bars.wanted(progress)
+    )
     for expected in info.files:
         atomic.copy_file(raw.folder / expected.path, target / expected.path)
     return target
-
-
-def load_mnist_like_keras(*, data_dir: PathLike | None = None, cache_dir: PathLike | None = None,
-                          download: bool = True, progress: bool | None = None) -> tuple[ArrayPair, ArrayPair]:
-    """`(x_train, y_train), (x_test, y_test)` as `keras.datasets.mnist.load_data()` returns them:
-    the 60,000 official training images in file order, the 10,000 test images, uint8 throughout."""
-    from grader.data.loading import load_dataset
-
-    data = load_dataset("mnist", data_dir=data_dir, cache_dir=cache_dir, download=download, progress=progress)
-    # The official training file is our train split (its first 50,000) followed by validation (its last 10,000).
-    x_train = np.concatenate([data.train.images, data.validation.images])
-    y_train = np.concatenate([data.train.labels, data.validation.labels]).astype(np.uint8)
-    return (x_train, y_train), (data.test.images, data.test.labels.astype(np.uint8))

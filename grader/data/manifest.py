@@ -30,6 +30,7 @@ class ExpectedFile:
 @dataclass(frozen=True)
 class IdxSplit:
     """Examples [start, stop) of an images file and its labels file."""
+
     images: str
     labels: str
     start: int
@@ -39,6 +40,7 @@ class IdxSplit:
 @dataclass(frozen=True)
 class FolderSplit:
     """Photos <folder>/<class folder>/<class name>.<i>.jpg for i = first..last."""
+
     folder: str
     first: int
     last: int
@@ -67,9 +69,11 @@ class DatasetInfo:
         interleaved (cat.0, dog.0, cat.1, ...), so any prefix is balanced."""
         layout = self.splits[split]
         assert isinstance(layout, FolderSplit)
-        return [(f"{layout.folder}/{folder}/{name}.{index}.jpg", label)
-                for index in range(layout.first, layout.last + 1)
-                for label, (folder, name) in enumerate(zip(self.class_folders, self.class_names))]
+        return [
+            (f"{layout.folder}/{folder}/{name}.{index}.jpg", label)
+            for index in range(layout.first, layout.last + 1)
+            for label, (folder, name) in enumerate(zip(self.class_folders, self.class_names, strict=True))
+        ]
 
     def download_hint(self) -> str:
         if self.archive:
@@ -97,12 +101,18 @@ def _dataset(name: str, table: dict[str, Any], manifest_dir: Path) -> DatasetInf
     if sorted(table.get("splits", {})) != sorted(SPLITS):
         raise DataError(f"manifest: dataset {name!r} must define exactly the splits {', '.join(SPLITS)}")
     info = DatasetInfo(
-        name=name, title=table.get("title", name), format=fmt,
-        class_names=tuple(table["class_names"]), image_shape=tuple(table["image_shape"]),
-        files=tuple(files), splits={s: _split(s, name, table["splits"][s], fmt) for s in SPLITS},
-        mirrors=tuple(table.get("mirrors", ())), archive=table.get("archive"),
+        name=name,
+        title=table.get("title", name),
+        format=fmt,
+        class_names=tuple(table["class_names"]),
+        image_shape=tuple(table["image_shape"]),
+        files=tuple(files),
+        splits={s: _split(s, name, table["splits"][s], fmt) for s in SPLITS},
+        mirrors=tuple(table.get("mirrors", ())),
+        archive=table.get("archive"),
         class_folders=tuple(table.get("class_folders", ())),
-        licence=table.get("licence", ""), homepage=table.get("homepage", ""),
+        licence=table.get("licence", ""),
+        homepage=table.get("homepage", ""),
     )
     _check_consistent(info)
     return info
@@ -113,12 +123,16 @@ def _check_consistent(info: DatasetInfo) -> None:
     known = {f.path for f in info.files}
     for split in SPLITS:
         layout = info.splits[split]
-        wanted = ([layout.images, layout.labels] if isinstance(layout, IdxSplit)
-                  else [path for path, _ in info.split_files(split)])
+        wanted = (
+            [layout.images, layout.labels]
+            if isinstance(layout, IdxSplit)
+            else [path for path, _ in info.split_files(split)]
+        )
         unknown = [path for path in wanted if path not in known]
         if unknown:
-            raise DataError(f"manifest: split {split!r} of {info.name!r} uses files without a checksum: "
-                            f"{', '.join(unknown[:3])}")
+            raise DataError(
+                f"manifest: split {split!r} of {info.name!r} uses files without a checksum: {', '.join(unknown[:3])}"
+            )
 
 
 def load_manifest(path: Path | None = None) -> dict[str, DatasetInfo]:
@@ -134,6 +148,8 @@ def load_manifest(path: Path | None = None) -> dict[str, DatasetInfo]:
 def dataset_info(name: str, manifest_path: Path | None = None) -> DatasetInfo:
     datasets = load_manifest(manifest_path)
     if name not in datasets:
-        raise DataError(f"unknown dataset {name!r}; the known datasets are {', '.join(sorted(datasets))} "
-                        f"(from {manifest_path or locations.MANIFEST_PATH})")
+        raise DataError(
+            f"unknown dataset {name!r}; the known datasets are {', '.join(sorted(datasets))} "
+            f"(from {manifest_path or locations.MANIFEST_PATH})"
+        )
     return datasets[name]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 def wanted(progress: bool | None) -> bool:
@@ -13,18 +13,26 @@ def wanted(progress: bool | None) -> bool:
 
 
 @contextmanager
-def bar(description: str, total: int | None, enabled: bool, *,
-        in_bytes: bool = False) -> Iterator[Callable[[int], None]]:
+def bar(
+    description: str, total: int | None, enabled: bool, *, in_bytes: bool = False
+) -> Iterator[Callable[[int], None]]:
     """Yields advance(n). A no-op unless enabled; the bar disappears when done."""
     if not enabled:
         yield lambda n: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     columns = [DownloadColumn(), TransferSpeedColumn()] if in_bytes else [MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress("[progress.description]{task.description}", BarColumn(), *columns,
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), *columns, console=Console(stderr=True), transient=True
+    ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)

@@ -21,8 +21,7 @@ class RawSource:
     files_verified: int
 
 
-def find_raw(info: DatasetInfo, *, data_dir: PathLike | None, cache: Path, download: bool,
-             progress: bool) -> RawSource:
+def find_raw(info: DatasetInfo, *, data_dir: PathLike | None, cache: Path, download: bool, progress: bool) -> RawSource:
     """The first place that has the dataset, verified file by file; else a verified download into
     the cache's raw copy. A folder that exists but fails verification is an error, not skipped:
     the user pointed at it, so quietly using something else would hide the problem."""
@@ -47,8 +46,10 @@ def find_raw(info: DatasetInfo, *, data_dir: PathLike | None, cache: Path, downl
         looked.append(f"the cache: no folder {copy}")
 
     if not download:
-        raise DataError(f"{info.name}: no copy of the dataset found, and downloading is off. "
-                        f"Looked in: {'; '.join(looked)}. {offline_help()}")
+        raise DataError(
+            f"{info.name}: no copy of the dataset found, and downloading is off. "
+            f"Looked in: {'; '.join(looked)}. {offline_help()}"
+        )
     return _download(info, copy, progress)
 
 

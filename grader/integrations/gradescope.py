@@ -32,26 +32,31 @@ def gradescope_results(result: dict[str, Any]) -> dict[str, Any]:
         summary = f"Not graded: {error}"
     else:
         word = "Passed" if result["verdict"] == "passed" else "Not passed yet"
-        summary = f"{word}: {result['score']:g} of {result['max_score']:g} points ({result['challenge']}, " \
-                  f"profile {result['profile']})."
+        summary = (
+            f"{word}: {result['score']:g} of {result['max_score']:g} points ({result['challenge']}, "
+            f"profile {result['profile']})."
+        )
     tests = []
     for number, check in enumerate(result.get("checks", []), start=1):
-        tests.append({
-            "name": check["title"] + (" (bonus)" if check.get("bonus") else ""),
-            "number": str(number),
-            "score": check["points"],
-            "max_score": check["max_points"],
-            "status": "passed" if check["passed"] else "failed",
-            "output": _test_output(check),
-            "visibility": TEST_VISIBILITY,
-        })
+        tests.append(
+            {
+                "name": check["title"] + (" (bonus)" if check.get("bonus") else ""),
+                "number": str(number),
+                "score": check["points"],
+                "max_score": check["max_points"],
+                "status": "passed" if check["passed"] else "failed",
+                "output": _test_output(check),
+                "visibility": TEST_VISIBILITY,
+            }
+        )
     doc: dict[str, Any] = {
         "score": result["score"] if error is None else 0.0,
         "execution_time": round(float(result.get("durations", {}).get("total", 0.0))),
         "output": summary,
         "tests": tests,
-        "extra_data": {key: result.get(key) for key in ("challenge", "profile", "verdict", "submission_sha256",
-                                                         "grader_version")},
+        "extra_data": {
+            key: result.get(key) for key in ("challenge", "profile", "verdict", "submission_sha256", "grader_version")
+        },
     }
     metrics = result.get("metrics") or {}
     if "test_accuracy" in metrics and "gap" in metrics:

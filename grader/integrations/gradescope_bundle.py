@@ -31,8 +31,11 @@ CONSTRAINTS_FOLDER = "constraints"
 # run there writes such a file).
 SHIPPED_CONSTRAINTS = Path(__file__).resolve().parent / "constraints"
 # The kit's data files, as the wheel ships them (pyproject.toml's package-data).
-KIT_DATA = {"challenges": ("*.toml", "*.py"), "datasets": ("manifest.toml", "*.sha256", "README.md"),
-            "docs": ("*.md", "*.json")}
+KIT_DATA = {
+    "challenges": ("*.toml", "*.py"),
+    "datasets": ("manifest.toml", "*.sha256", "README.md"),
+    "docs": ("*.md", "*.json"),
+}
 BACKEND = "tensorflow"  # Gradescope has no GPU: its CPU build is installed (tensorflow-cpu)
 
 SETUP_SH = """\
@@ -200,14 +203,17 @@ def tested_constraints(backend: str = BACKEND) -> str:
     if backend_name in pins:
         pins[f"{backend_name}-cpu"] = pins.pop(backend_name)
     lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
-    return (f"# Written by `grade gradescope constraints` on Python {python_version()}: the versions the kit was "
-            f"tested with there.\n" + "\n".join(lines) + "\n")
+    return (
+        f"# Written by `grade gradescope constraints` on Python {python_version()}: the versions the kit was "
+        f"tested with there.\n" + "\n".join(lines) + "\n"
+    )
 
 
 def constraints_by_python() -> dict[str, str]:
     """{"3.10": text, ...}: the shipped files, and this environment's own versions for this Python."""
-    found = {path.stem.removeprefix("python"): path.read_text()
-             for path in sorted(SHIPPED_CONSTRAINTS.glob("python3.*.txt"))}
+    found = {
+        path.stem.removeprefix("python"): path.read_text() for path in sorted(SHIPPED_CONSTRAINTS.glob("python3.*.txt"))
+    }
     found[python_version()] = tested_constraints()
     return found
 
@@ -235,8 +241,12 @@ def kit_project() -> list[tuple[str, bytes]]:
     meta = metadata.metadata("cnn-grader")
     # The install's own requirements, without its extras: the backend is named by setup.sh.
     dependencies = [r for r in (metadata.requires("cnn-grader") or []) if "extra ==" not in r]
-    pyproject = PYPROJECT.format(version=meta["Version"], requires_python=meta.get("Requires-Python") or ">=3.10",
-                                 dependencies="\n".join(f"    {_toml_string(r)}," for r in dependencies))
+    pyproject = PYPROJECT.format(
+        version=meta["Version"],
+        # The metadata is an email Message, which has get(); typeshed declares it for Python 3.12 on only.
+        requires_python=meta.get("Requires-Python") or ">=3.10",  # type: ignore[attr-defined]
+        dependencies="\n".join(f"    {_toml_string(r)}," for r in dependencies),
+    )
     files.append(("pyproject.toml", pyproject.encode()))
     return files
 
@@ -262,8 +272,9 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fa
     archive.writestr(info, data)
 
 
-def build_bundle(*, challenge: str, out_path: Path, profile: str = config.DEFAULT_PROFILE,
-                 spec_path: Path | None = None) -> Bundle:
+def build_bundle(
+    *, challenge: str, out_path: Path, profile: str = config.DEFAULT_PROFILE, spec_path: Path | None = None
+) -> Bundle:
     """Write Gradescope's autograder zip for one challenge; SpecError if the spec or profile is wrong."""
     from grader.spec import load_spec
 
@@ -271,16 +282,27 @@ def build_bundle(*, challenge: str, out_path: Path, profile: str = config.DEFAUL
     if getattr(spec, "kind", "model") == "model":
         spec.profile(profile)  # fail now, not on the learners' first submission
     dataset = getattr(spec, "dataset", None)  # challenges of kind "functions" need no data
-    fetch_data = (f"# Download and verify the data now: grading a submission then needs no network.\n"
-                  f'"$AUTOGRADER/venv/bin/grade" data fetch {dataset}' if dataset else
-                  "# This challenge needs no dataset.")
-    names = {"challenge": spec.name, "profile": profile, "kit": KIT_FOLDER_IN_BUNDLE, "fetch_data": fetch_data,
-             "backend": f"{BACKEND}-cpu", "spec": SPEC_IN_BUNDLE, "constraints": CONSTRAINTS_FOLDER}
+    fetch_data = (
+        f"# Download and verify the data now: grading a submission then needs no network.\n"
+        f'"$AUTOGRADER/venv/bin/grade" data fetch {dataset}'
+        if dataset
+        else "# This challenge needs no dataset."
+    )
+    names = {
+        "challenge": spec.name,
+        "profile": profile,
+        "kit": KIT_FOLDER_IN_BUNDLE,
+        "fetch_data": fetch_data,
+        "backend": f"{BACKEND}-cpu",
+        "spec": SPEC_IN_BUNDLE,
+        "constraints": CONSTRAINTS_FOLDER,
+    }
     kit = kit_project()
     constraints = constraints_by_python()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
+    assert spec.path is not None  # load_spec records the file it read
     with zipfile.ZipFile(tmp, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.format(**names).encode(), executable=True)
         _add(archive, "run_autograder", RUN_AUTOGRADER.format(**names).encode(), executable=True)

@@ -23,7 +23,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from grader import config
 from grader.release import BEGIN
@@ -33,13 +33,13 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 # nbgrader's default is 30 s per cell; importing TensorFlow on a busy 2-core machine can take longer.
 CELL_TIMEOUT_S = 300
 
-NBGRADER_CONFIG = f'''\
+NBGRADER_CONFIG = f"""\
 # nbgrader configuration for the course written by `grade nbgrader build`.
 c = get_config()  # noqa: F821 (nbgrader defines it)
 
 # Importing TensorFlow in the setup cell can take longer than nbgrader's default 30 s per cell.
 c.Execute.timeout = {CELL_TIMEOUT_S}
-'''
+"""
 
 
 class BuildError(ValueError):
@@ -108,21 +108,29 @@ def _defined_names(node: ast.stmt) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _is_main_block(node: ast.stmt) -> bool:
+def _is_main_block(node: ast.stmt) -> TypeGuard[ast.If]:
     test = getattr(node, "test", None)
-    return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-            and test.left.id == "__name__" and len(test.comparators) == 1
-            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
+    return (
+        isinstance(node, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 def _main_block_markdown(lines: list[str], node: ast.If) -> str:
-    body = textwrap.dedent("\n".join(lines[node.lineno: node.end_lineno])).strip("\n").splitlines()
+    body = textwrap.dedent("\n".join(lines[node.lineno : node.end_lineno])).strip("\n").splitlines()
     comments = []
     while body and body[0].startswith("#"):
         comments.append(body.pop(0))
     code = "\n".join(body)
-    note = ("The autograder does not run this: it would train for minutes, and `grade submit` trains and scores "
-            "your model. To try it, paste it into a new cell, and delete that cell before you submit.")
+    note = (
+        "The autograder does not run this: it would train for minutes, and `grade submit` trains and scores "
+        "your model. To try it, paste it into a new cell, and delete that cell before you submit."
+    )
     intro = " ".join(["**Train it yourself.**", _comment_text(comments)]).strip()
     return f"{intro}\n\n```python\n{code}\n```\n\n{note}"
 
@@ -133,8 +141,12 @@ def solution_chunks(source: str) -> list[Chunk]:
     lines = source.splitlines()
     chunks: list[Chunk] = []
     body = list(tree.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         chunks.append(Chunk("markdown", _docstring_markdown(body[0].value.value)))
         previous_end = body[0].end_lineno
         body = body[1:]
@@ -142,12 +154,12 @@ def solution_chunks(source: str) -> list[Chunk]:
         previous_end = 0
     for node in body:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        gap, leftover = _gap_chunks(lines[previous_end: start - 1])
+        gap, leftover = _gap_chunks(lines[previous_end : start - 1])
         if leftover and chunks and chunks[-1].kind == "code":
             chunks[-1].text += "\n" + "\n".join(leftover)
         chunks.extend(gap)
         previous_end = node.end_lineno
-        text = "\n".join(lines[start - 1: node.end_lineno])
+        text = "\n".join(lines[start - 1 : node.end_lineno])
         if _is_main_block(node):
             chunks.append(Chunk("markdown", _main_block_markdown(lines, node)))
             continue
@@ -164,10 +176,17 @@ def solution_chunks(source: str) -> list[Chunk]:
 # --------------------------------------------------------------------------- cells
 
 
-def _nbgrader_metadata(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
-                       points: float | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"grade": grade, "grade_id": grade_id, "locked": locked,
-                            "schema_version": NBGRADER_SCHEMA_VERSION, "solution": solution, "task": False}
+def _nbgrader_metadata(
+    grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False, points: float | None = None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": NBGRADER_SCHEMA_VERSION,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -234,8 +253,7 @@ def build_notebook(challenge: str, source: str, *, profile: str = config.DEFAULT
         needed = functions_needed(check.id)
         missing = [name for name in needed if name not in last_definition]
         if missing:
-            raise BuildError(f"the solution does not define {', '.join(missing)}(), which the check "
-                             f"{check.id!r} calls")
+            raise BuildError(f"the solution does not define {', '.join(missing)}(), which the check {check.id!r} calls")
         tests_after.setdefault(max(last_definition[name] for name in needed), []).append(check)
 
     taken: set[str] = set()
@@ -255,22 +273,32 @@ def build_notebook(challenge: str, source: str, *, profile: str = config.DEFAULT
             cells.append(cell)
         for check in tests_after.get(index, []):
             test = new_code_cell(test_source(check.id, check.title, check.max_points))
-            test.metadata.update(_nbgrader_metadata(_grade_id(f"test_{check.id}", taken), grade=True, locked=True,
-                                                    points=check.max_points))
+            test.metadata.update(
+                _nbgrader_metadata(
+                    _grade_id(f"test_{check.id}", taken), grade=True, locked=True, points=check.max_points
+                )
+            )
             cells.append(test)
             ordered_checks.append(check)
     total = sum(check.max_points for check in checks)
-    cells.append(new_markdown_cell(
-        f"The tests above are worth {total:g} points. Accuracy on held-out images and the overfitting gap need "
-        f"training: `grade submit {spec.name}.ipynb` grades this notebook like `{spec.name}.py`."
-    ))
+    cells.append(
+        new_markdown_cell(
+            f"The tests above are worth {total:g} points. Accuracy on held-out images and the overfitting gap need "
+            f"training: `grade submit {spec.name}.ipynb` grades this notebook like `{spec.name}.py`."
+        )
+    )
     notebook = new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
     nbformat.validate(notebook)
     return notebook, ordered_checks
 
 
-def build_course(*, out_dir: Path, challenges: list[str] | None = None, profile: str = config.DEFAULT_PROFILE,
-                 solutions_dir: Path = config.SOLUTIONS_DIR) -> tuple[list[BuiltNotebook], dict[str, str]]:
+def build_course(
+    *,
+    out_dir: Path,
+    challenges: list[str] | None = None,
+    profile: str = config.DEFAULT_PROFILE,
+    solutions_dir: Path = config.SOLUTIONS_DIR,
+) -> tuple[list[BuiltNotebook], dict[str, str]]:
     """Write `<out_dir>/source/<challenge>/<challenge>.ipynb` for each challenge, and nbgrader_config.py.
 
     Returns (the notebooks written, {challenge: why it was skipped}). Every notebook is built

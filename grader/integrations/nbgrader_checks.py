@@ -31,9 +31,10 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from grader import backend, config
 from grader.checks import CheckResult, run_checks
@@ -86,10 +87,16 @@ def functions_needed(check_id: str) -> tuple[str, ...]:
 def _stderr_log_handlers() -> list[logging.StreamHandler]:
     """Logging handlers that hold on to stderr itself (TensorFlow's logger makes one at import)."""
     streams = {id(sys.stderr), id(sys.__stderr__)}
-    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(logger, logging.Logger))]
-    return [handler for logger in loggers for handler in logger.handlers
-            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in streams]
+    loggers = [
+        logging.getLogger(),
+        *(logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)),
+    ]
+    return [
+        handler
+        for logger in loggers
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and id(handler.stream) in streams
+    ]
 
 
 @contextlib.contextmanager
@@ -169,8 +176,10 @@ class ChallengeTests:
         if result.passed:
             print(f"Passed: {result.title}: {result.message} ({result.points:g} of {result.max_points:g} points)")
         else:
-            print(f"Not yet: {CheckFailed(result.title, result.message, result.hint)}\n"
-                  f"({result.points:g} of {result.max_points:g} points)")
+            print(
+                f"Not yet: {CheckFailed(result.title, result.message, result.hint)}\n"
+                f"({result.points:g} of {result.max_points:g} points)"
+            )
         return float(result.points)
 
     def require(self, check_id: str, **functions: Callable[..., Any]) -> None:
@@ -193,8 +202,9 @@ class ChallengeTests:
         title = self.checks[check_id].title
         for name in functions_needed(check_id):
             if not callable(functions.get(name)):
-                raise CheckFailed(title, f"{name}() is not defined",
-                                  f"run the cell that defines {name}() first, and keep its name")
+                raise CheckFailed(
+                    title, f"{name}() is not defined", f"run the cell that defines {name}() first, and keep its name"
+                )
         facts = SubmissionFacts()
         try:
             with stderr_to_stdout():
@@ -241,6 +251,10 @@ class ChallengeTests:
         keras = self.keras
         stand_in = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
         plans = callback_probe_plans(self.profile.target_accuracy)
-        probe = child.probe_callbacks(SimpleNamespace(make_callbacks=make_callbacks), stand_in,
-                                      [{"target": plan.target, "logs": list(plan.logs)} for plan in plans], _NOTEBOOK)
+        probe = child.probe_callbacks(
+            SimpleNamespace(make_callbacks=make_callbacks),
+            stand_in,
+            [{"target": plan.target, "logs": list(plan.logs)} for plan in plans],
+            _NOTEBOOK,
+        )
         return callback_probe_from(probe, plans)

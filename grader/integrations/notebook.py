@@ -55,23 +55,32 @@ def read_notebook(raw: bytes, name: str) -> Any:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise NotebookError(f"{name} is not a valid notebook: it is not JSON (line {err.lineno}, column "
-                            f"{err.colno}: {err.msg}). Save it again from Jupyter, or submit a .py file") from None
+        raise NotebookError(
+            f"{name} is not a valid notebook: it is not JSON (line {err.lineno}, column "
+            f"{err.colno}: {err.msg}). Save it again from Jupyter, or submit a .py file"
+        ) from None
     except RecursionError:
         document = None
     # A notebook is shallow: nbformat's own validation would recurse on a deep one.
     if document is None or json_depth_exceeds(document, MAX_JSON_DEPTH):
-        raise NotebookError(f"{name} is not a valid notebook: it is nested too deeply to be read. Save it again "
-                            "from Jupyter, or submit a .py file")
+        raise NotebookError(
+            f"{name} is not a valid notebook: it is nested too deeply to be read. Save it again "
+            "from Jupyter, or submit a .py file"
+        )
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as err:  # nbformat raises several kinds (ValidationError, KeyError, ...) for bad documents
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise NotebookError(f"{name} is JSON but not a valid Jupyter notebook ({first_line}). "
-                            "Save it again from Jupyter, or submit a .py file") from None
-    language = notebook.metadata.get("kernelspec", {}).get("language") or \
-        notebook.metadata.get("language_info", {}).get("name") or "python"
+        raise NotebookError(
+            f"{name} is JSON but not a valid Jupyter notebook ({first_line}). "
+            "Save it again from Jupyter, or submit a .py file"
+        ) from None
+    language = (
+        notebook.metadata.get("kernelspec", {}).get("language")
+        or notebook.metadata.get("language_info", {}).get("name")
+        or "python"
+    )
     if language.lower() != "python":
         raise NotebookError(f"{name} is a {language} notebook; only Python notebooks can be graded")
     return notebook
@@ -133,6 +142,7 @@ def locate(source: str, line: int) -> tuple[int, int] | None:
 
 def cell_lines(source: str, text: str) -> str:
     """`text` (an error message) with every "line N" of the converted file as "cell C, line M"."""
+
     def replace(match: re.Match[str]) -> str:
         where = locate(source, int(match.group(1)))
         return f"cell {where[0]}, line {where[1]}" if where else match.group(0)
@@ -149,8 +159,9 @@ def notebook_to_python(raw: bytes, name: str) -> str:
             continue
         parts.append(f"# %% [cell {index}]\n{_ipython_to_python(cell.source)}\n")
     if not parts:
-        raise NotebookError(f"{name} has no code cells to grade: put your code in code cells (not markdown) "
-                            "and save the notebook")
+        raise NotebookError(
+            f"{name} has no code cells to grade: put your code in code cells (not markdown) and save the notebook"
+        )
     header = f"# Converted by `grade` from {name}: its code cells, in order.\n{IPYTHON_STUB}\n"
     return header + "\n".join(parts)
 

@@ -32,8 +32,9 @@ class DailyCapReached(LeaderboardError):
     """The learner used up today's submissions: the submission is refused before training."""
 
 
-def check_daily_cap(*, db_path: Path, learner: str, challenge: str, cap: int | None,
-                    now: dt.datetime | None = None) -> None:
+def check_daily_cap(
+    *, db_path: Path, learner: str, challenge: str, cap: int | None, now: dt.datetime | None = None
+) -> None:
     """Raise DailyCapReached if `learner` may not submit to `challenge` again today (UTC).
 
     Opening the database here also means a damaged or locked one is reported before any training.
@@ -58,8 +59,15 @@ class Recorded:
     public_learners: int
 
 
-def record(result: Any, run: LeaderboardRun, *, db_path: Path, key: bytes | None = None,
-           signed_dir: Path | None = None, batch_grading: tuple[str, str] | None = None) -> Recorded:
+def record(
+    result: Any,
+    run: LeaderboardRun,
+    *,
+    db_path: Path,
+    key: bytes | None = None,
+    signed_dir: Path | None = None,
+    batch_grading: tuple[str, str] | None = None,
+) -> Recorded:
     """Store one graded result (a GradeResult or its JSON form). With a key, first write the
     host-signed record into `signed_dir`.
 
@@ -77,8 +85,11 @@ def record(result: Any, run: LeaderboardRun, *, db_path: Path, key: bytes | None
         signed_path = write_signed_record(sign(record_, key), signed_dir)
     try:
         with open_db(db_path, create=True) as db:
-            db.add([record_], origin="local",
-                   batch_gradings={record_["submission_id"]: batch_grading} if batch_grading else None)
+            db.add(
+                [record_],
+                origin="local",
+                batch_gradings={record_["submission_id"]: batch_grading} if batch_grading else None,
+            )
             if batch_grading:
                 return Recorded(record_["submission_id"], signed_path, None, 0)
             try:
@@ -87,8 +98,10 @@ def record(result: Any, run: LeaderboardRun, *, db_path: Path, key: bytes | None
                 board = []  # recorded all the same; only the rank to show could not be read
     except LeaderboardError as err:
         if signed_path is not None:
-            raise LeaderboardError(f"{err}. The signed record {signed_path} holds this submission: add it later "
-                                   "with `grade leaderboard import`") from None
+            raise LeaderboardError(
+                f"{err}. The signed record {signed_path} holds this submission: add it later "
+                "with `grade leaderboard import`"
+            ) from None
         raise
     public_board = rank(board, final=False)
     mine = next((s.rank for s in public_board if s.learner == run.learner), None)
@@ -130,8 +143,10 @@ def read_signed_records(files: list[Path], key: bytes) -> list[dict[str, Any]]:
             problems.append(str(err))
     if problems:
         count = len(problems)
-        raise LeaderboardError(f"{count} of {len(files)} file{'s' if len(files) != 1 else ''} refused, so nothing "
-                               "was added:\n  " + "\n  ".join(problems))
+        raise LeaderboardError(
+            f"{count} of {len(files)} file{'s' if len(files) != 1 else ''} refused, so nothing "
+            "was added:\n  " + "\n  ".join(problems)
+        )
     return accepted
 
 
@@ -141,17 +156,21 @@ def import_records(*, files: list[Path], db_path: Path, key: bytes) -> list[dict
         raise LeaderboardError("no files to import")
     records = read_signed_records(files, key)
     by_id: dict[str, list[Path]] = {}
-    for record_, path in zip(records, files):
+    for record_, path in zip(records, files, strict=True):
         by_id.setdefault(record_["submission_id"], []).append(path)
     twice = [paths for paths in by_id.values() if len(paths) > 1]
     if twice:
-        raise LeaderboardError("the same submission is given more than once, so nothing was added: " + "; ".join(
-            " and ".join(map(str, paths)) for paths in twice))
+        raise LeaderboardError(
+            "the same submission is given more than once, so nothing was added: "
+            + "; ".join(" and ".join(map(str, paths)) for paths in twice)
+        )
     with open_db(db_path, create=True) as db:
         present = db.present(list(by_id))
         if present:
-            raise LeaderboardError("already in the database, so nothing was added: " + ", ".join(
-                f"{by_id[i][0]} (submission {i})" for i in sorted(present)))
+            raise LeaderboardError(
+                "already in the database, so nothing was added: "
+                + ", ".join(f"{by_id[i][0]} (submission {i})" for i in sorted(present))
+            )
         db.add(records, origin="import")
     return records
 
@@ -175,8 +194,9 @@ def select(*, db_path: Path, learner: str, submission_ids: list[str]) -> dict[st
         return db.select(learner, submission_ids, most=config.FINAL_SELECTIONS)
 
 
-def publish(*, db_path: Path, out: Path, final: bool, names: str = "display",
-            show_emails: bool = False) -> tuple[Path, list[Board]]:
+def publish(
+    *, db_path: Path, out: Path, final: bool, names: str = "display", show_emails: bool = False
+) -> tuple[Path, list[Board]]:
     """The public site of the boards: learners named as `names` says (identity.py), e-mail
     addresses cut unless `show_emails`, learners without points left out."""
     from grader.leaderboard.identity import public_boards
@@ -184,5 +204,6 @@ def publish(*, db_path: Path, out: Path, final: bool, names: str = "display",
     from grader.result import grader_version
 
     published = public_boards(standings(db_path=db_path, final=final), names=names, show_emails=show_emails)
-    return publish_site(out, published, final=final, generated_at=utc_timestamp(),
-                        grader_version=grader_version()), published
+    return publish_site(
+        out, published, final=final, generated_at=utc_timestamp(), grader_version=grader_version()
+    ), published

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -26,7 +27,7 @@ from grader.leaderboard.records import FIELDS, utc_timestamp
 
 SCHEMA_VERSION = 4  # 2 added `selections`, 3 `batch_gradings`, 4 `display_name`; older files are read as they
 # are and upgraded by the first write
-                    # by the first write that needs the new table
+# by the first write that needs the new table
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # The columns of `submissions`, in order: the record's fields, then what the database adds.
@@ -70,14 +71,18 @@ SCHEMA = [
     "CREATE INDEX submissions_by_board ON submissions (challenge, profile, learner, submitted_at)",
 ]
 # The submissions a learner chose for the final standings (Kaggle's "selected submissions").
-SELECTIONS_TABLE = ("CREATE TABLE selections (submission_id TEXT PRIMARY KEY REFERENCES submissions (submission_id), "
-                    "selected_at TEXT NOT NULL)")
+SELECTIONS_TABLE = (
+    "CREATE TABLE selections (submission_id TEXT PRIMARY KEY REFERENCES submissions (submission_id), "
+    "selected_at TEXT NOT NULL)"
+)
 SCHEMA.append(SELECTIONS_TABLE)
 # The gradings of `grade batch`, by grading key (grader/batch/jobs.py): a key present here was
 # graded and recorded, so a batch run again skips it. Written in the same transaction as the
 # submission itself, so a batch killed at any moment has recorded a grading fully or not at all.
-BATCH_GRADINGS_TABLE = ("CREATE TABLE batch_gradings (grading_key TEXT PRIMARY KEY, submission_id TEXT NOT NULL "
-                        "UNIQUE REFERENCES submissions (submission_id), run_dir TEXT NOT NULL)")
+BATCH_GRADINGS_TABLE = (
+    "CREATE TABLE batch_gradings (grading_key TEXT PRIMARY KEY, submission_id TEXT NOT NULL "
+    "UNIQUE REFERENCES submissions (submission_id), run_dir TEXT NOT NULL)"
+)
 SCHEMA.append(BATCH_GRADINGS_TABLE)
 # What each version lacks, to be created when a write first needs it.
 UPGRADES = {"selections": SELECTIONS_TABLE, "batch_gradings": BATCH_GRADINGS_TABLE}
@@ -105,10 +110,12 @@ class LeaderboardDB:
         """Run `action`, again after a pause while the database is busy; messages for every SQLite error."""
         # Growing pauses with full jitter (0.05 s, 0.1 s, ... up to 1 s), so that graders that
         # collided do not collide again in step.
-        retrying = Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
-                            wait=wait_random_exponential(multiplier=0.05, max=1.0),
-                            retry=retry_if_exception(lambda err: isinstance(err, sqlite3.OperationalError)
-                                                     and _is_busy(err)))
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            reraise=True,
+            wait=wait_random_exponential(multiplier=0.05, max=1.0),
+            retry=retry_if_exception(lambda err: isinstance(err, sqlite3.OperationalError) and _is_busy(err)),
+        )
         started = time.monotonic()
         try:
             return retrying(action)
@@ -128,15 +135,19 @@ class LeaderboardDB:
         if "malformed" in text or "not a database" in text or "corrupt" in text:
             return corrupt_error(self.path, text)
         if "readonly" in text or "read-only" in text:
-            return LeaderboardError(f"cannot {what}: the leaderboard database {self.path} is read-only for this "
-                                    f"user ({text}); nothing was changed")
+            return LeaderboardError(
+                f"cannot {what}: the leaderboard database {self.path} is read-only for this "
+                f"user ({text}); nothing was changed"
+            )
         if "no such table" in text or "no such column" in text:
-            return LeaderboardError(f"cannot {what}: {self.path} lost part of its schema ({text}); restore it "
-                                    "from a backup")
+            return LeaderboardError(
+                f"cannot {what}: {self.path} lost part of its schema ({text}); restore it from a backup"
+            )
         return LeaderboardError(f"cannot {what} in {self.path}: {text}; nothing was changed")
 
     def _transaction(self, what: str, body: Callable[[sqlite3.Connection], T]) -> T:
         """One write transaction: all of `body` or nothing, retried while the database is busy."""
+
         def attempt() -> T:
             self.connection.execute("BEGIN IMMEDIATE")
             try:
@@ -147,6 +158,7 @@ class LeaderboardDB:
                 if self.connection.in_transaction:
                     self.connection.execute("ROLLBACK")
                 raise
+
         return self._retrying(what, attempt)
 
     def _query(self, what: str, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -155,7 +167,7 @@ class LeaderboardDB:
     def close(self) -> None:
         self.connection.close()
 
-    def __enter__(self) -> "LeaderboardDB":
+    def __enter__(self) -> LeaderboardDB:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -163,8 +175,9 @@ class LeaderboardDB:
 
     # ------------------------------------------------------------------ writes
 
-    def add(self, records: list[dict[str, Any]], *, origin: str,
-            batch_gradings: dict[str, tuple[str, str]] | None = None) -> None:
+    def add(
+        self, records: list[dict[str, Any]], *, origin: str, batch_gradings: dict[str, tuple[str, str]] | None = None
+    ) -> None:
         """Store validated records in one transaction. A submission already stored adds nothing at all.
 
         `batch_gradings` (grade batch): submission_id -> (grading key, run folder), stored with them;
@@ -184,38 +197,48 @@ class LeaderboardDB:
             if present:
                 raise LeaderboardError(
                     f"already in {self.path}: submission {', '.join(sorted(present))} (imported or recorded "
-                    "before); nothing was added")
-            connection.executemany(sql, [
-                [json.dumps(r[n], sort_keys=True) if n == "versions" else r[n] for n in RECORD_COLUMNS]
-                + [recorded_at, origin]
-                for r in records
-            ])
+                    "before); nothing was added"
+                )
+            connection.executemany(
+                sql,
+                [
+                    [json.dumps(r[n], sort_keys=True) if n == "versions" else r[n] for n in RECORD_COLUMNS]
+                    + [recorded_at, origin]
+                    for r in records
+                ],
+            )
             if batch_gradings:
                 keys = [key for key, _ in batch_gradings.values()]
                 if _graded_keys(connection, keys):
-                    raise LeaderboardError("this grading is already recorded (the same learner, file, spec, "
-                                           "profile, seed and kit version); nothing was added")
-                connection.executemany("INSERT INTO batch_gradings (grading_key, submission_id, run_dir) "
-                                       "VALUES (?, ?, ?)",
-                                       [(key, sid, run_dir) for sid, (key, run_dir) in batch_gradings.items()])
+                    raise LeaderboardError(
+                        "this grading is already recorded (the same learner, file, spec, "
+                        "profile, seed and kit version); nothing was added"
+                    )
+                connection.executemany(
+                    "INSERT INTO batch_gradings (grading_key, submission_id, run_dir) VALUES (?, ?, ?)",
+                    [(key, sid, run_dir) for sid, (key, run_dir) in batch_gradings.items()],
+                )
 
-        self._transaction("record the submission" if len(records) == 1 else f"add {len(records)} submissions",
-                          insert)
+        self._transaction("record the submission" if len(records) == 1 else f"add {len(records)} submissions", insert)
 
     # ------------------------------------------------------------------ reads
 
     def submissions(self, challenge: str | None = None) -> list[dict[str, Any]]:
         """Every stored submission (of one challenge), oldest first."""
         where, parameters = ("WHERE challenge = ?", [challenge]) if challenge else ("", [])
-        rows = self._query("read the submissions",
-                           f"SELECT * FROM submissions {where} ORDER BY submitted_at, id", parameters)
+        rows = self._query(
+            "read the submissions", f"SELECT * FROM submissions {where} ORDER BY submitted_at, id", parameters
+        )
         return [{**dict(row), "versions": json.loads(row["versions"])} for row in rows]
 
     def count_graded_since(self, *, learner: str, challenge: str, since: str) -> int:
         """Graded submissions (passed or failed) of a learner to a challenge at or after `since` (UTC)."""
-        rows = self._query("count the learner's submissions",
-                           "SELECT COUNT(*) FROM submissions WHERE learner = ? AND challenge = ? "
-                           "AND submitted_at >= ? AND verdict != 'not_graded'", [learner, challenge, since])
+        rows = self._query(
+            "count the learner's submissions",
+            "SELECT COUNT(*) FROM submissions WHERE learner = ? AND challenge = ? "
+            "AND submitted_at >= ? AND verdict != 'not_graded'",
+            [learner, challenge, since],
+        )
         return int(rows[0][0])
 
     def selections(self) -> set[str]:
@@ -234,13 +257,20 @@ class LeaderboardDB:
         if not ids:
             raise LeaderboardError("give at least one submission id to select (`grade leaderboard show` lists them)")
         if len(ids) > most:
-            raise LeaderboardError(f"at most {most} submissions can be selected for the final standings, "
-                                   f"{len(ids)} were given; nothing was changed")
+            raise LeaderboardError(
+                f"at most {most} submissions can be selected for the final standings, "
+                f"{len(ids)} were given; nothing was changed"
+            )
 
         def write(connection: sqlite3.Connection) -> dict[str, Any]:
-            rows = {row["submission_id"]: row for row in connection.execute(
-                f"SELECT submission_id, learner, challenge, profile, verdict FROM submissions WHERE submission_id "
-                f"IN ({', '.join('?' * len(ids))})", ids).fetchall()}
+            rows = {
+                row["submission_id"]: row
+                for row in connection.execute(
+                    f"SELECT submission_id, learner, challenge, profile, verdict FROM submissions WHERE submission_id "
+                    f"IN ({', '.join('?' * len(ids))})",
+                    ids,
+                ).fetchall()
+            }
             unknown = [i for i in ids if i not in rows]
             if unknown:
                 raise LeaderboardError(f"no submission {', '.join(unknown)} in {self.path}; nothing was changed")
@@ -249,20 +279,25 @@ class LeaderboardDB:
                 raise LeaderboardError(f"submission {', '.join(foreign)} is not {learner}'s; nothing was changed")
             boards = {(rows[i]["challenge"], rows[i]["profile"]) for i in ids}
             if len(boards) > 1:
-                raise LeaderboardError("the selected submissions must be of one challenge and profile; nothing "
-                                       "was changed")
+                raise LeaderboardError(
+                    "the selected submissions must be of one challenge and profile; nothing was changed"
+                )
             ungraded = [i for i in ids if rows[i]["verdict"] == "not_graded"]
             if ungraded:
-                raise LeaderboardError(f"submission {', '.join(ungraded)} could not be graded, so it cannot rank; "
-                                       "nothing was changed")
-            (challenge, profile), = boards
+                raise LeaderboardError(
+                    f"submission {', '.join(ungraded)} could not be graded, so it cannot rank; nothing was changed"
+                )
+            ((challenge, profile),) = boards
             _upgrade(connection)  # a version-1 file: upgraded in the same transaction
             connection.execute(
                 "DELETE FROM selections WHERE submission_id IN (SELECT submission_id FROM submissions WHERE "
-                "learner = ? AND challenge = ? AND profile = ?)", (learner, challenge, profile))
+                "learner = ? AND challenge = ? AND profile = ?)",
+                (learner, challenge, profile),
+            )
             now = utc_timestamp()
-            connection.executemany("INSERT INTO selections (submission_id, selected_at) VALUES (?, ?)",
-                                   [(i, now) for i in ids])
+            connection.executemany(
+                "INSERT INTO selections (submission_id, selected_at) VALUES (?, ?)", [(i, now) for i in ids]
+            )
             return {"challenge": challenge, "profile": profile}
 
         return self._transaction("select submissions for the final standings", write)
@@ -278,12 +313,15 @@ class LeaderboardDB:
         def read() -> dict[str, dict[str, Any]]:
             found = {}
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 rows = self.connection.execute(
                     "SELECT b.grading_key, b.run_dir, s.* FROM batch_gradings b JOIN submissions s USING "
-                    f"(submission_id) WHERE b.grading_key IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
-                found.update({row["grading_key"]: {**dict(row), "versions": json.loads(row["versions"])}
-                              for row in rows})
+                    f"(submission_id) WHERE b.grading_key IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                found.update(
+                    {row["grading_key"]: {**dict(row), "versions": json.loads(row["versions"])} for row in rows}
+                )
             return found
 
         return self._retrying("look up earlier gradings", read)
@@ -294,8 +332,11 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = [statement for name, statement in UPGRADES.items() if name not in tables]
     present = {row[1] for row in connection.execute("PRAGMA table_info(submissions)")}
-    missing += [f"ALTER TABLE submissions ADD COLUMN {name} {kind}" for name, kind in ADDED_COLUMNS.items()
-                if name not in present]
+    missing += [
+        f"ALTER TABLE submissions ADD COLUMN {name} {kind}"
+        for name, kind in ADDED_COLUMNS.items()
+        if name not in present
+    ]
     for statement in missing:
         connection.execute(statement)
     if missing:
@@ -303,40 +344,52 @@ def _upgrade(connection: sqlite3.Connection) -> None:
 
 
 def _graded_keys(connection: sqlite3.Connection, keys: list[str]) -> set[str]:
-    rows = connection.execute(f"SELECT grading_key FROM batch_gradings WHERE grading_key IN "
-                              f"({', '.join('?' * len(keys))})", keys).fetchall()
+    rows = connection.execute(
+        f"SELECT grading_key FROM batch_gradings WHERE grading_key IN ({', '.join('?' * len(keys))})", keys
+    ).fetchall()
     return {row[0] for row in rows}
 
 
 def _present(connection: sqlite3.Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 500):  # SQLite limits the number of parameters per statement
-        chunk = ids[start:start + 500]
-        rows = connection.execute(f"SELECT submission_id FROM submissions WHERE submission_id IN "
-                                  f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+        chunk = ids[start : start + 500]
+        rows = connection.execute(
+            f"SELECT submission_id FROM submissions WHERE submission_id IN ({', '.join('?' * len(chunk))})", chunk
+        ).fetchall()
         found.update(row[0] for row in rows)
     return found
 
 
 def corrupt_error(path: Path, detail: str) -> LeaderboardError:
-    return LeaderboardError(f"{path} is damaged or is not a SQLite database ({detail}). It was left as it is: "
-                            "restore it from a backup, or pass --db with another file (a new one is created)")
+    return LeaderboardError(
+        f"{path} is damaged or is not a SQLite database ({detail}). It was left as it is: "
+        "restore it from a backup, or pass --db with another file (a new one is created)"
+    )
 
 
 # ------------------------------------------------------------------------- opening
 
 
-def open_db(path: Path, *, create: bool, busy_timeout_s: float = config.LEADERBOARD_BUSY_TIMEOUT_S,
-            attempts: int = config.LEADERBOARD_WRITE_ATTEMPTS) -> LeaderboardDB:
+def open_db(
+    path: Path,
+    *,
+    create: bool,
+    busy_timeout_s: float = config.LEADERBOARD_BUSY_TIMEOUT_S,
+    attempts: int = config.LEADERBOARD_WRITE_ATTEMPTS,
+) -> LeaderboardDB:
     """Open and check the leaderboard database at `path`. `create`: a missing or empty file gets the schema."""
     path = Path(path)
     if path.is_dir():
-        raise LeaderboardError(f"{path} is a folder: --db needs the path of a database file, for example "
-                               f"{path / 'leaderboard.sqlite'}")
+        raise LeaderboardError(
+            f"{path} is a folder: --db needs the path of a database file, for example {path / 'leaderboard.sqlite'}"
+        )
     if not path.exists():
         if not create:
-            raise LeaderboardError(f"no leaderboard database at {path}: it is created by the first "
-                                   "`grade submit --learner ID` (or pass --db with the right file)")
+            raise LeaderboardError(
+                f"no leaderboard database at {path}: it is created by the first "
+                "`grade submit --learner ID` (or pass --db with the right file)"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -360,8 +413,9 @@ def open_db(path: Path, *, create: bool, busy_timeout_s: float = config.LEADERBO
             _check_schema(db, tables)
         if create:
             # Writers need WAL; it is a property of the file, so it only changes once, on a checked file.
-            db._retrying("switch the database to WAL mode",
-                         lambda: connection.execute("PRAGMA journal_mode=WAL").fetchall())
+            db._retrying(
+                "switch the database to WAL mode", lambda: connection.execute("PRAGMA journal_mode=WAL").fetchall()
+            )
     except BaseException:
         connection.close()
         raise
@@ -399,6 +453,7 @@ def _create_schema(db: LeaderboardDB) -> None:
         for statement in SCHEMA:
             connection.execute(statement)
         connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
     db._transaction("create the leaderboard tables", create)
 
 
@@ -406,17 +461,25 @@ def _check_schema(db: LeaderboardDB, tables: set[str]) -> None:
     path = db.path
     if "schema_version" not in tables:
         listed = ", ".join(sorted(tables))
-        raise LeaderboardError(f"{path} is not a leaderboard database: it has no schema_version table (its tables: "
-                               f"{listed}). It was left as it is; pass --db with another file")
+        raise LeaderboardError(
+            f"{path} is not a leaderboard database: it has no schema_version table (its tables: "
+            f"{listed}). It was left as it is; pass --db with another file"
+        )
     versions = [row[0] for row in db._query("read the schema version", "SELECT version FROM schema_version")]
     if versions not in [[version] for version in range(1, SCHEMA_VERSION + 1)]:
-        raise LeaderboardError(f"{path} has leaderboard schema version {versions or 'none'}, and this grader uses "
-                               f"version {SCHEMA_VERSION}: use the grader that made it, or another --db file")
+        raise LeaderboardError(
+            f"{path} has leaderboard schema version {versions or 'none'}, and this grader uses "
+            f"version {SCHEMA_VERSION}: use the grader that made it, or another --db file"
+        )
     if "submissions" not in tables:
-        raise LeaderboardError(f"{path} is missing the table 'submissions' (the recorded submissions): the file is "
-                               "incomplete or was edited. It was left as it is: restore it from a backup")
+        raise LeaderboardError(
+            f"{path} is missing the table 'submissions' (the recorded submissions): the file is "
+            "incomplete or was edited. It was left as it is: restore it from a backup"
+        )
     present = {row[1] for row in db._query("read the schema", "PRAGMA table_info(submissions)")}
     missing = [name for name in COLUMNS if name not in present and name not in ADDED_COLUMNS]
     if missing:
-        raise LeaderboardError(f"{path}: the table 'submissions' lacks the columns {', '.join(missing)}: the file "
-                               "was edited or made by another program. It was left as it is")
+        raise LeaderboardError(
+            f"{path}: the table 'submissions' lacks the columns {', '.join(missing)}: the file "
+            "was edited or made by another program. It was left as it is"
+        )

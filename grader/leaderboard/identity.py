@@ -30,8 +30,10 @@ LEARNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 
 def _checked(text: str, original: str) -> str:
     if not LEARNER_ID.fullmatch(text):
-        raise LeaderboardError(f"learner ID {original!r} is not usable: use 1 to 64 letters, digits and . _ @ + -, "
-                               "starting with a letter or digit (for example a student number or a login)")
+        raise LeaderboardError(
+            f"learner ID {original!r} is not usable: use 1 to 64 letters, digits and . _ @ + -, "
+            "starting with a letter or digit (for example a student number or a login)"
+        )
     return text
 
 
@@ -65,7 +67,10 @@ def public_boards(boards: list[Board], *, names: str = "display", show_emails: b
         raise LeaderboardError(f"unknown names {names!r}: use one of {', '.join(NAMES)}")
     shown = []
     for board in boards:
-        standings = tuple(dataclasses.replace(s, learner=_public_name(s, names, show_emails), display_name="")
-                          for s in board.standings if s.score > 0)
+        standings = tuple(
+            dataclasses.replace(s, learner=_public_name(s, names, show_emails), display_name="")
+            for s in board.standings
+            if s.score > 0
+        )
         shown.append(dataclasses.replace(board, standings=standings))
     return shown

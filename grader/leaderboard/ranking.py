@@ -18,8 +18,10 @@ private half: the private figures of the other submissions never count.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from grader import config
 
@@ -60,11 +62,16 @@ def figures(submission: dict[str, Any], final: bool) -> tuple[float, float | Non
 def order_key(submission: dict[str, Any], final: bool) -> tuple:
     """Sorts better submissions first: more points, higher accuracy, earlier, then a stable tie-break."""
     score, accuracy = figures(submission, final)
-    return (-score, -(accuracy if accuracy is not None else -1.0), submission["submitted_at"],
-            submission.get("id") or 0, submission["submission_id"])
+    return (
+        -score,
+        -(accuracy if accuracy is not None else -1.0),
+        submission["submitted_at"],
+        submission.get("id") or 0,
+        submission["submission_id"],
+    )
 
 
-def final_candidates(own: list[dict[str, Any]], selected: set[str], most: int) -> list[dict[str, Any]]:
+def final_candidates(own: list[dict[str, Any]], selected: AbstractSet[str], most: int) -> list[dict[str, Any]]:
     """The submissions of one learner that compete in the final standings."""
     chosen = [s for s in own if s["submission_id"] in selected]
     if chosen:
@@ -72,39 +79,62 @@ def final_candidates(own: list[dict[str, Any]], selected: set[str], most: int) -
     return sorted(own, key=lambda s: order_key(s, False))[:most]  # by default: the best public ones
 
 
-def rank(submissions: Iterable[dict[str, Any]], *, final: bool, selected: set[str] = frozenset(),
-         selections: int = config.FINAL_SELECTIONS) -> tuple[Standing, ...]:
+def rank(
+    submissions: Iterable[dict[str, Any]],
+    *,
+    final: bool,
+    selected: AbstractSet[str] = frozenset(),
+    selections: int = config.FINAL_SELECTIONS,
+) -> tuple[Standing, ...]:
     """The standings of one board's submissions: each learner's best, best first."""
     by_learner: dict[str, list[dict[str, Any]]] = {}
     for submission in submissions:
         if submission["verdict"] != "not_graded":
             by_learner.setdefault(submission["learner"], []).append(submission)
-    competing = {learner: final_candidates(own, selected, selections) if final else own
-                 for learner, own in by_learner.items()}
-    best = sorted((min(own, key=lambda s: order_key(s, final)) for own in competing.values()),
-                  key=lambda s: order_key(s, final))
+    competing = {
+        learner: final_candidates(own, selected, selections) if final else own for learner, own in by_learner.items()
+    }
+    best = sorted(
+        (min(own, key=lambda s: order_key(s, final)) for own in competing.values()), key=lambda s: order_key(s, final)
+    )
     standings = []
     for position, submission in enumerate(best, start=1):
         score, accuracy = figures(submission, final)
         own = sorted(by_learner[submission["learner"]], key=lambda s: (s["submitted_at"], s["submission_id"]))
-        standings.append(Standing(rank=position, learner=submission["learner"], score=score,
-                                  max_score=submission["max_score"], accuracy=accuracy, gap=submission["gap"],
-                                  submitted_at=submission["submitted_at"],
-                                  submissions=len(own), submission_id=submission["submission_id"],
-                                  display_name=own[-1].get("display_name") or submission["learner"],
-                                  first_submission_id=own[0]["submission_id"]))
+        standings.append(
+            Standing(
+                rank=position,
+                learner=submission["learner"],
+                score=score,
+                max_score=submission["max_score"],
+                accuracy=accuracy,
+                gap=submission["gap"],
+                submitted_at=submission["submitted_at"],
+                submissions=len(own),
+                submission_id=submission["submission_id"],
+                display_name=own[-1].get("display_name") or submission["learner"],
+                first_submission_id=own[0]["submission_id"],
+            )
+        )
     return tuple(standings)
 
 
-def boards(submissions: Iterable[dict[str, Any]], *, final: bool, challenge: str | None = None,
-           selected: set[str] = frozenset()) -> list[Board]:
+def boards(
+    submissions: Iterable[dict[str, Any]],
+    *,
+    final: bool,
+    challenge: str | None = None,
+    selected: AbstractSet[str] = frozenset(),
+) -> list[Board]:
     """One board per (challenge, profile) that has submissions, sorted by name."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for submission in submissions:
         if challenge is None or submission["challenge"] == challenge:
             grouped.setdefault((submission["challenge"], submission["profile"]), []).append(submission)
-    return [Board(name, profile, final, rank(grouped[(name, profile)], final=final, selected=selected))
-            for name, profile in sorted(grouped)]
+    return [
+        Board(name, profile, final, rank(grouped[(name, profile)], final=final, selected=selected))
+        for name, profile in sorted(grouped)
+    ]
 
 
 # ----------------------------------------------------------------------------- daily cap
@@ -122,7 +152,9 @@ def daily_cap_problem(*, used: int, cap: int | None, learner: str, challenge: st
         return None
     reopens = day_start(now) + dt.timedelta(days=1)
     wait_minutes = max(1, int((reopens - now).total_seconds() // 60))
-    return (f"daily submission limit reached: {learner} has made {used} graded submission"
-            f"{'s' if used != 1 else ''} to {challenge} today, and the limit is {cap} per day (UTC). "
-            f"The next one is accepted from {reopens:%Y-%m-%d %H:%M} UTC (in {wait_minutes // 60} h "
-            f"{wait_minutes % 60} min); `grade check` is not limited")
+    return (
+        f"daily submission limit reached: {learner} has made {used} graded submission"
+        f"{'s' if used != 1 else ''} to {challenge} today, and the limit is {cap} per day (UTC). "
+        f"The next one is accepted from {reopens:%Y-%m-%d %H:%M} UTC (in {wait_minutes // 60} h "
+        f"{wait_minutes % 60} min); `grade check` is not limited"
+    )

@@ -77,7 +77,8 @@ def build_record(result: Any, run: LeaderboardRun, *, submitted_at: str | None =
         "public_score": document["score"],
         # Without test metrics (a challenge that trains nothing, or a failed run) both halves
         # score the same points: only accuracy on the test images can differ between them.
-        "private_score": (run.private_score if run.private_score is not None else document["score"]) if graded
+        "private_score": (run.private_score if run.private_score is not None else document["score"])
+        if graded
         else None,
         "public_accuracy": metrics.get("test_accuracy"),
         "private_accuracy": run.private_accuracy,
@@ -102,6 +103,7 @@ def build_record(result: Any, run: LeaderboardRun, *, submitted_at: str | None =
 
 # ----------------------------------------------------------------------------- validation
 
+
 def _text(pattern: re.Pattern | None = None, *, optional: bool = False):
     def check(value: Any) -> str | None:
         if value is None and optional:
@@ -111,6 +113,7 @@ def _text(pattern: re.Pattern | None = None, *, optional: bool = False):
         if pattern is not None and not pattern.fullmatch(value):
             return f"must match {pattern.pattern}"
         return None
+
     return check
 
 
@@ -123,6 +126,7 @@ def _number(low: float, high: float, *, optional: bool = True):
         if not low <= value <= high:
             return f"must be between {low:g} and {high:g}"
         return None
+
     return check
 
 
@@ -151,8 +155,11 @@ def _versions(value: Any) -> str | None:
 
 
 FIELDS = {
-    "record_version": lambda v: None if v == RECORD_VERSION else
-    f"is {v!r}, and this grader reads version {RECORD_VERSION} (sign it with a grader of the same version)",
+    "record_version": lambda v: (
+        None
+        if v == RECORD_VERSION
+        else f"is {v!r}, and this grader reads version {RECORD_VERSION} (sign it with a grader of the same version)"
+    ),
     "submission_id": _text(SUBMISSION_ID),
     "learner": _text(LEARNER_ID),
     "display_name": _text(LEARNER_ID),
@@ -190,8 +197,11 @@ def validate_record(record: Any, where: str) -> dict[str, Any]:
     record = {"display_name": record.get("learner"), **record} if "display_name" not in record else record
     problems = [f"missing field {name!r}" for name in FIELDS if name not in record]
     problems += [f"unknown field {name!r}" for name in record if name not in FIELDS and name != SIGNATURE_FIELD]
-    problems += [f"field {name!r} {problem}" for name, check in FIELDS.items()
-                 if name in record and (problem := check(record[name])) is not None]
+    problems += [
+        f"field {name!r} {problem}"
+        for name, check in FIELDS.items()
+        if name in record and (problem := check(record[name])) is not None
+    ]
     if problems:
         raise LeaderboardError(f"{where}: not a valid leaderboard record: " + "; ".join(problems))
     clean = {name: record[name] for name in FIELDS}

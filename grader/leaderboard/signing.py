@@ -26,8 +26,9 @@ MIN_KEY_BYTES = 16  # shorter secrets can be guessed
 
 def canonical_bytes(record: dict[str, Any]) -> bytes:
     unsigned = {k: v for k, v in record.items() if k != SIGNATURE_FIELD}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -46,21 +47,27 @@ def load_key(key_file: Path | None = None) -> bytes:
     else:
         key = os.environ.get(KEY_ENV, "").strip().encode("utf-8")
         if not key:
-            raise LeaderboardError(f"no secret key: set {KEY_ENV} or pass --key-file FILE (the same key on every "
-                                   "grading host; for example: python -c 'import secrets; "
-                                   "print(secrets.token_hex(32))' > host.key)")
+            raise LeaderboardError(
+                f"no secret key: set {KEY_ENV} or pass --key-file FILE (the same key on every "
+                "grading host; for example: python -c 'import secrets; "
+                "print(secrets.token_hex(32))' > host.key)"
+            )
         source = f"${KEY_ENV}"
     if len(key) < MIN_KEY_BYTES:
-        raise LeaderboardError(f"the secret key in {source} is too short ({len(key)} bytes): use at least "
-                               f"{MIN_KEY_BYTES} random bytes, for example secrets.token_hex(32)")
+        raise LeaderboardError(
+            f"the secret key in {source} is too short ({len(key)} bytes): use at least "
+            f"{MIN_KEY_BYTES} random bytes, for example secrets.token_hex(32)"
+        )
     return key
 
 
 def sign(record: dict[str, Any], key: bytes) -> dict[str, Any]:
     """A copy of the record with its signature."""
     digest = hmac.new(key, canonical_bytes(record), hashlib.sha256).hexdigest()
-    return {**{k: v for k, v in record.items() if k != SIGNATURE_FIELD},
-            SIGNATURE_FIELD: {"algorithm": ALGORITHM, "key": key_fingerprint(key), "value": digest}}
+    return {
+        **{k: v for k, v in record.items() if k != SIGNATURE_FIELD},
+        SIGNATURE_FIELD: {"algorithm": ALGORITHM, "key": key_fingerprint(key), "value": digest},
+    }
 
 
 def verify(record: Any, key: bytes, where: str) -> dict[str, Any]:
@@ -69,10 +76,16 @@ def verify(record: Any, key: bytes, where: str) -> dict[str, Any]:
         raise LeaderboardError(f"{where}: not a leaderboard record (a JSON object was expected)")
     signature = record.get(SIGNATURE_FIELD)
     if signature is None:
-        raise LeaderboardError(f"{where}: unsigned: only results signed by a grading host are accepted "
-                               "(grade submit --learner ID --sign on a host that has the secret key)")
-    if not (isinstance(signature, dict) and signature.get("algorithm") == ALGORITHM
-            and isinstance(signature.get("value"), str) and isinstance(signature.get("key"), str)):
+        raise LeaderboardError(
+            f"{where}: unsigned: only results signed by a grading host are accepted "
+            "(grade submit --learner ID --sign on a host that has the secret key)"
+        )
+    if not (
+        isinstance(signature, dict)
+        and signature.get("algorithm") == ALGORITHM
+        and isinstance(signature.get("value"), str)
+        and isinstance(signature.get("key"), str)
+    ):
         raise LeaderboardError(f"{where}: the signature is malformed (expected {ALGORITHM} with key and value)")
     try:
         expected = hmac.new(key, canonical_bytes(record), hashlib.sha256).hexdigest()
@@ -81,8 +94,11 @@ def verify(record: Any, key: bytes, where: str) -> dict[str, Any]:
     if hmac.compare_digest(expected, signature["value"]):
         return {k: v for k, v in record.items() if k != SIGNATURE_FIELD}
     if not hmac.compare_digest(signature["key"], key_fingerprint(key)):
-        raise LeaderboardError(f"{where}: signed with another key (fingerprint {signature['key']}; this host's key "
-                               f"is {key_fingerprint(key)}): only results signed with this host's secret key are "
-                               "accepted")
-    raise LeaderboardError(f"{where}: the signature does not match the content: the record was altered after "
-                           "it was signed")
+        raise LeaderboardError(
+            f"{where}: signed with another key (fingerprint {signature['key']}; this host's key "
+            f"is {key_fingerprint(key)}): only results signed with this host's secret key are "
+            "accepted"
+        )
+    raise LeaderboardError(
+        f"{where}: the signature does not match the content: the record was altered after it was signed"
+    )

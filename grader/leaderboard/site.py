@@ -30,15 +30,26 @@ from grader.leaderboard.records import NAME
 from grader.leaderboard.templates import STYLE, TEMPLATES
 
 MARKER = ".grader-leaderboard"
-CSV_COLUMNS = ("challenge", "profile", "rank", "learner", "score", "max_score", "accuracy", "gap", "submitted_at",
-               "submissions")
+CSV_COLUMNS = (
+    "challenge",
+    "profile",
+    "rank",
+    "learner",
+    "score",
+    "max_score",
+    "accuracy",
+    "gap",
+    "submitted_at",
+    "submissions",
+)
 
 
 def _environment():
     from jinja2 import DictLoader, Environment, StrictUndefined
 
-    env = Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters["points"] = lambda value: f"{value:g}"
     env.filters["fraction"] = lambda value: "—" if value is None else f"{value:.4f}"
     env.filters["signed"] = lambda value: "—" if value is None else f"{value:+.4f}"
@@ -49,8 +60,10 @@ def _environment():
 def half_note(final: bool) -> str:
     if final:
         return "Final standings: ranked on the private half of the test set."
-    return ("Public standings: ranked on the public half of the test set. The private half decides the final "
-            "standings and is revealed at the end.")
+    return (
+        "Public standings: ranked on the public half of the test set. The private half decides the final "
+        "standings and is revealed at the end."
+    )
 
 
 def standing_row(board: Board, standing: Standing) -> dict[str, Any]:
@@ -61,9 +74,15 @@ def standing_row(board: Board, standing: Standing) -> dict[str, Any]:
 
 
 def board_document(boards: list[Board], *, final: bool, generated_at: str) -> dict[str, Any]:
-    return {"final": final, "half": "private" if final else "public", "generated_at": generated_at,
-            "boards": [{"challenge": b.challenge, "profile": b.profile,
-                        "standings": [standing_row(b, s) for s in b.standings]} for b in boards]}
+    return {
+        "final": final,
+        "half": "private" if final else "public",
+        "generated_at": generated_at,
+        "boards": [
+            {"challenge": b.challenge, "profile": b.profile, "standings": [standing_row(b, s) for s in b.standings]}
+            for b in boards
+        ],
+    }
 
 
 def board_csv(boards: list[Board]) -> str:
@@ -89,35 +108,48 @@ def _title(challenge: str) -> str:
 def render_site(folder: Path, boards: list[Board], *, final: bool, generated_at: str, grader_version: str) -> None:
     """Write the whole site into `folder` (an empty folder)."""
     env = _environment()
-    common = {"style": STYLE, "final": final, "half_note": half_note(final), "generated_at": generated_at[:16]
-              .replace("T", " "), "grader_version": grader_version}
+    common = {
+        "style": STYLE,
+        "final": final,
+        "half_note": half_note(final),
+        "generated_at": generated_at[:16].replace("T", " "),
+        "grader_version": grader_version,
+    }
     challenges = sorted({b.challenge for b in boards})
     for name in challenges:
         # Names become folder names: one from an edited database must not point outside the site.
         if not NAME.fullmatch(name):
-            raise LeaderboardError(f"the database holds a challenge named {name!r}, which cannot be a folder name; "
-                                   "nothing was published")
-    index = [{"name": name, "title": _title(name),
-              "learners": len({s.learner for b in boards if b.challenge == name for s in b.standings})}
-             for name in challenges]
-    (folder / "index.html").write_text(env.get_template("index.html").render(challenges=index, **common),
-                                       encoding="utf-8")
+            raise LeaderboardError(
+                f"the database holds a challenge named {name!r}, which cannot be a folder name; nothing was published"
+            )
+    index: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "title": _title(name),
+            "learners": len({s.learner for b in boards if b.challenge == name for s in b.standings}),
+        }
+        for name in challenges
+    ]
+    (folder / "index.html").write_text(
+        env.get_template("index.html").render(challenges=index, **common), encoding="utf-8"
+    )
     _write_data(folder, boards, final=final, generated_at=generated_at)
     for item in index:
         own = [b for b in boards if b.challenge == item["name"]]
         page = folder / item["name"]
         page.mkdir()
-        (page / "index.html").write_text(env.get_template("challenge.html").render(
-            title=item["title"], boards=own, **common), encoding="utf-8")
+        (page / "index.html").write_text(
+            env.get_template("challenge.html").render(title=item["title"], boards=own, **common), encoding="utf-8"
+        )
         _write_data(page, own, final=final, generated_at=generated_at)
-    (folder / MARKER).write_text("written by `grade leaderboard publish`; the whole folder is replaced on the "
-                                 "next publish\n")
+    (folder / MARKER).write_text(
+        "written by `grade leaderboard publish`; the whole folder is replaced on the next publish\n"
+    )
 
 
 def _write_data(folder: Path, boards: list[Board], *, final: bool, generated_at: str) -> None:
     document = board_document(boards, final=final, generated_at=generated_at)
-    (folder / "leaderboard.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n",
-                                             encoding="utf-8")
+    (folder / "leaderboard.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     (folder / "leaderboard.csv").write_text(board_csv(boards), encoding="utf-8")
 
 
@@ -127,8 +159,10 @@ def publish_site(out: Path, boards: list[Board], *, final: bool, generated_at: s
     if out.exists() and not out.is_dir():
         raise LeaderboardError(f"--out {out} is a file: give a folder for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise LeaderboardError(f"--out {out} already holds files that `grade leaderboard publish` did not write; "
-                               "publishing replaces the whole folder, so choose a new or empty folder")
+        raise LeaderboardError(
+            f"--out {out} already holds files that `grade leaderboard publish` did not write; "
+            "publishing replaces the whole folder, so choose a new or empty folder"
+        )
     created = [p for p in reversed(out.parents) if not p.exists()]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -90,40 +91,59 @@ def mistake_thumbnails(evaluation: Any, class_names: list[str], task: str) -> li
     from grader.report.plots import data_uri, image_png
 
     mistakes = confident_mistakes(evaluation.test_outputs, evaluation.test_predictions, evaluation.test_labels, task)
-    return [Thumbnail(data_uri(image_png(evaluation.test_images[m.position])), _class_name(class_names, m.predicted),
-                      _class_name(class_names, m.true), _confidence_text(m.confidence))
-            for m in mistakes]
+    return [
+        Thumbnail(
+            data_uri(image_png(evaluation.test_images[m.position])),
+            _class_name(class_names, m.predicted),
+            _class_name(class_names, m.true),
+            _confidence_text(m.confidence),
+        )
+        for m in mistakes
+    ]
 
 
 def _journey_block(evaluated: EvaluatedModel, class_names: list[str]) -> FigureBlock:
     from grader.journey import DEFAULT_FILTER, Journey
     from grader.report.plots import journey_figure
 
-    evaluation = evaluated.evaluation
-    if evaluated.journey is None:
+    evaluation, steps = evaluated.evaluation, evaluated.journey
+    if steps is None:
         return FigureBlock(None, f"Could not draw this figure ({evaluated.journey_error}).")
 
     def make() -> Any:
         positions = [p for p in JOURNEY_POSITIONS if p < len(evaluation.test_labels)]
-        journey = Journey(tuple(positions), evaluation.test_images[positions],
-                          tuple(_class_name(class_names, int(evaluation.test_labels[p])) for p in positions),
-                          DEFAULT_FILTER, tuple(evaluated.journey))
+        journey = Journey(
+            tuple(positions),
+            evaluation.test_images[positions],
+            tuple(_class_name(class_names, int(evaluation.test_labels[p])) for p in positions),
+            DEFAULT_FILTER,
+            tuple(steps),
+        )
         return journey_figure(journey)
 
     return draw(make, "")
 
 
-def report_context(result: GradeResult, *, task: str = "multiclass", max_gap: float | None = None,
-                   evaluated: EvaluatedModel | None = None) -> dict[str, Any]:
+def report_context(
+    result: GradeResult,
+    *,
+    task: str = "multiclass",
+    max_gap: float | None = None,
+    evaluated: EvaluatedModel | None = None,
+) -> dict[str, Any]:
     """Everything the template shows, computed here so the template only lays it out."""
     from grader.report.plots import confusion_matrix_figure, learning_curves_figure
 
     class_names = list(result.class_names)
     not_trained = "Nothing to draw: the model was not trained and evaluated (see the checks above)."
-    curves = draw(lambda: learning_curves_figure(result.history, max_gap=max_gap),
-                  "No learning curves: training did not finish an epoch.")
-    confusion = (draw(lambda: confusion_matrix_figure(result.confusion_matrix, class_names), "")
-                 if result.confusion_matrix else FigureBlock(None, not_trained))
+    curves = draw(
+        lambda: learning_curves_figure(result.history, max_gap=max_gap),
+        "No learning curves: training did not finish an epoch.",
+    )
+    matrix = result.confusion_matrix
+    confusion = (
+        draw(lambda: confusion_matrix_figure(matrix, class_names), "") if matrix else FigureBlock(None, not_trained)
+    )
     mistakes: list[Thumbnail] = []
     mistakes_note = not_trained
     journey = FigureBlock(None, not_trained)
@@ -158,24 +178,42 @@ def report_context(result: GradeResult, *, task: str = "multiclass", max_gap: fl
 def _environment() -> jinja2.Environment:
     # autoescape=True for every template: select_autoescape() goes by the file name, and
     # "report.html.j2" does not end in ".html".
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def render_report(result: GradeResult, *, task: str = "multiclass", max_gap: float | None = None,
-                  evaluated: EvaluatedModel | None = None) -> str:
+def render_report(
+    result: GradeResult,
+    *,
+    task: str = "multiclass",
+    max_gap: float | None = None,
+    evaluated: EvaluatedModel | None = None,
+) -> str:
     script = (TEMPLATES_DIR / LOAD_SCRIPT).read_text()
     # The policy lets this one script run (by its hash) and nothing else: no other script,
     # no request to any server, images from data: URIs only.
     script_hash = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    policy = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
-              "base-uri 'none'; form-action 'none'")
+    policy = (
+        f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
     context = report_context(result, task=task, max_gap=max_gap, evaluated=evaluated)
     return _environment().get_template(TEMPLATE).render(**context, script=Markup(script), policy=policy)
 
 
-def write_report(path: Path, result: GradeResult, *, task: str = "multiclass", max_gap: float | None = None,
-                 evaluated: EvaluatedModel | None = None) -> Path:
+def write_report(
+    path: Path,
+    result: GradeResult,
+    *,
+    task: str = "multiclass",
+    max_gap: float | None = None,
+    evaluated: EvaluatedModel | None = None,
+) -> Path:
     """Render the report and write it atomically (a reader never sees half a page)."""
     html = render_report(result, task=task, max_gap=max_gap, evaluated=evaluated)
     path = Path(path)

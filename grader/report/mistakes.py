@@ -32,8 +32,9 @@ def confidence_of_prediction(outputs: np.ndarray, predicted: np.ndarray, task: s
     return outputs[np.arange(len(predicted)), predicted]
 
 
-def confident_mistakes(outputs: np.ndarray, predicted: np.ndarray, labels: np.ndarray, task: str,
-                       limit: int = MISTAKES_SHOWN) -> list[Mistake]:
+def confident_mistakes(
+    outputs: np.ndarray, predicted: np.ndarray, labels: np.ndarray, task: str, limit: int = MISTAKES_SHOWN
+) -> list[Mistake]:
     """The wrong predictions with the highest confidence first (ties: the earlier image first).
 
     `predicted` are the labels the grader scored with, so the grid shows exactly the errors the

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator
 
-from grader.journey import Journey
+if TYPE_CHECKING:  # grader.journey draws with this module: the type only, no import cycle
+    from grader.journey import Journey
 
 DPI = 100
 TRAIN_COLOR = "#1f77b4"
@@ -82,7 +85,7 @@ def last_epoch_gap(history: dict[str, list[Any]]) -> tuple[int, float, float] | 
     train, validation = _values(history, key or ""), _values(history, f"val_{key}")
     if train is None or validation is None:
         return None
-    both = np.flatnonzero(np.isfinite(train[:len(validation)]) & np.isfinite(validation[:len(train)]))
+    both = np.flatnonzero(np.isfinite(train[: len(validation)]) & np.isfinite(validation[: len(train)]))
     if not len(both):
         return None
     last = int(both[-1])
@@ -97,9 +100,11 @@ def learning_curves_figure(history: dict[str, list[Any]], *, max_gap: float | No
         return None
     figure = new_figure(5.0 * len(panels), 3.6)
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, title) in zip(axes, panels):
-        for series, label, color, style in ((name, "training", TRAIN_COLOR, "o-"),
-                                            (f"val_{name}", "validation", VALIDATION_COLOR, "s--")):
+    for ax, (name, title) in zip(axes, panels, strict=True):
+        for series, label, color, style in (
+            (name, "training", TRAIN_COLOR, "o-"),
+            (f"val_{name}", "validation", VALIDATION_COLOR, "s--"),
+        ):
             values = _values(history, series)
             if values is not None and len(values):
                 ax.plot(np.arange(1, len(values) + 1), values, style, color=color, label=label, markersize=4)
@@ -128,12 +133,24 @@ def _mark_gap(ax: Any, history: dict[str, list[Any]], key: str, max_gap: float |
     too_wide = max_gap is not None and gap > max_gap
     color = GAP_TOO_WIDE_COLOR if too_wide else GAP_OK_COLOR
     ax.fill_between(epochs, train[:n], validation[:n], color=color, alpha=0.12, label="gap")
-    ax.annotate("", xy=(epoch, at_validation), xytext=(epoch, at_train),
-                arrowprops={"arrowstyle": "<->", "color": color, "lw": 1.5})
+    ax.annotate(
+        "",
+        xy=(epoch, at_validation),
+        xytext=(epoch, at_train),
+        arrowprops={"arrowstyle": "<->", "color": color, "lw": 1.5},
+    )
     limit = f" (limit {max_gap:.2f})" if max_gap is not None else ""
-    ax.annotate(f"gap {gap:+.3f}{limit}", xy=(epoch, (at_train + at_validation) / 2), xytext=(-8, 0),
-                textcoords="offset points", ha="right", va="center", color=color, fontsize=9,
-                fontweight="bold" if too_wide else "normal")
+    ax.annotate(
+        f"gap {gap:+.3f}{limit}",
+        xy=(epoch, (at_train + at_validation) / 2),
+        xytext=(-8, 0),
+        textcoords="offset points",
+        ha="right",
+        va="center",
+        color=color,
+        fontsize=9,
+        fontweight="bold" if too_wide else "normal",
+    )
 
 
 # --------------------------------------------------------------------------- confusion matrix
@@ -150,8 +167,15 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     ax.imshow(counts, cmap="Blues", interpolation="nearest")
     threshold = counts.max() / 2 if counts.size else 0
     for (row, column), count in np.ndenumerate(counts):
-        ax.text(column, row, f"{count}", ha="center", va="center", fontsize=8 if n > 5 else 11,
-                color="white" if count > threshold else "black")
+        ax.text(
+            column,
+            row,
+            f"{count}",
+            ha="center",
+            va="center",
+            fontsize=8 if n > 5 else 11,
+            color="white" if count > threshold else "black",
+        )
     ax.set_xticks(range(n), names, rotation=40, ha="right", fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted class")
@@ -176,16 +200,25 @@ def journey_figure(journey: Journey) -> Figure:
     rows = len(journey.image_indices)
     figure = new_figure(sum(ratios) * inches_per_unit + 1.2, rows * (JOURNEY_INPUT_INCHES + 0.1) + 1.0)
     # A margin on the right: the last column's title may be wider than its small map.
-    figure.get_layout_engine().set(rect=(0, 0, 0.97, 1))
+    # new_figure lays out with layout="constrained": its engine is a ConstrainedLayoutEngine.
+    cast(ConstrainedLayoutEngine, figure.get_layout_engine()).set(rect=(0, 0, 0.97, 1))
     grid = figure.add_gridspec(rows, len(widths), width_ratios=ratios)
-    figure.suptitle(f"Filter {journey.filter_index} through every convolution and pooling layer "
-                    "(brighter: a stronger response)", fontsize=10)
+    figure.suptitle(
+        f"Filter {journey.filter_index} through every convolution and pooling layer (brighter: a stronger response)",
+        fontsize=10,
+    )
     for row in range(rows):
         ax = figure.add_subplot(grid[row, 0])
         image = journey.images[row]
         gray = image.ndim == 2 or image.shape[-1] == 1
-        ax.imshow(image.reshape(image.shape[:2]) if gray else image, cmap="gray" if gray else None,
-                  vmin=0, vmax=255, interpolation="nearest", extent=(0, input_width, input_height, 0))
+        ax.imshow(
+            image.reshape(image.shape[:2]) if gray else image,
+            cmap="gray" if gray else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+            extent=(0, input_width, input_height, 0),
+        )
         _size_axes(ax, input_height, input_width)
         ax.set_ylabel(f"test #{journey.image_indices[row]}\n{journey.labels[row]}", fontsize=8)
         if row == 0:

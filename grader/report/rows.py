@@ -27,8 +27,10 @@ def points_text(check: CheckResult) -> str:
 def verdict_text(result: GradeResult) -> str:
     if result.error:
         return f"NOT GRADED: {result.error}"
-    return (f"{VERDICT_LABELS[result.verdict]}  {result.score:g} / {result.max_score:g} points  "
-            f"({result.challenge}, {result.mode}, profile {result.profile})")
+    return (
+        f"{VERDICT_LABELS[result.verdict]}  {result.score:g} / {result.max_score:g} points  "
+        f"({result.challenge}, {result.mode}, profile {result.profile})"
+    )
 
 
 # What a failed check says when the failed check above it had the very same message and hint.
@@ -68,8 +70,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class LayerRow:
-    yours: tuple[Cell, Cell, Cell]  # type, output shape, params
-    expected: tuple[Cell, Cell, Cell]
+    yours: tuple[Cell, ...]  # three: type, output shape, params
+    expected: tuple[Cell, ...]
     is_total: bool = False
 
 
@@ -94,8 +96,13 @@ def layer_rows(result: GradeResult) -> list[LayerRow]:
     # no count at all (the stretch goal) has no expected total.
     want_total = None if all(w is None for w in wanted) else sum(w or 0 for w in wanted)
     want_text = "any" if want_total is None else f"{want_total:,}"
-    rows.append(LayerRow((Cell("total"), Cell(""), Cell(f"{total:,}", want_total is not None and total != want_total)),
-                         (Cell("total"), Cell(""), Cell(want_text)), is_total=True))
+    rows.append(
+        LayerRow(
+            (Cell("total"), Cell(""), Cell(f"{total:,}", want_total is not None and total != want_total)),
+            (Cell("total"), Cell(""), Cell(want_text)),
+            is_total=True,
+        )
+    )
     return rows
 
 
@@ -119,11 +126,15 @@ def figures_text(result: GradeResult) -> list[str]:
     if m:
         # In leaderboard mode every test figure is of the public half (the private half decides the final standings).
         half = " (public half of the test set)" if result.leaderboard else ""
-        lines.append(f"test accuracy {m['test_accuracy']:.4f}{half}   training {m['train_accuracy']:.4f}   "
-                     f"validation {m['validation_accuracy']:.4f}   gap {m['gap']:+.4f}")
+        lines.append(
+            f"test accuracy {m['test_accuracy']:.4f}{half}   training {m['train_accuracy']:.4f}   "
+            f"validation {m['validation_accuracy']:.4f}   gap {m['gap']:+.4f}"
+        )
     epochs = len(result.history.get("loss", []))
     seconds = result.durations.get("train")
     if epochs:
-        lines.append(f"{epochs} epochs" + (f" in {seconds:.0f} s" if seconds else "") + f" on {result.device}, "
-                     f"backend {result.backend}, seed {result.seed}")
+        lines.append(
+            f"{epochs} epochs" + (f" in {seconds:.0f} s" if seconds else "") + f" on {result.device}, "
+            f"backend {result.backend}, seed {result.seed}"
+        )
     return lines

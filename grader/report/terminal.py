@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -50,8 +51,10 @@ def summary_table(result: GradeResult) -> Table:
     for column in ("Your layer", "Output", "Params", "Expected layer", "Output", "Params"):
         table.add_column(column, justify="right" if column == "Params" else "left")
     for row in layer_rows(result):
-        cells = [Text(c.text, style="red" if c.differs else ("bold" if row.is_total and i == 0 else ""))
-                 for i, c in enumerate(row.yours)]
+        cells = [
+            Text(c.text, style="red" if c.differs else ("bold" if row.is_total and i == 0 else ""))
+            for i, c in enumerate(row.yours)
+        ]
         cells += [Text(c.text, style="bold" if row.is_total and i == 0 else "") for i, c in enumerate(row.expected)]
         table.add_row(*cells)
     return table
@@ -90,8 +93,9 @@ def render(result: GradeResult, console: Console, *, show_output: bool = False) 
     console.print(Group(*parts))
 
 
-def show_result(result: GradeResult, console: Console, *, as_json: bool, verbose: bool,
-                stdout: Any = None, stderr: Any = None) -> None:
+def show_result(
+    result: GradeResult, console: Console, *, as_json: bool, verbose: bool, stdout: Any = None, stderr: Any = None
+) -> None:
     """What `grade check` and `grade submit` print at the end: the report (or the JSON result on
     `stdout`), then the isolation notice on `stderr` when the sandbox was weaker than namespaces."""
     import json
@@ -112,9 +116,16 @@ def show_result(result: GradeResult, console: Console, *, as_json: bool, verbose
 def live_progress(console: Console, epochs: int) -> Iterator[Any]:
     """A spinner for each stage, a bar for the epochs and one for the batches of the current
     epoch (with its running loss and accuracy). Yields an Events object."""
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
-                        console=console, transient=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[count]}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"),
+        console=console,
+        transient=True,
+    )
     stage_task = progress.add_task("starting", total=None, count="", left="")
     tasks: dict[str, Any] = {}
 
@@ -128,32 +139,48 @@ def live_progress(console: Console, epochs: int) -> Iterator[Any]:
         if "epochs" not in tasks:
             tasks["epochs"] = progress.add_task("epochs", total=total, count="", left="")
         done = line.get("epoch", 0)
-        progress.update(tasks["epochs"], completed=done, description="epochs   " + epoch_figures(line),
-                        count=f"{done}/{total}", left=time_left(line))
+        progress.update(
+            tasks["epochs"],
+            completed=done,
+            description="epochs   " + epoch_figures(line),
+            count=f"{done}/{total}",
+            left=time_left(line),
+        )
 
     def on_batch(line: dict[str, Any]) -> None:
         steps = line.get("steps") if isinstance(line.get("steps"), int) else None
         if "batches" not in tasks:
             tasks["batches"] = progress.add_task("batches", total=steps, count="", left="")
         batch = line.get("batch", 0)
-        progress.update(tasks["batches"], total=steps, completed=batch, count=f"{batch}/{steps or '?'}",
-                        description=f"epoch {line.get('epoch')}  " + epoch_figures(line))
+        progress.update(
+            tasks["batches"],
+            total=steps,
+            completed=batch,
+            count=f"{batch}/{steps or '?'}",
+            description=f"epoch {line.get('epoch')}  " + epoch_figures(line),
+        )
 
     with progress:
         yield Events(on_stage=on_stage, on_epoch=on_epoch, on_batch=on_batch)
 
 
 def epoch_figures(line: dict[str, Any]) -> str:
-    parts = [f"{key} {line[key]:.3f}" for key in ("loss", "accuracy", "val_accuracy")
-             if isinstance(line.get(key), (int, float))]
+    parts = [
+        f"{key} {line[key]:.3f}"
+        for key in ("loss", "accuracy", "val_accuracy")
+        if isinstance(line.get(key), (int, float))
+    ]
     return "  ".join(p.replace("val_accuracy", "val") for p in parts)
 
 
 def time_left(line: dict[str, Any]) -> str:
     """'about 2 min left', from the trainer's estimate of the whole run."""
     total, spent = line.get("estimated_total_s"), line.get("seconds")
-    if not isinstance(total, (int, float)) or not isinstance(spent, (int, float)) or line.get("epoch") == \
-            line.get("epochs"):
+    if (
+        not isinstance(total, (int, float))
+        or not isinstance(spent, (int, float))
+        or line.get("epoch") == line.get("epochs")
+    ):
         return ""
     left = max(0.0, total - spent)
     return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
@@ -162,12 +189,16 @@ def time_left(line: dict[str, Any]) -> str:
 @contextmanager
 def plain_progress(console: Console) -> Iterator[Any]:
     """For logs (CI, Gradescope): one plain line per stage and per epoch, nothing redrawn."""
+
     def on_stage(stage: str) -> None:
         console.print(f"grade: {STAGE_TEXT.get(stage, stage)}", highlight=False)
 
     def on_epoch(line: dict[str, Any]) -> None:
         left = time_left(line)
-        console.print(f"grade: epoch {line.get('epoch')}/{line.get('epochs')}  {epoch_figures(line)}  "
-                      f"{line.get('seconds', 0):.0f} s" + (f", {left}" if left else ""), highlight=False)
+        console.print(
+            f"grade: epoch {line.get('epoch')}/{line.get('epochs')}  {epoch_figures(line)}  "
+            f"{line.get('seconds', 0):.0f} s" + (f", {left}" if left else ""),
+            highlight=False,
+        )
 
     yield Events(on_stage=on_stage, on_epoch=on_epoch)

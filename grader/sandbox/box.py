@@ -170,7 +170,9 @@ def read_bounded(folder: Path, name: str, max_bytes: int) -> bytes:
     except FileNotFoundError:
         raise BoxFileError(f"{name} is missing") from None
     except OSError as err:
-        raise BoxFileError(f"{name} cannot be opened ({err.strerror}): a link or something else planted there")
+        raise BoxFileError(
+            f"{name} cannot be opened ({err.strerror}): a link or something else planted there"
+        ) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

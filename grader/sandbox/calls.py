@@ -54,8 +54,15 @@ class CallsRun:
     failure: Failure | None  # the whole run failed: import error, crash, time budget
 
 
-def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call_time_limit_s: float,
-                   isolation: Isolation | None = None, limits: Limits = DEFAULT_LIMITS) -> CallsRun:
+def call_functions(
+    source: str,
+    calls: list[Call],
+    *,
+    time_budget_s: float,
+    call_time_limit_s: float,
+    isolation: Isolation | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> CallsRun:
     """Make the calls in a sandboxed child; never raises for the learner's sake.
 
     `source` is the learner's file (its text): the child imports a copy of it from its inputs.
@@ -68,26 +75,37 @@ def call_functions(source: str, calls: list[Call], *, time_budget_s: float, call
         os.chmod(box.work / CALLS_DIR, 0o777)
         _, inputs = box_paths(isolation, box.work, box.inputs)
         box.add_input("submission.py", source)
-        job_calls = []
+        job_calls: list[dict[str, Any]] = []  # the job's JSON
         for call in calls:
             names = []
             for index, arg in enumerate(call.args):
                 name = f"{call.id}.in{index}.npy"
                 box.add_array(name, np.asarray(arg, dtype=np.float64))
                 names.append(f"{inputs}/{name}")
-            job_calls.append({"id": call.id, "function": call.function, "inputs": names, "options": call.options,
-                              "text": call.text or f"{call.function}()", "group": call.group or call.function,
-                              "output": f"{CALLS_DIR}/{call.id}.out.npy"})
-        job = {"mode": "functions", "submission": f"{inputs}/submission.py", "calls": job_calls,
-               "call_time_limit_s": call_time_limit_s}
+            job_calls.append(
+                {
+                    "id": call.id,
+                    "function": call.function,
+                    "inputs": names,
+                    "options": call.options,
+                    "text": call.text or f"{call.function}()",
+                    "group": call.group or call.function,
+                    "output": f"{CALLS_DIR}/{call.id}.out.npy",
+                }
+            )
+        job = {
+            "mode": "functions",
+            "submission": f"{inputs}/submission.py",
+            "calls": job_calls,
+            "call_time_limit_s": call_time_limit_s,
+        }
         child = run_child(job, child=started, timeout_s=time_budget_s)
-        recorded = child.result.get("calls") if isinstance(child.result.get("calls"), dict) else {}
+        recorded = child.result["calls"] if isinstance(child.result.get("calls"), dict) else {}
         returned = {}
-        for call, job_call in zip(calls, job_calls):
+        for call, job_call in zip(calls, job_calls, strict=True):
             outcome = recorded.get(call.id)
             if isinstance(outcome, dict):
-                returned[call.id] = _read_back(outcome, box.work / CALLS_DIR, f"{call.id}.out.npy",
-                                               job_call["text"])
+                returned[call.id] = _read_back(outcome, box.work / CALLS_DIR, f"{call.id}.out.npy", job_call["text"])
         return CallsRun(returned, child, _run_failure(child, time_budget_s))
     finally:
         started.discard()
@@ -103,8 +121,9 @@ def _read_back(outcome: dict[str, Any], folder: Path, name: str, text: str) -> R
     try:
         value = load_npy(read_bounded(folder, name, MAX_RETURNED_BYTES), name)
     except (BoxFileError, OSError, ValueError) as err:  # ParseRefused is a ValueError
-        return Returned(None, f"what {text} returned could not be read back ({clean(err, 300)})",
-                        "return a NumPy array of numbers")
+        return Returned(
+            None, f"what {text} returned could not be read back ({clean(err, 300)})", "return a NumPy array of numbers"
+        )
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         return Returned(None, f"{text} returned no array of numbers", "return a NumPy array of numbers")
     return Returned(value.astype(np.float64))
@@ -115,13 +134,21 @@ def _run_failure(child: ChildRun, time_budget_s: float) -> Failure | None:
     if isinstance(doc.get("failure"), dict):
         f = doc["failure"]
         stage = "import" if f.get("stage") == "import" else "crash"  # the only two the child records
-        return Failure(stage, clean(f.get("message", ""), 2000), clean(f.get("hint", ""), 1000),
-                       clean(f.get("detail", ""), 4000))
+        return Failure(
+            stage, clean(f.get("message", ""), 2000), clean(f.get("hint", ""), 1000), clean(f.get("detail", ""), 4000)
+        )
     if child.timed_out:
-        return Failure("timeout", f"stopped at the time budget of {time_budget_s:g} s",
-                       "make sure nothing in your file waits or loops forever", clean(child.output[-2000:]))
+        return Failure(
+            "timeout",
+            f"stopped at the time budget of {time_budget_s:g} s",
+            "make sure nothing in your file waits or loops forever",
+            clean(child.output[-2000:]),
+        )
     if "seconds" not in doc:
-        return Failure("crash", f"the submission's process ended early (exit code {child.returncode})",
-                       "remove os._exit()/os.kill() and anything that ends the process; the output "
-                       "below may show why", child.output[-2000:])
+        return Failure(
+            "crash",
+            f"the submission's process ended early (exit code {child.returncode})",
+            "remove os._exit()/os.kill() and anything that ends the process; the output below may show why",
+            child.output[-2000:],
+        )
     return None

@@ -22,140 +22,45 @@ itself, with no learner code in its process.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
 import sys
 import time
-import traceback
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-RESULT_FILE = "child_result.json"
+from grader.sandbox.stages import (
+    RESULT_FILE,
+    Recorder,
+    StageFailed,
+    _hint_for,
+    explain,
+    guarded,
+    load_module,
+    run_stages,
+)
+
 MAX_CALLBACK_NAMES = 10  # the report names at most this many
 MAX_CALLBACKS = 100  # more than any course uses; a longer list (or an endless generator) is refused
 # preprocess() output files, by the split of the images they were made from.
 PREPROCESSED_FILES = {"probe": "probe_out.npy", "train": "train_out.npy", "validation": "validation_out.npy"}
 
 
-class StageFailed(Exception):
-    def __init__(self, stage: str, message: str, hint: str = "", detail: str = ""):
-        super().__init__(message)
-        self.stage, self.message, self.hint, self.detail = stage, message, hint, detail
-
-
-class Recorder:
-    """Keeps the child's result document and rewrites it after every change."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.doc: dict[str, Any] = {"stages": {}, "failure": None, "stage_failures": {}}
-        self.first_failure: StageFailed | None = None
-
-    def set(self, key: str, value: Any) -> None:
-        self.doc[key] = value
-        self.flush()
-
-    @contextmanager
-    def stage_may_fail(self, stage: str) -> Iterator[None]:
-        """Record a StageFailed of this stage and carry on; the first one becomes the run's failure."""
-        try:
-            yield
-        except StageFailed as failure:
-            record = {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                      "detail": failure.detail}
-            self.doc["stage_failures"][stage] = record
-            if self.doc["failure"] is None:
-                self.first_failure = failure
-                self.doc["failure"] = record
-            self.flush()
-
-    def stage_done(self, stage: str, seconds: float) -> None:
-        self.doc["stages"][stage] = round(seconds, 3)
-        self.flush()
-
-    def flush(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.doc, indent=1))
-        os.replace(tmp, self.path)
-
-
-# --------------------------------------------------------------------------- explaining errors
-
-
-def _learner_frame(exc: BaseException, submission: Path, with_code: bool = True) -> str:
-    """' (line 42: model.add(...))' for the deepest frame inside the submission file, if any."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == submission]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f" (line {frame.lineno}: {(frame.line or '').strip()})" if with_code else f" (line {frame.lineno})"
-
-
-def explain(stage: str, call: str, exc: BaseException, submission: Path) -> StageFailed:
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
-    # A TODO's own raise line only repeats the TODO's text: its line number is enough.
-    where = _learner_frame(exc, submission, with_code=not isinstance(exc, NotImplementedError))
-    if isinstance(exc, NotImplementedError):
-        todo = str(exc) or "a TODO"
-        return StageFailed(stage, f"{call}: {todo} is not done yet{where}",
-                           "replace the `raise NotImplementedError(...)` line with your code", detail)
-    if isinstance(exc, SystemExit):
-        return StageFailed(stage, f"{call} called sys.exit({exc.code!r}){where}",
-                           "remove sys.exit()/exit()/quit(): the grader calls your functions itself", detail)
-    if isinstance(exc, ModuleNotFoundError):
-        return StageFailed(stage, f"{call}: module {exc.name!r} is not available{where}",
-                           "use only keras, numpy and the standard library", detail)
-    message = f"{call} raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    return StageFailed(stage, message.rstrip(": ") + where, _hint_for(stage, located=bool(where)), detail)
-
-
-def _hint_for(stage: str, located: bool = False) -> str:
-    """What the learner does next; `located`: the message names the line of their file that failed."""
-    hint = {
-        "import": "keep only imports and definitions at the top level of your file: the grader imports it, "
-                  "then calls your functions",
-        "preprocess": "preprocess(images) gets a NumPy array of uint8 images: return them reshaped and scaled as "
-                      "the challenge file says",
-        "build_model": "build_model() builds the layers, compiles the model and returns it (Keras' full error: "
-                       "`grade check -v`, or the traceback in report.html)",
-        "callbacks": "make_callbacks(target_accuracy) returns a list of keras.callbacks.Callback objects, "
-                     "e.g. [StopAtAccuracy(target_accuracy)], as the challenge file shows",
-        "train": "check that the model's input matches what preprocess() returns and that the loss fits the labels",
-    }.get(stage, "")
-    return f"start at the line named above; {hint}" if located and hint else hint
-
-
-def guarded(stage: str, call: str, submission: Path, fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except StageFailed:
-        raise
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt included: nothing escapes
-        raise explain(stage, call, exc, submission) from None
-
-
 # --------------------------------------------------------------------------- stages
-
-
-def load_module(path: Path) -> Any:
-    """Run the learner's file as the module `submission`, its folder importable (for helpers beside it)."""
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("submission", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["submission"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def import_submission(path: Path) -> Any:
     module = load_module(path)
-    missing = [name for name in ("preprocess", "build_model", "make_callbacks") if not callable(getattr(module, name, None))]
+    missing = [
+        name for name in ("preprocess", "build_model", "make_callbacks") if not callable(getattr(module, name, None))
+    ]
     if missing:
-        raise StageFailed("import", f"the file does not define {', '.join(missing)}()",
-                          "keep the functions of the challenge file, with their names unchanged (`grade docs contract`)")
+        raise StageFailed(
+            "import",
+            f"the file does not define {', '.join(missing)}()",
+            "keep the functions of the challenge file, with their names unchanged (`grade docs contract`)",
+        )
     return module
 
 
@@ -166,11 +71,15 @@ def run_preprocess(module: Any, images: Any, input_shape: list[int], scale: floa
     try:
         out = np.asarray(out)
     except Exception as exc:
-        raise StageFailed("preprocess", f"preprocess() returned something that is not an array: {exc}",
-                          _hint_for("preprocess")) from None
+        raise StageFailed(
+            "preprocess", f"preprocess() returned something that is not an array: {exc}", _hint_for("preprocess")
+        ) from None
     if out.ndim == 0 or len(out) != len(images):
-        raise StageFailed("preprocess", f"preprocess() returned {out.shape}, one row per image expected ({len(images)})",
-                          _hint_for("preprocess"))
+        raise StageFailed(
+            "preprocess",
+            f"preprocess() returned {out.shape}, one row per image expected ({len(images)})",
+            _hint_for("preprocess"),
+        )
     return out
 
 
@@ -179,11 +88,15 @@ def build(module: Any, submission: Path) -> Any:
 
     model = guarded("build_model", "build_model()", submission, module.build_model)
     if not isinstance(model, keras.Model):
-        raise StageFailed("build_model", f"build_model() returned {type(model).__name__}, not a keras Model",
-                          "end build_model() with `return model`")
+        raise StageFailed(
+            "build_model",
+            f"build_model() returned {type(model).__name__}, not a keras Model",
+            "end build_model() with `return model`",
+        )
     if not model.built:
-        raise StageFailed("build_model", "the model does not know its input shape",
-                          "start the model with keras.Input(shape=...)")
+        raise StageFailed(
+            "build_model", "the model does not know its input shape", "start the model with keras.Input(shape=...)"
+        )
     return model
 
 
@@ -209,20 +122,28 @@ def callback_list(returned: Any) -> list[Any]:
     try:
         if isinstance(returned, keras.callbacks.Callback):
             name = type(returned).__name__[:60]
-            raise StageFailed("callbacks", f"make_callbacks() returned one {name}, not a list of callbacks",
-                              f"wrap it in a list: return [{name}(...)], as the challenge file shows")
+            raise StageFailed(
+                "callbacks",
+                f"make_callbacks() returned one {name}, not a list of callbacks",
+                f"wrap it in a list: return [{name}(...)], as the challenge file shows",
+            )
         if not isinstance(returned, (list, tuple)):
-            raise StageFailed("callbacks", f"make_callbacks() returned {type(returned).__name__[:60]}, "
-                                           f"not a list of callbacks", _hint_for("callbacks"))
+            raise StageFailed(
+                "callbacks",
+                f"make_callbacks() returned {type(returned).__name__[:60]}, not a list of callbacks",
+                _hint_for("callbacks"),
+            )
         listed = list(itertools.islice(returned, MAX_CALLBACKS + 1))
     except StageFailed:
         raise
     except BaseException:  # a hostile list subclass: what it returned is not a plain list
-        raise StageFailed("callbacks", "make_callbacks() returned something that cannot be read as a list",
-                          _hint_for("callbacks")) from None
+        raise StageFailed(
+            "callbacks", "make_callbacks() returned something that cannot be read as a list", _hint_for("callbacks")
+        ) from None
     if len(listed) > MAX_CALLBACKS:
-        raise StageFailed("callbacks", f"make_callbacks() returned more than {MAX_CALLBACKS} callbacks",
-                          _hint_for("callbacks"))
+        raise StageFailed(
+            "callbacks", f"make_callbacks() returned more than {MAX_CALLBACKS} callbacks", _hint_for("callbacks")
+        )
     return listed
 
 
@@ -235,7 +156,12 @@ def probe_callbacks(module: Any, model: Any, plans: list[dict[str, Any]], submis
     try:
         for plan in plans:
             target = plan["target"]
-            callbacks = guarded("callbacks", "make_callbacks()", submission, lambda: module.make_callbacks(target))
+
+            # A def, not a lambda: mypy cannot type a lambda whose argument has a default (this plan's target).
+            def make_callbacks(target: Any = target) -> Any:
+                return module.make_callbacks(target)
+
+            callbacks = guarded("callbacks", "make_callbacks()", submission, make_callbacks)
             callbacks = callback_list(callbacks)
             count = max(count, len(callbacks))
             answers: list[bool] = []
@@ -245,8 +171,12 @@ def probe_callbacks(module: Any, model: Any, plans: list[dict[str, Any]], submis
                 callback.set_model(model)
                 callback.on_train_begin({})
             for epoch, shown in enumerate(plan["logs"]):
-                logs = {**{key: shown["accuracy"] for key in keys}, "loss": shown["loss"],
-                        **{f"val_{key}": shown["val_accuracy"] for key in keys}, "val_loss": shown["val_loss"]}
+                logs = {
+                    **dict.fromkeys(keys, shown["accuracy"]),
+                    "loss": shown["loss"],
+                    **{f"val_{key}": shown["val_accuracy"] for key in keys},
+                    "val_loss": shown["val_loss"],
+                }
                 model.stop_training = False
                 for callback in callbacks:
                     callback.on_epoch_begin(epoch, {})
@@ -272,8 +202,12 @@ def list_callbacks(module: Any, target: float, submission: Path) -> dict[str, An
     except StageFailed as failure:
         return {"count": 0, "names": [], "responses": [], "error": failure.message}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: nothing escapes
-        return {"count": 0, "names": [], "responses": [],
-                "error": explain("callbacks", "make_callbacks()", exc, submission).message}
+        return {
+            "count": 0,
+            "names": [],
+            "responses": [],
+            "error": explain("callbacks", "make_callbacks()", exc, submission).message,
+        }
     return {"count": len(callbacks), "names": names, "responses": [], "error": None}
 
 
@@ -281,9 +215,11 @@ def describe_model(model: Any) -> dict[str, Any]:
     """The model as data: Keras' serialised config and compile config (validated by the parent)."""
     import keras
 
-    described: dict[str, Any] = {"config": keras.saving.serialize_keras_object(model), "compile": None,
-                                 "output_shape": list(model.output_shape[1:]) if isinstance(model.output_shape, tuple)
-                                 else None}
+    described: dict[str, Any] = {
+        "config": keras.saving.serialize_keras_object(model),
+        "compile": None,
+        "output_shape": list(model.output_shape[1:]) if isinstance(model.output_shape, tuple) else None,
+    }
     if model.compiled and getattr(model, "optimizer", None) is not None:
         described["compile"] = model.get_compile_config()
     # Round-trip through JSON here: anything that is not plain data fails in the child, not later.
@@ -294,32 +230,18 @@ def _not_data(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not plain data")
 
 
-def save_preprocessed(module: Any, split: str, images: Any, job: dict[str, Any], workdir: Path,
-                      submission: Path) -> Any:
+def save_preprocessed(
+    module: Any, split: str, images: Any, job: dict[str, Any], workdir: Path, submission: Path
+) -> Any:
     import numpy as np
 
     out = run_preprocess(module, images, job["input_shape"], job["input_scale"], submission)
     if not np.issubdtype(out.dtype, np.number) or out.dtype.kind == "c":
-        raise StageFailed("preprocess", f"preprocess() returned {out.dtype} values, not numbers",
-                          _hint_for("preprocess"))
+        raise StageFailed(
+            "preprocess", f"preprocess() returned {out.dtype} values, not numbers", _hint_for("preprocess")
+        )
     np.save(workdir / PREPROCESSED_FILES[split], out, allow_pickle=False)
     return out
-
-
-def run_stages(recorder: Recorder, stages: Callable[[], None]) -> int:
-    """Run a child's stages; whatever happens, record why they stopped, how long they took, and the versions."""
-    started = time.perf_counter()
-    try:
-        stages()
-    except StageFailed as failure:
-        recorder.set("failure", {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                                 "detail": failure.detail})
-    except BaseException as exc:  # a bug of ours or an escape we did not foresee: still report it
-        recorder.set("failure", {"stage": "crash", "message": f"{type(exc).__name__}: {exc}", "hint": "",
-                                 "detail": traceback.format_exc()[-4000:]})
-    recorder.set("seconds", round(time.perf_counter() - started, 3))
-    recorder.set("versions", _versions())
-    return 0
 
 
 def preload(what: str) -> float:
@@ -386,8 +308,9 @@ def main(job_path: str, preloaded_s: float = 0.0) -> int:
         model = None
         with recorder.stage_may_fail("build_model"):
             model = build(module, submission)
-            recorder.set("model", guarded("build_model", "describing the model", submission,
-                                          lambda: describe_model(model)))
+            recorder.set(
+                "model", guarded("build_model", "describing the model", submission, lambda: describe_model(model))
+            )
             recorder.stage_done("build_model", time.perf_counter() - t)
         import keras
 
@@ -405,15 +328,10 @@ def main(job_path: str, preloaded_s: float = 0.0) -> int:
             recorder.stage_done("callbacks", time.perf_counter() - t)
 
         if recorder.doc["failure"] is not None:
+            assert recorder.first_failure is not None  # stage_may_fail records both at once
             raise recorder.first_failure
 
     return run_stages(recorder, stages)
-
-
-def _versions() -> dict[str, str]:
-    from grader import backend
-
-    return backend.library_versions()
 
 
 if __name__ == "__main__":

@@ -20,16 +20,18 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.child import RESULT_FILE, Recorder, explain, guarded, load_module, run_stages
+from grader.sandbox.stages import RESULT_FILE, Recorder, explain, guarded, load_module, run_stages
 
 # More values than any expected output has: a runaway result is refused rather than written.
 MAX_OUTPUT_VALUES = 1_000_000
 # After this many calls of one group (calls alike, e.g. one check's) ran out of time, the
 # group's remaining calls are skipped: a hang costs a few call limits, not the whole budget.
 MAX_TIMEOUTS_PER_GROUP = 2
-ENDLESS_LOOP_HINT = ("look for a loop that never ends (a while loop whose condition never changes); if it is only "
-                     "slow, loop over the output positions and let NumPy handle each window in one step "
-                     "((window * kernel).sum(), window.max(), window.mean())")
+ENDLESS_LOOP_HINT = (
+    "look for a loop that never ends (a while loop whose condition never changes); if it is only "
+    "slow, loop over the output positions and let NumPy handle each window in one step "
+    "((window * kernel).sum(), window.max(), window.mean())"
+)
 _TODO = re.compile(r"^(TODO\s+\d+):\s*(.*)$", re.DOTALL)
 
 
@@ -58,8 +60,10 @@ def describe_error(call: str, function: str, exc: BaseException, submission: Pat
             # The TODO may sit in a helper the called function uses (conv2d -> same_padding).
             frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == submission]
             where = frames[-1].name if frames else function
-            return {"message": f"{' '.join(label.split())} is not done yet: {summary}",
-                    "hint": f"replace the `raise NotImplementedError(...)` line in {where}() with your code"}
+            return {
+                "message": f"{' '.join(label.split())} is not done yet: {summary}",
+                "hint": f"replace the `raise NotImplementedError(...)` line in {where}() with your code",
+            }
     failure = explain("functions", call, exc, submission)
     return {"message": failure.message, "hint": failure.hint, "detail": failure.detail}
 
@@ -69,8 +73,11 @@ def run_call(module: Any, call: dict[str, Any], workdir: Path, limit_s: float, s
 
     function = getattr(module, call["function"], None)
     if not callable(function):
-        return {"status": "error", "message": f"the file does not define {call['function']}()",
-                "hint": "keep the functions of the challenge file, with their names unchanged"}
+        return {
+            "status": "error",
+            "message": f"the file does not define {call['function']}()",
+            "hint": "keep the functions of the challenge file, with their names unchanged",
+        }
     args = [np.load(workdir / name, allow_pickle=False) for name in call["inputs"]]
     started = time.perf_counter()
     try:
@@ -80,8 +87,11 @@ def run_call(module: Any, call: dict[str, Any], workdir: Path, limit_s: float, s
         finally:
             _set_alarm(0)
     except CallTimedOut:
-        return {"status": "timeout", "message": f"{call['text']} ran for more than {limit_s:g} s",
-                "hint": ENDLESS_LOOP_HINT}
+        return {
+            "status": "timeout",
+            "message": f"{call['text']} ran for more than {limit_s:g} s",
+            "hint": ENDLESS_LOOP_HINT,
+        }
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the next call still runs
         return {"status": "error", **describe_error(call["text"], call["function"], exc, submission)}
     seconds = round(time.perf_counter() - started, 4)
@@ -91,11 +101,17 @@ def run_call(module: Any, call: dict[str, Any], workdir: Path, limit_s: float, s
         out = None
     if out is None or out.dtype.kind not in "biuf":
         kind = "None" if value is None else type(value).__name__
-        return {"status": "error", "message": f"{call['text']} returned {kind}, not an array of numbers",
-                "hint": "end the function with `return out`, out being the NumPy array of results"}
+        return {
+            "status": "error",
+            "message": f"{call['text']} returned {kind}, not an array of numbers",
+            "hint": "end the function with `return out`, out being the NumPy array of results",
+        }
     if out.size > MAX_OUTPUT_VALUES:
-        return {"status": "error", "message": f"{call['text']} returned {out.size:,} values, far too many",
-                "hint": "check the output's shape: one value per window position"}
+        return {
+            "status": "error",
+            "message": f"{call['text']} returned {out.size:,} values, far too many",
+            "hint": "check the output's shape: one value per window position",
+        }
     np.save(workdir / call["output"], out.astype(np.float64), allow_pickle=False)
     return {"status": "ok", "seconds": seconds}
 
@@ -117,16 +133,21 @@ def run_functions_job(job: dict[str, Any]) -> int:
         for call in job["calls"]:
             group = call.get("group") or call["function"]
             if timeouts.get(group, 0) >= MAX_TIMEOUTS_PER_GROUP:
-                outcome = {"status": "skipped",
-                           "message": f"{call['text']} was not run: {call['function']}() already ran out of "
-                                      f"time {MAX_TIMEOUTS_PER_GROUP} times on inputs like these",
-                           "hint": ENDLESS_LOOP_HINT}
+                outcome = {
+                    "status": "skipped",
+                    "message": f"{call['text']} was not run: {call['function']}() already ran out of "
+                    f"time {MAX_TIMEOUTS_PER_GROUP} times on inputs like these",
+                    "hint": ENDLESS_LOOP_HINT,
+                }
             else:
                 try:
                     outcome = run_call(module, call, workdir, float(job["call_time_limit_s"]), submission)
                 except CallTimedOut:  # the alarm went off just as the call returned
-                    outcome = {"status": "timeout", "message": f"{call['text']} ran out of time",
-                               "hint": ENDLESS_LOOP_HINT}
+                    outcome = {
+                        "status": "timeout",
+                        "message": f"{call['text']} ran out of time",
+                        "hint": ENDLESS_LOOP_HINT,
+                    }
             if outcome["status"] == "timeout":
                 timeouts[group] = timeouts.get(group, 0) + 1
             recorder.doc["calls"][call["id"]] = outcome
@@ -134,4 +155,3 @@ def run_functions_job(job: dict[str, Any]) -> int:
         recorder.stage_done("functions", time.perf_counter() - t)
 
     return run_stages(recorder, stages)
-

@@ -56,13 +56,31 @@ PROBE_UID = FALLBACK_UID_BASE - 1  # runs only `true`, to see whether bubblewrap
 FALLBACK_LOCK_DIR = Path("/run/grader-uids") if os.path.isdir("/run") else Path("/tmp/grader-uids")
 
 # The environment a child gets: these names pass through from the parent where set...
-PASS_THROUGH_ENV = ("KERAS_BACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                    "LANG", "LC_ALL", "TZ")
+PASS_THROUGH_ENV = (
+    "KERAS_BACKEND",
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+)
 # ...and nothing else of it: no GRADER_* variable (secrets, data, database), no HOME, no PATH of the host.
 
 # /etc files a Python runtime needs (dynamic linker, time zone, users); nothing else of /etc.
-_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
-              "hosts", "alternatives", "ssl/certs", "mime.types")
+_ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "nsswitch.conf",
+    "passwd",
+    "group",
+    "hosts",
+    "alternatives",
+    "ssl/certs",
+    "mime.types",
+)
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 
 
@@ -84,10 +102,14 @@ class Isolation:
         if self.level == "namespaces":
             return ""
         if self.level == "uid":
-            return ("isolation: uid fallback (no user namespaces here): the submission ran as an unprivileged "
-                    "user, but with the host's network and process list visible")
-        return ("isolation: none (" + (self.reason or "bubblewrap unavailable") + "): this result is for "
-                "feedback only and cannot be recorded, signed or uploaded")
+            return (
+                "isolation: uid fallback (no user namespaces here): the submission ran as an unprivileged "
+                "user, but with the host's network and process list visible"
+            )
+        return (
+            "isolation: none (" + (self.reason or "bubblewrap unavailable") + "): this result is for "
+            "feedback only and cannot be recorded, signed or uploaded"
+        )
 
 
 # --------------------------------------------------------------------------- choosing a level
@@ -101,8 +123,13 @@ def runtime_paths() -> list[Path]:
 
     # The challenge specs and skeletons are a learner's own material (a notebook's test cells read
     # them); the reference solutions, the data and everything else of the repository stay out.
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix), Path(grader.__file__).resolve().parent,
-             config.CHALLENGES_DIR.resolve()}
+    paths = {
+        Path(sys.base_prefix),
+        Path(sys.prefix),
+        Path(sys.exec_prefix),
+        Path(grader.__file__).resolve().parent,
+        config.CHALLENGES_DIR.resolve(),
+    }
     # A venv's python is a link into the base runtime: mount the real files, wherever they are.
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
     # Libraries found through a .pth file or PYTHONPATH outside the environment: only folders of
@@ -125,11 +152,12 @@ def _bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bwrap_works() -> tuple[bool, str]:
     path = _bwrap()
     if path is None:
         return False, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+
     def as_sandbox_user() -> None:  # as root, bubblewrap runs as an unprivileged uid (see start())
         if os.geteuid() == 0:
             os.setgroups([])
@@ -138,15 +166,36 @@ def _bwrap_works() -> tuple[bool, str]:
 
     try:
         probe = subprocess.run(
-            [path, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(SANDBOX_UID),
-             "--cap-drop", "ALL", *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=20, preexec_fn=as_sandbox_user)
+            [
+                path,
+                "--unshare-all",
+                "--die-with-parent",
+                "--new-session",
+                "--uid",
+                str(SANDBOX_UID),
+                "--cap-drop",
+                "ALL",
+                *_system_mounts(),
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "true",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            preexec_fn=as_sandbox_user,
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bwrap could not start: {err}"
     if probe.returncode != 0:
         why = probe.stderr.decode(errors="replace").strip().splitlines()
-        return False, f"bwrap cannot create namespaces here ({why[-1] if why else probe.returncode}): " \
-                      f"user namespaces are blocked, as under Docker's default seccomp profile"
+        return (
+            False,
+            f"bwrap cannot create namespaces here ({why[-1] if why else probe.returncode}): "
+            f"user namespaces are blocked, as under Docker's default seccomp profile",
+        )
     return True, ""
 
 
@@ -169,17 +218,20 @@ def choose(requested: str | None = None) -> Isolation:
         exposed = [p for p in hidden_paths() if world_readable_ancestor(p) is not None]
         if not unreadable and not exposed:
             return Isolation("uid", why)
-        problem = (f"the uid fallback cannot run Python from {unreadable[0]}, which an unprivileged user cannot "
-                   f"read" if unreadable else
-                   f"the uid fallback would let submissions read the reference solutions in {exposed[0]}: "
-                   f"chmod -R go-rwx {exposed[0]}")
+        problem = (
+            f"the uid fallback cannot run Python from {unreadable[0]}, which an unprivileged user cannot read"
+            if unreadable
+            else f"the uid fallback would let submissions read the reference solutions in {exposed[0]}: "
+            f"chmod -R go-rwx {exposed[0]}"
+        )
         why = "; ".join(filter(None, [why, problem]))
         if requested == "uid":
             raise IsolationError(f"--isolation uid: {why}")
         return Isolation("none", why)
     if requested == "uid":
-        raise IsolationError("--isolation uid needs the grader to run as root (it switches the child to an "
-                             "unprivileged user)")
+        raise IsolationError(
+            "--isolation uid needs the grader to run as root (it switches the child to an unprivileged user)"
+        )
     return Isolation("none", why or "not root, no bubblewrap")
 
 
@@ -188,8 +240,9 @@ def require_isolated(isolation: Isolation, what: str) -> None:
     if not isolation.isolated:
         # Root already had the uid fallback offered: its reason says why that cannot run.
         advice = "install bubblewrap" + ("" if os.geteuid() == 0 else ", or run as root for the uid fallback")
-        raise IsolationError(f"{what} needs an isolated sandbox, and none is available here "
-                             f"({isolation.reason}); {advice}")
+        raise IsolationError(
+            f"{what} needs an isolated sandbox, and none is available here ({isolation.reason}); {advice}"
+        )
 
 
 # --------------------------------------------------------------------------- the environment
@@ -198,18 +251,20 @@ def require_isolated(isolation: Isolation, what: str) -> None:
 def child_environment(extra: dict[str, str], isolation: Isolation, home: str) -> dict[str, str]:
     """The child's whole environment, from an allow-list: nothing of the parent's secrets or paths."""
     env = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
-    env.update({
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": "/tmp" if isolation.level == "namespaces" else home,
-        "KERAS_HOME": f"{home}/.keras",
-        "MPLCONFIGDIR": f"{home}/.matplotlib",
-        "PYTHONHASHSEED": "0",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "LANG": env.get("LANG", "C.UTF-8"),
-    })
+    env.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": home,
+            "TMPDIR": "/tmp" if isolation.level == "namespaces" else home,
+            "KERAS_HOME": f"{home}/.keras",
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
+            "PYTHONHASHSEED": "0",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "LANG": env.get("LANG", "C.UTF-8"),
+        }
+    )
     env.update(extra)
     # The child imports the grader from the folder that holds it (mounted read-only in the sandbox).
     import grader
@@ -235,24 +290,63 @@ def _system_mounts() -> list[str]:
     return args
 
 
-def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str, str],
-                  limits: Limits, staged: dict[str, str] | None = None, seccomp_fd: int | None = None) -> list[str]:
+def bwrap_command(
+    command: list[str],
+    *,
+    work: Path,
+    inputs: Path,
+    env: dict[str, str],
+    limits: Limits,
+    staged: dict[str, str] | None = None,
+    seccomp_fd: int | None = None,
+) -> list[str]:
     """The bubblewrap command line. `staged` maps a runtime folder to where the parent has bound
     it for an unprivileged bubblewrap to reach (see `stage_runtime`); `seccomp_fd` holds the
     compiled filter (grader/sandbox/syscalls.py)."""
     staged = staged or {}
-    args = [_bwrap() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--clearenv",
-            "--hostname", "sandbox"]
+    args = [
+        _bwrap() or "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--hostname",
+        "sandbox",
+    ]
     # The private tmpfs mounts first: bubblewrap mounts in order, so a runtime that lives under
     # /tmp or /home on the host (a checkout there, its venv) is bound on top of them, not hidden.
     # /dev/shm is a tmpfs of the same bounded size: bubblewrap's own would be unbounded.
     # /proc/sys read-only as a whole: the settings of the sandbox's own namespaces would be
     # writable otherwise, and nothing there is a grading's to change.
-    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
-             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/dev/shm",
-             "--size", str(limits.tmp_mb * MB), "--tmpfs", "/tmp",
-             "--size", str(limits.tmp_mb * MB), "--tmpfs", BOX_HOME]
+    args += [
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        "/proc/sys",
+        "/proc/sys",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.tmp_mb * MB),
+        "--tmpfs",
+        "/dev/shm",
+        "--size",
+        str(limits.tmp_mb * MB),
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(limits.tmp_mb * MB),
+        "--tmpfs",
+        BOX_HOME,
+    ]
     args += _system_mounts()
     for path in runtime_paths():
         args += ["--ro-bind", staged.get(str(path), str(path)), str(path)]
@@ -275,6 +369,7 @@ def bwrap_command(command: list[str], *, work: Path, inputs: Path, env: dict[str
 # closed to others (pyenv's under /root), so the parent first binds each runtime folder, in a
 # mount namespace of the starting process's own that the host never sees, onto a folder inside
 # the run's box that every user may pass through; bubblewrap binds it from there.
+
 
 def stage_runtime(box_root: Path) -> dict[str, str]:
     """Where each runtime folder will be bound for an unprivileged bubblewrap: empty folders in the
@@ -347,7 +442,7 @@ def _zombie(pid: str) -> bool:
     with open(f"/proc/{pid}/stat", "rb") as handle:
         stat_line = handle.read()
     # "pid (comm) state ...": comm may hold spaces and parentheses, so look after the last ")".
-    return stat_line[stat_line.rindex(b")") + 2:][:1] == b"Z"
+    return stat_line[stat_line.rindex(b")") + 2 :][:1] == b"Z"
 
 
 def uids_with_processes() -> set[int]:
@@ -377,8 +472,12 @@ def world_readable_ancestor(path: Path) -> Path | None:
 # Where each controller's cgroups are made: cgroup v2's single hierarchy, or v1's one per controller.
 _CGROUP_V2 = Path("/sys/fs/cgroup")
 _CGROUP_V1 = {"pids": Path("/sys/fs/cgroup/pids"), "memory": Path("/sys/fs/cgroup/memory")}
-_LIMIT_FILES = {("pids", 2): "pids.max", ("pids", 1): "pids.max",
-                ("memory", 2): "memory.max", ("memory", 1): "memory.limit_in_bytes"}
+_LIMIT_FILES = {
+    ("pids", 2): "pids.max",
+    ("pids", 1): "pids.max",
+    ("memory", 2): "memory.max",
+    ("memory", 1): "memory.limit_in_bytes",
+}
 
 
 class SandboxCgroup:
@@ -498,12 +597,19 @@ class SandboxedProcess:
             self.lease.release()
 
 
-def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path, extra_env: dict[str, str],
-          limits: Limits, **popen: Any) -> SandboxedProcess:
+def start(
+    command: list[str],
+    *,
+    isolation: Isolation,
+    work: Path,
+    inputs: Path,
+    extra_env: dict[str, str],
+    limits: Limits,
+    **popen: Any,
+) -> SandboxedProcess:
     """Start `command` (a python -m ... line) in the sandbox; stdin (default: nothing), stdout and
     stderr as `popen` says. `work` and `inputs` are folders of one box (grader/sandbox/box.py)."""
-    cgroup = SandboxCgroup({"pids": limits.processes, "memory": limits.memory_mb * MB}
-                           if isolation.isolated else None)
+    cgroup = SandboxCgroup({"pids": limits.processes, "memory": limits.memory_mb * MB} if isolation.isolated else None)
     lease: UidLease | None = None
     user: int | None = None
     quota = False
@@ -525,8 +631,9 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
             if syscalls.available()[0]:
                 seccomp_fd = syscalls.program_fd()
                 popen["pass_fds"] = (*popen.get("pass_fds", ()), seccomp_fd)
-            argv = bwrap_command(command, work=work, inputs=inputs, env=env, limits=limits, staged=paths,
-                                 seccomp_fd=seccomp_fd)
+            argv = bwrap_command(
+                command, work=work, inputs=inputs, env=env, limits=limits, staged=paths, seccomp_fd=seccomp_fd
+            )
             cwd, run_env, owned = str(work), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, [work]
         else:
             home = work / ".home"
@@ -558,8 +665,7 @@ def start(command: list[str], *, isolation: Isolation, work: Path, inputs: Path,
 
     try:
         popen.setdefault("stdin", subprocess.DEVNULL)
-        process = subprocess.Popen(argv, cwd=cwd, env=run_env, start_new_session=True, preexec_fn=before_exec,
-                                   **popen)
+        process = subprocess.Popen(argv, cwd=cwd, env=run_env, start_new_session=True, preexec_fn=before_exec, **popen)
     except BaseException:
         _undo(cgroup, lease, seccomp_fd, work if quota else None)
         raise

@@ -14,16 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader import backend, config
 from grader.sandbox import isolation as iso
 from grader.sandbox import mounts
 from grader.sandbox.box import Box, BoxFileError, read_json
-from grader.sandbox.child import RESULT_FILE
 from grader.sandbox.limits import MB, Limits
+from grader.sandbox.stages import RESULT_FILE
 
 # The child's result document holds the model's config: generous, but bounded.
 MAX_RESULT_BYTES = 8 * MB
@@ -107,8 +108,9 @@ class StartedChild:
         self.box.remove()
 
 
-def start_child(*, isolation: iso.Isolation, limits: Limits, keras_backend: str | None = None,
-                preload: str = "keras") -> StartedChild:
+def start_child(
+    *, isolation: iso.Isolation, limits: Limits, keras_backend: str | None = None, preload: str = "keras"
+) -> StartedChild:
     """Start a sandboxed child in a fresh box; it imports `preload` ("keras" or "none") and waits.
 
     Nothing of a submission is in its box yet: `run_child` writes the job and hands it over.
@@ -116,11 +118,17 @@ def start_child(*, isolation: iso.Isolation, limits: Limits, keras_backend: str 
     box = Box()
     try:
         # The child never needs a GPU: it only describes the model, and the trusted trainer trains it.
-        sandbox = iso.start([sys.executable, "-m", "grader.sandbox.child", "--preload", preload],
-                            isolation=isolation, work=box.work, inputs=box.inputs,
-                            extra_env={**backend.device_env("cpu"),
-                                       **({"KERAS_BACKEND": keras_backend} if keras_backend else {})},
-                            limits=limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        sandbox = iso.start(
+            [sys.executable, "-m", "grader.sandbox.child", "--preload", preload],
+            isolation=isolation,
+            work=box.work,
+            inputs=box.inputs,
+            extra_env={**backend.device_env("cpu"), **({"KERAS_BACKEND": keras_backend} if keras_backend else {})},
+            limits=limits,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
     except BaseException:
         box.remove()
         raise
@@ -139,6 +147,7 @@ def run_child(job: dict[str, Any], *, child: StartedChild, timeout_s: float) -> 
     work, inputs = iso.box_paths(child.isolation, box.work, box.inputs)
     job_path = box.add_input("job.json", json.dumps({**job, "workdir": work}, indent=1))
     started = time.perf_counter()
+    assert process.stdin is not None  # start_child opens it with stdin=subprocess.PIPE
     try:
         process.stdin.write(f"{inputs}/{job_path.name}\n".encode())
         process.stdin.close()
@@ -171,9 +180,16 @@ def run_child(job: dict[str, Any], *, child: StartedChild, timeout_s: float) -> 
     except BoxFileError as err:
         result, unreadable = {}, str(err)
     return ChildRun(
-        returncode=process.returncode, timed_out=timed_out, seconds=time.perf_counter() - started,
-        output_head=head, output_tail=tail, output_bytes=output.total, result=result,
-        isolation=child.isolation.level, exceeded=exceeded, unreadable=unreadable,
+        returncode=process.returncode,
+        timed_out=timed_out,
+        seconds=time.perf_counter() - started,
+        output_head=head,
+        output_tail=tail,
+        output_bytes=output.total,
+        result=result,
+        isolation=child.isolation.level,
+        exceeded=exceeded,
+        unreadable=unreadable,
     )
 
 
@@ -181,8 +197,13 @@ class ProgressTail:
     """Follows the trusted trainer's progress: each new epoch line of `path` goes to `on_progress`,
     and each new version of `batch_path` (where the current epoch is) to `on_batch`."""
 
-    def __init__(self, path: Path, on_progress: Callable[[dict[str, Any]], None] | None,
-                 batch_path: Path | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        on_progress: Callable[[dict[str, Any]], None] | None,
+        batch_path: Path | None = None,
+        on_batch: Callable[[dict[str, Any]], None] | None = None,
+    ):
         self.path, self.on_progress, self.offset = path, on_progress, 0
         self.batch_path, self.on_batch, self.batch_seen = batch_path, on_batch, -1
 
@@ -200,7 +221,6 @@ class ProgressTail:
                     self.on_progress(json.loads(line))
                 except ValueError:
                     continue
-
 
     def _poll_batch(self) -> None:
         if self.on_batch is None or self.batch_path is None:

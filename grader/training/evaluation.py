@@ -99,9 +99,15 @@ def read_outcome(folder: Path) -> EvaluationOutcome | None:
         outputs = np.load(folder / OUTPUTS_FILE, allow_pickle=False)
         journey = None
         if doc.get("journey") is not None:
-            journey = tuple(JourneyStep(layer["name"], layer["type"], tuple(layer["shape"]),
-                                        np.load(folder / _journey_file(i), allow_pickle=False))
-                            for i, layer in enumerate(doc["journey"]))
+            journey = tuple(
+                JourneyStep(
+                    layer["name"],
+                    layer["type"],
+                    tuple(layer["shape"]),
+                    np.load(folder / _journey_file(i), allow_pickle=False),
+                )
+                for i, layer in enumerate(doc["journey"])
+            )
     except (OSError, ValueError, KeyError) as err:
         return EvaluationOutcome(problem=MODEL_PROBLEM, message=f"its outputs could not be read back ({err})")
     return EvaluationOutcome(outputs, journey, str(doc.get("journey_error", "")), seconds=float(doc["seconds"]))
@@ -115,8 +121,9 @@ _OUT_OF_MEMORY_WORDS = ("resource_exhausted", "resourceexhausted", "out of memor
 # How a backend's runtime or the device says that it failed: the error types of XLA's runtime
 # (JAX), TensorFlow's internal errors and PyTorch's accelerator errors, and the words of CUDA's
 # libraries. A model's own mistakes (a shape that does not fit) are ValueErrors and the like.
-_BACKEND_ERROR_TYPES = frozenset({"XlaRuntimeError", "JaxRuntimeError", "InternalError", "UnknownError",
-                                  "AcceleratorError"})
+_BACKEND_ERROR_TYPES = frozenset(
+    {"XlaRuntimeError", "JaxRuntimeError", "InternalError", "UnknownError", "AcceleratorError"}
+)
 _BACKEND_WORDS = ("cuda error", "cudnn", "cublas", "autotun", "failed to get configs")
 
 
@@ -159,8 +166,13 @@ def run_evaluation(folder: Path, settings: dict[str, Any], model_file: str) -> N
         return
     doc: dict[str, Any] = {}
     try:
-        steps = journey_steps(model, np.load(folder / JOURNEY_IMAGES_FILE, allow_pickle=False), input_shape=shape,
-                              scale=scale, filter_index=int(settings["filter_index"]))
+        steps = journey_steps(
+            model,
+            np.load(folder / JOURNEY_IMAGES_FILE, allow_pickle=False),
+            input_shape=shape,
+            scale=scale,
+            filter_index=int(settings["filter_index"]),
+        )
         for index, step in enumerate(steps):
             np.save(folder / _journey_file(index), step.maps, allow_pickle=False)
         doc["journey"] = [{"name": s.name, "type": s.type, "shape": list(s.shape)} for s in steps]

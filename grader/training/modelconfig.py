@@ -14,26 +14,98 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-LAYERS = frozenset({
-    "InputLayer", "Conv2D", "Conv1D", "SeparableConv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D",
-    "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dense",
-    "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Activation", "ReLU", "LeakyReLU",
-    "ELU", "PReLU", "Softmax", "BatchNormalization", "LayerNormalization", "Rescaling", "Reshape", "Permute",
-    "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Resizing", "CenterCrop", "Concatenate", "Add", "Multiply",
-    "Average", "Maximum", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-    "RandomBrightness", "RandomCrop", "RandomShear", "RandomGrayscale", "RandomHue", "RandomSaturation",
-    "RandomColorJitter", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization", "RandomInvert",
-    "RandomErasing", "RandomGaussianBlur", "RandomElasticTransform", "RandomPerspective", "Solarization",
-    "AugMix", "RandAugment", "MixUp", "CutMix", "AutoContrast", "Equalization",
-})
+LAYERS = frozenset(
+    {
+        "InputLayer",
+        "Conv2D",
+        "Conv1D",
+        "SeparableConv2D",
+        "DepthwiseConv2D",
+        "MaxPooling2D",
+        "AveragePooling2D",
+        "MaxPooling1D",
+        "AveragePooling1D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "SpatialDropout2D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "PReLU",
+        "Softmax",
+        "BatchNormalization",
+        "LayerNormalization",
+        "Rescaling",
+        "Reshape",
+        "Permute",
+        "ZeroPadding2D",
+        "Cropping2D",
+        "UpSampling2D",
+        "Resizing",
+        "CenterCrop",
+        "Concatenate",
+        "Add",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+        "RandomContrast",
+        "RandomBrightness",
+        "RandomCrop",
+        "RandomShear",
+        "RandomGrayscale",
+        "RandomHue",
+        "RandomSaturation",
+        "RandomColorJitter",
+        "RandomColorDegeneration",
+        "RandomSharpness",
+        "RandomPosterization",
+        "RandomInvert",
+        "RandomErasing",
+        "RandomGaussianBlur",
+        "RandomElasticTransform",
+        "RandomPerspective",
+        "Solarization",
+        "AugMix",
+        "RandAugment",
+        "MixUp",
+        "CutMix",
+        "AutoContrast",
+        "Equalization",
+    }
+)
 MODELS = frozenset({"Sequential", "Functional"})
 # Initializers, regularizers and constraints take scalar settings only (a Constant holding a
 # whole weight array would carry weights trained elsewhere into the trainer), and an
 # initializer's own seed is dropped: the initial weights come from the grader's seed alone.
-INITIALIZERS = frozenset({
-    "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "Zeros", "Ones",
-    "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal", "VarianceScaling", "Orthogonal", "Identity",
-})
+INITIALIZERS = frozenset(
+    {
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeUniform",
+        "HeNormal",
+        "LecunUniform",
+        "LecunNormal",
+        "Zeros",
+        "Ones",
+        "Constant",
+        "RandomUniform",
+        "RandomNormal",
+        "TruncatedNormal",
+        "VarianceScaling",
+        "Orthogonal",
+        "Identity",
+    }
+)
 SCALAR_ONLY_MODULES = frozenset({"keras.initializers", "keras.regularizers", "keras.constraints"})
 # ...but for a constraint's axis, which may name a few axes (MaxNorm(axis=[0, 1, 2]) for a kernel).
 SMALL_LIST_SETTINGS = frozenset({"axis"})
@@ -41,14 +113,47 @@ SMALL_LIST_SETTINGS = frozenset({"axis"})
 # anything longer is a payload, not a setting.
 MAX_LIST_NUMBERS = 32
 OPTIMIZERS = frozenset({"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion"})
-SCHEDULES = frozenset({"ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
-                       "CosineDecay", "CosineDecayRestarts"})
-LOSSES = frozenset({"SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
-                    "MeanSquaredError", "MeanAbsoluteError", "Hinge", "CategoricalHinge", "KLDivergence"})
-METRICS = frozenset({"Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-                     "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "Precision", "Recall", "AUC",
-                     "MeanSquaredError", "MeanAbsoluteError", "SparseCategoricalCrossentropy",
-                     "BinaryCrossentropy", "CategoricalCrossentropy", "Mean"})
+SCHEDULES = frozenset(
+    {
+        "ExponentialDecay",
+        "PiecewiseConstantDecay",
+        "PolynomialDecay",
+        "InverseTimeDecay",
+        "CosineDecay",
+        "CosineDecayRestarts",
+    }
+)
+LOSSES = frozenset(
+    {
+        "SparseCategoricalCrossentropy",
+        "CategoricalCrossentropy",
+        "BinaryCrossentropy",
+        "MeanSquaredError",
+        "MeanAbsoluteError",
+        "Hinge",
+        "CategoricalHinge",
+        "KLDivergence",
+    }
+)
+METRICS = frozenset(
+    {
+        "Accuracy",
+        "SparseCategoricalAccuracy",
+        "CategoricalAccuracy",
+        "BinaryAccuracy",
+        "SparseTopKCategoricalAccuracy",
+        "TopKCategoricalAccuracy",
+        "Precision",
+        "Recall",
+        "AUC",
+        "MeanSquaredError",
+        "MeanAbsoluteError",
+        "SparseCategoricalCrossentropy",
+        "BinaryCrossentropy",
+        "CategoricalCrossentropy",
+        "Mean",
+    }
+)
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "keras": MODELS | {"DTypePolicy", "FloatDTypePolicy"},
     "keras.src.models.functional": frozenset({"Functional"}),  # how Keras 3 names keras.Model(inputs, outputs)
@@ -61,16 +166,66 @@ ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "keras.losses": LOSSES,
     "keras.metrics": METRICS,
 }
-ACTIVATIONS = frozenset({
-    "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "softplus", "softsign", "swish", "silu",
-    "gelu", "leaky_relu", "relu6", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "mish",
-    "log_softmax", "celu", "glu", "log_sigmoid", "sparse_plus", "squareplus", "tanh_shrink", "threshold",
-})
-LOSS_NAMES = frozenset({"sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-                        "mean_squared_error", "mse", "mean_absolute_error", "mae", "hinge", "kl_divergence"})
-METRIC_NAMES = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
-                          "binary_accuracy", "mse", "mae", "mean_squared_error", "mean_absolute_error",
-                          "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "crossentropy"})
+ACTIVATIONS = frozenset(
+    {
+        "relu",
+        "sigmoid",
+        "softmax",
+        "tanh",
+        "linear",
+        "elu",
+        "selu",
+        "softplus",
+        "softsign",
+        "swish",
+        "silu",
+        "gelu",
+        "leaky_relu",
+        "relu6",
+        "exponential",
+        "hard_sigmoid",
+        "hard_silu",
+        "hard_swish",
+        "mish",
+        "log_softmax",
+        "celu",
+        "glu",
+        "log_sigmoid",
+        "sparse_plus",
+        "squareplus",
+        "tanh_shrink",
+        "threshold",
+    }
+)
+LOSS_NAMES = frozenset(
+    {
+        "sparse_categorical_crossentropy",
+        "categorical_crossentropy",
+        "binary_crossentropy",
+        "mean_squared_error",
+        "mse",
+        "mean_absolute_error",
+        "mae",
+        "hinge",
+        "kl_divergence",
+    }
+)
+METRIC_NAMES = frozenset(
+    {
+        "accuracy",
+        "acc",
+        "sparse_categorical_accuracy",
+        "categorical_accuracy",
+        "binary_accuracy",
+        "mse",
+        "mae",
+        "mean_squared_error",
+        "mean_absolute_error",
+        "sparse_top_k_categorical_accuracy",
+        "top_k_categorical_accuracy",
+        "crossentropy",
+    }
+)
 # Keras' own wrappers for plain data in a config: a tuple (kernel_size=(3, 3) and the like), and
 # in a functional model's graph a reference to another layer's output (its name and indices).
 PLAIN_WRAPPERS = frozenset({"__tuple__", "__keras_tensor__"})
@@ -78,10 +233,18 @@ PLAIN_WRAPPERS = frozenset({"__tuple__", "__keras_tensor__"})
 # Bounds on what a CNN for these challenges can reasonably hold (the trainer's memory limit is the last word).
 MAX_LAYERS = 200
 MAX_DEPTH = 40
-MAX_SIZE_VALUES = {"units": 65_536, "filters": 8_192, "kernel_size": 64, "pool_size": 64, "strides": 64,
-                   "depth_multiplier": 64}
-HINT = ("use only built-in Keras layers, activations by name (activation='relu'), and built-in optimizers and losses, "
-        "with their usual arguments")
+MAX_SIZE_VALUES = {
+    "units": 65_536,
+    "filters": 8_192,
+    "kernel_size": 64,
+    "pool_size": 64,
+    "strides": 64,
+    "depth_multiplier": 64,
+}
+HINT = (
+    "use only built-in Keras layers, activations by name (activation='relu'), and built-in optimizers and losses, "
+    "with their usual arguments"
+)
 
 
 class ConfigRejected(Exception):
@@ -117,14 +280,20 @@ def repair(value: Any) -> Any:
         return [repair(item) for item in value]
     if not isinstance(value, dict):
         return value
-    if (value.get("class_name") == "function" and value.get("module") in ("builtins", "keras.activations")
-            and value.get("config") in ACTIVATION_ALIASES):
+    if (
+        value.get("class_name") == "function"
+        and value.get("module") in ("builtins", "keras.activations")
+        and value.get("config") in ACTIVATION_ALIASES
+    ):
         return ACTIVATION_ALIASES[value["config"]]
     out = {key: repair(item) for key, item in value.items()}
-    if out.get("module") == "keras.initializers" and isinstance(out.get("config"), dict) \
-            and out["config"].get("seed") is not None:
+    if (
+        out.get("module") == "keras.initializers"
+        and isinstance(out.get("config"), dict)
+        and out["config"].get("seed") is not None
+    ):
         out["config"] = {**out["config"], "seed": None}  # the grader's seed decides the initial weights
-    keys = SYMMETRIC_RANGE_LAYERS.get(out.get("class_name"))
+    keys = SYMMETRIC_RANGE_LAYERS.get(out.get("class_name", ""))  # "": no such layer, as a missing name
     if keys and isinstance(out.get("config"), dict):
         config = dict(out["config"])
         for key in keys:
@@ -132,8 +301,13 @@ def repair(value: Any) -> Any:
             if isinstance(factor, dict) and factor.get("class_name") == "__tuple__":
                 factor = (factor.get("config") or {}).get("value")
             # RandomShear(0.2) saves [-0.2, 0.2] and refuses a negative number when rebuilt.
-            if (isinstance(factor, list) and len(factor) == 2 and all(isinstance(f, (int, float)) for f in factor)
-                    and factor[0] == -factor[1] and factor[1] >= 0):
+            if (
+                isinstance(factor, list)
+                and len(factor) == 2
+                and all(isinstance(f, (int, float)) for f in factor)
+                and factor[0] == -factor[1]
+                and factor[1] >= 0
+            ):
                 config[key] = factor[1]
         out["config"] = config
     return out
@@ -144,11 +318,15 @@ def validate(described: Any) -> ModelDescription:
     if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
         raise ConfigRejected("the model could not be described as a Keras config")
     config = repair(described["config"])
-    if config.get("class_name") not in MODELS or config.get("module") not in ALLOWED_CLASSES or \
-            config.get("class_name") not in ALLOWED_CLASSES[config.get("module")]:
-        raise ConfigRejected(f"build_model() returned a {config.get('class_name')!r} model, which the grader "
-                             f"cannot rebuild", "build a keras.Sequential model or use the functional API; "
-                                                "do not subclass keras.Model")
+    if (
+        config.get("class_name") not in MODELS
+        or config.get("module") not in ALLOWED_CLASSES
+        or config.get("class_name") not in ALLOWED_CLASSES[config.get("module")]
+    ):
+        raise ConfigRejected(
+            f"build_model() returned a {config.get('class_name')!r} model, which the grader cannot rebuild",
+            "build a keras.Sequential model or use the functional API; do not subclass keras.Model",
+        )
     _walk(config, "model", depth=0)
     layers = config.get("config", {}).get("layers", [])
     if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
@@ -164,8 +342,9 @@ def validate(described: Any) -> ModelDescription:
 
 
 # The metrics whose log key is an accuracy (metrics=["acc"] logs "acc").
-ACCURACY_METRICS = frozenset({"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
-                              "binary_accuracy"})
+ACCURACY_METRICS = frozenset(
+    {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
+)
 
 
 def metric_name(metric: Any) -> str:
@@ -199,8 +378,10 @@ def validate_compile(config: Any) -> dict[str, Any]:
         _walk(optimizer, "optimizer", 0)
     if isinstance(loss, str):
         if loss not in LOSS_NAMES:
-            raise ConfigRejected(f"loss {loss!r} is not a built-in Keras loss",
-                                 "pass the loss by its name, e.g. loss='sparse_categorical_crossentropy'")
+            raise ConfigRejected(
+                f"loss {loss!r} is not a built-in Keras loss",
+                "pass the loss by its name, e.g. loss='sparse_categorical_crossentropy'",
+            )
     elif loss is not None:
         _expect_object(loss, "keras.losses", "the loss")
         _walk(loss, "loss", 0)
@@ -210,25 +391,40 @@ def validate_compile(config: Any) -> dict[str, Any]:
         for metric in metrics:
             if isinstance(metric, str):
                 if metric not in METRIC_NAMES:
-                    raise ConfigRejected(f"metric {metric!r} is not a built-in Keras metric",
-                                         "use metrics=['accuracy']")
+                    raise ConfigRejected(
+                        f"metric {metric!r} is not a built-in Keras metric", "use metrics=['accuracy']"
+                    )
             else:
                 _expect_object(metric, "keras.metrics", "a metric")
                 _walk(metric, "metrics", 0)
     # The trainer decides how the loop runs and what it reports: these settings are noted (the
     # compile row names them), never refused, and the grader trains without them.
-    unused = tuple(f"{key}={config[key]!r}" if not isinstance(config[key], (list, dict)) else f"{key}=..."
-                   for key, default in UNUSED_COMPILE_SETTINGS.items()
-                   if config.get(key) not in (default, None) and config.get(key) != [])
-    return {"optimizer": optimizer, "loss": loss, "metrics": grader_metrics(metrics), "loss_weights": None,
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-            "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
-            "learner_metrics": tuple(metric_name(m) for m in metrics or []), "unused": unused}
+    unused = tuple(
+        f"{key}={config[key]!r}" if not isinstance(config[key], (list, dict)) else f"{key}=..."
+        for key, default in UNUSED_COMPILE_SETTINGS.items()
+        if config.get(key) not in (default, None) and config.get(key) != []
+    )
+    return {
+        "optimizer": optimizer,
+        "loss": loss,
+        "metrics": grader_metrics(metrics),
+        "loss_weights": None,
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": config.get("jit_compile") if isinstance(config.get("jit_compile"), bool) else "auto",
+        "learner_metrics": tuple(metric_name(m) for m in metrics or []),
+        "unused": unused,
+    }
 
 
 # compile() settings the trainer does not use, with their defaults (docs/spec.md, [compile]).
-UNUSED_COMPILE_SETTINGS = {"loss_weights": None, "weighted_metrics": None, "run_eagerly": False,
-                           "steps_per_execution": 1}
+UNUSED_COMPILE_SETTINGS = {
+    "loss_weights": None,
+    "weighted_metrics": None,
+    "run_eagerly": False,
+    "steps_per_execution": 1,
+}
 
 
 def _expect_object(value: Any, module: str, what: str) -> None:
@@ -252,10 +448,12 @@ def _walk(value: Any, where: str, depth: int) -> None:
             _walk(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         if _numbers_in(value) > MAX_LIST_NUMBERS:
-            raise ConfigRejected(f"{where}: a list of more than {MAX_LIST_NUMBERS} numbers, which is not a setting "
-                                 f"of any layer the grader accepts",
-                                 "the initial weights come from the grader's seed: do not pass arrays of weights "
-                                 "or other data to layers or initializers")
+            raise ConfigRejected(
+                f"{where}: a list of more than {MAX_LIST_NUMBERS} numbers, which is not a setting "
+                f"of any layer the grader accepts",
+                "the initial weights come from the grader's seed: do not pass arrays of weights "
+                "or other data to layers or initializers",
+            )
         for index, item in enumerate(value):
             _walk(item, f"{where}[{index}]", depth + 1)
     elif not (value is None or isinstance(value, (bool, int, float, str))):
@@ -269,18 +467,24 @@ def _check_reference(obj: dict[str, Any], where: str) -> None:
     if name == "function":  # a function by reference: only built-in activations, by name
         if module == "keras.activations" and obj.get("config") in ACTIVATIONS and registered in (None, "function"):
             return
-        raise ConfigRejected(f"{where}: refers to the function {obj.get('config')!r} of {module!r}",
-                             "pass activations by name, e.g. activation='relu', not a function object")
+        raise ConfigRejected(
+            f"{where}: refers to the function {obj.get('config')!r} of {module!r}",
+            "pass activations by name, e.g. activation='relu', not a function object",
+        )
     allowed = ALLOWED_CLASSES.get(module or "")
     if allowed is None or name not in allowed:
         what = f"{module}.{name}" if module else str(name)
         if name == "Lambda":
-            raise ConfigRejected(f"{where}: a Lambda layer runs your own Python code, which the grader does not run",
-                                 "replace the Lambda with built-in layers (Rescaling, Reshape, Activation...)")
+            raise ConfigRejected(
+                f"{where}: a Lambda layer runs your own Python code, which the grader does not run",
+                "replace the Lambda with built-in layers (Rescaling, Reshape, Activation...)",
+            )
         raise ConfigRejected(f"{where}: {what} is not a built-in Keras class the grader accepts")
     if registered not in (None, name):
-        raise ConfigRejected(f"{where}: {name} is registered as the custom object {registered!r}",
-                             "use Keras' own class, not a subclass or a registered custom object")
+        raise ConfigRejected(
+            f"{where}: {name} is registered as the custom object {registered!r}",
+            "use Keras' own class, not a subclass or a registered custom object",
+        )
     if module in SCALAR_ONLY_MODULES:
         _check_scalar_settings(obj, where)
 
@@ -307,21 +511,28 @@ def _check_scalar_settings(obj: dict[str, Any], where: str) -> None:
     for key, item in settings.items():
         if item is None or isinstance(item, (bool, int, float, str)):
             continue
-        if key in SMALL_LIST_SETTINGS and isinstance(item, list) and len(item) <= 8 and \
-                all(isinstance(i, int) and not isinstance(i, bool) for i in item):
+        if (
+            key in SMALL_LIST_SETTINGS
+            and isinstance(item, list)
+            and len(item) <= 8
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in item)
+        ):
             continue
-        raise ConfigRejected(f"{where}: {obj.get('class_name')}({key}=...) holds {type(item).__name__} data, not a "
-                             f"single number",
-                             "the initial weights come from the grader's seed: give initializers single numbers "
-                             "(for example keras.initializers.Constant(0.1)), never arrays of weights")
+        raise ConfigRejected(
+            f"{where}: {obj.get('class_name')}({key}=...) holds {type(item).__name__} data, not a single number",
+            "the initial weights come from the grader's seed: give initializers single numbers "
+            "(for example keras.initializers.Constant(0.1)), never arrays of weights",
+        )
 
 
 def _check_activation(value: Any, where: str) -> None:
     if value is None or isinstance(value, dict):
         return  # a dict is checked as a reference
     if not isinstance(value, str) or value not in ACTIVATIONS:
-        raise ConfigRejected(f"{where}: activation {value!r} is not a built-in Keras activation",
-                             "use an activation by name, e.g. activation='relu'")
+        raise ConfigRejected(
+            f"{where}: activation {value!r} is not a built-in Keras activation",
+            "use an activation by name, e.g. activation='relu'",
+        )
 
 
 def _check_size(key: str, value: Any, where: str) -> None:
@@ -333,5 +544,6 @@ def _check_size(key: str, value: Any, where: str) -> None:
         if number is None:
             continue
         if not isinstance(number, int) or isinstance(number, bool) or not 0 < number <= limit:
-            raise ConfigRejected(f"{where}.{key} = {value!r}: expected whole numbers from 1 to {limit:,}",
-                                 f"use a sensible {key}")
+            raise ConfigRejected(
+                f"{where}.{key} = {value!r}: expected whole numbers from 1 to {limit:,}", f"use a sensible {key}"
+            )

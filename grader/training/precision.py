@@ -57,5 +57,8 @@ def _output_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
             named = [named]
         names = {entry[0] for entry in named if entry}
         outputs = [layer for layer in layers if (layer.get("config") or {}).get("name") in names]
-    return [layer for layer in outputs
-            if isinstance(layer.get("config"), dict) and isinstance(layer["config"].get("dtype"), dict)]
+    return [
+        layer
+        for layer in outputs
+        if isinstance(layer.get("config"), dict) and isinstance(layer["config"].get("dtype"), dict)
+    ]

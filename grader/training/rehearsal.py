@@ -59,8 +59,10 @@ def fit_failed(exc: BaseException, *, images: int | None = None) -> TrainingFail
     where = f"one training step on {images} probe images" if images else "model.fit()"
     message = f"{where} failed{f' in a {layer} layer' if layer else ''}: {keras_cause(exc)}"
     if layer and layer.startswith("Random"):
-        hint = (f"{layer} changes images, so it needs images (height, width, channels): put the augmentation "
-                f"layers first, right after keras.Input, before any Flatten or Dense layer")
+        hint = (
+            f"{layer} changes images, so it needs images (height, width, channels): put the augmentation "
+            f"layers first, right after keras.Input, before any Flatten or Dense layer"
+        )
     elif layer:
         hint = f"look at the {layer} layer and the layer before it: the shape it gets is not one it can take"
     else:
@@ -101,14 +103,20 @@ def rehearse(model: Any, folder: Path) -> None:
     try:
         loaded = load_checked(path)
     except ModelFileError as err:
-        raise TrainingFailed("load", f"the model does not load back once saved: {err}",
-                             "use only built-in Keras layers with their usual arguments; where one layer is named "
-                             "above, write its settings the simplest way (a single number for a range)") from None
+        raise TrainingFailed(
+            "load",
+            f"the model does not load back once saved: {err}",
+            "use only built-in Keras layers with their usual arguments; where one layer is named "
+            "above, write its settings the simplest way (a single number for a range)",
+        ) from None
     before = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype="float32")
     after = np.asarray(keras.ops.convert_to_numpy(loaded(x, training=False)), dtype="float32")
     if before.shape != after.shape or not np.allclose(before, after, atol=SAME_OUTPUTS_TOLERANCE, rtol=0):
-        raise TrainingFailed("load", "the model computes something else once saved and loaded back",
-                             "use only built-in Keras layers with their usual arguments")
+        raise TrainingFailed(
+            "load",
+            "the model computes something else once saved and loaded back",
+            "use only built-in Keras layers with their usual arguments",
+        )
 
 
 def warm_up(folder: Path) -> None:
@@ -122,9 +130,16 @@ def warm_up(folder: Path) -> None:
         rng = np.random.default_rng(0)
         np.save(folder / REHEARSAL_X_FILE, rng.random((REHEARSAL_IMAGES, 28, 28, 1), dtype="float32"))
         np.save(folder / REHEARSAL_Y_FILE, np.arange(REHEARSAL_IMAGES) % 10)
-        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                                  keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dropout(0.2),
-                                  keras.layers.Dense(10, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Conv2D(4, 3, activation="relu"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Flatten(),
+                keras.layers.Dropout(0.2),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         rehearse(model, folder)
     except Exception:

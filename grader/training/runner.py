@@ -17,10 +17,10 @@ import os
 import resource
 import signal
 import subprocess
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader import backend, config, launch
 from grader.sandbox.isolation import SandboxCgroup
@@ -51,12 +51,17 @@ def _environment(device: str) -> dict[str, str]:
 
 
 class TrainerProcess:
-    def __init__(self, process: subprocess.Popen, output: BoundedOutput, folder: Path | None = None,
-                 cgroup: SandboxCgroup | None = None):
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        output: BoundedOutput,
+        folder: Path | None = None,
+        cgroup: SandboxCgroup | None = None,
+    ):
         self.process, self.output, self.folder, self.cgroup = process, output, folder, cgroup
 
     @classmethod
-    def start(cls, device: str, keras_backend: str | None = None, *, warm_up: bool = False) -> "TrainerProcess":
+    def start(cls, device: str, keras_backend: str | None = None, *, warm_up: bool = False) -> TrainerProcess:
         """Start the trainer (it imports Keras at once); `keras_backend` overrides the chosen one.
         `warm_up`: it is started ahead of its job, and rehearses a small model of its own meanwhile."""
         on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
@@ -79,25 +84,40 @@ class TrainerProcess:
         folder = launch.private_folder("grader-trainer-")
         try:
             command = launch.python_command("grader.training.trainer", *([files.WARM_UP_FLAG] if warm_up else []))
-            process = subprocess.Popen(command, env=env, cwd=folder,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       start_new_session=True, preexec_fn=before_exec)
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=folder,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=before_exec,
+            )
         except BaseException:
             launch.remove_private_folder(folder)
             cgroup.remove()
             raise
-        return cls(process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES), folder,
-                   cgroup)
+        return cls(
+            process, BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES), folder, cgroup
+        )
 
-    def run(self, folder: Path, *, deadline_s: float, evaluate_s: float = 0.0,
-            on_progress: Callable[[dict[str, Any]], None] | None = None,
-            on_batch: Callable[[dict[str, Any]], None] | None = None,
-            on_trained: Callable[[], None] | None = None) -> TrainerOutcome:
+    def run(
+        self,
+        folder: Path,
+        *,
+        deadline_s: float,
+        evaluate_s: float = 0.0,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_batch: Callable[[dict[str, Any]], None] | None = None,
+        on_trained: Callable[[], None] | None = None,
+    ) -> TrainerOutcome:
         """Give the trainer its job folder and wait for it, at most `deadline_s` seconds, and
         `evaluate_s` more once training is over (the evaluation is the grader's time, not the learner's)."""
         started = files.budget_clock()  # the trainer counts its budget from this same instant
         trained = folder / files.TRAINING_FILE
         outcome = TrainerOutcome()
+        assert self.process.stdin is not None  # start() opens it with stdin=subprocess.PIPE
         try:
             self.process.stdin.write(files.job_request(folder, started).encode())
             self.process.stdin.close()
@@ -134,6 +154,7 @@ class TrainerProcess:
     def close(self) -> None:
         """Stop the trainer (and anything it started); idempotent."""
         if self.process.poll() is None:
+            assert self.process.stdin is not None  # start() opens it with stdin=subprocess.PIPE
             try:
                 self.process.stdin.close()
             except OSError:

@@ -29,22 +29,47 @@ class JobFolder:
     def __init__(self) -> None:
         self.path = Path(tempfile.mkdtemp(prefix="grader-train-"))  # 0700
 
-    def write(self, *, description: ModelDescription, mode: str, seed: int, epochs: int, batch_size: int,
-              stop_metric: str, stop_at: float | None, arrays: dict[str, np.ndarray] | None = None,
-              budget_s: float | None = None, evaluation: EvaluationJob | None = None,
-              precision: str = FLOAT32, max_params: int | None = None, max_activations: int | None = None,
-              rehearsal: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def write(
+        self,
+        *,
+        description: ModelDescription,
+        mode: str,
+        seed: int,
+        epochs: int,
+        batch_size: int,
+        stop_metric: str,
+        stop_at: float | None,
+        arrays: dict[str, np.ndarray] | None = None,
+        budget_s: float | None = None,
+        evaluation: EvaluationJob | None = None,
+        precision: str = FLOAT32,
+        max_params: int | None = None,
+        max_activations: int | None = None,
+        rehearsal: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """A job to build, or to train and then evaluate on `evaluation`'s images; the trainer refuses
         a model over `max_params` parameters or with a layer over `max_activations` values per image.
         `rehearsal` (images as the model eats them, labels): a check's rehearsal of the submit
         (grader/training/rehearsal.py)."""
-        (self.path / files.MODEL_FILE).write_text(json.dumps({"config": description.config,
-                                                              "compile": description.compile}))
-        self._write_job({"mode": mode, "seed": seed, "epochs": epochs, "batch_size": batch_size,
-                         "stop_metric": stop_metric, "stop_at": stop_at, "budget_s": budget_s,
-                         "precision": precision, "max_params": max_params, "max_activations": max_activations,
-                         "evaluate": evaluation.write(self.path) if evaluation is not None else None,
-                         "rehearse": rehearsal is not None})
+        (self.path / files.MODEL_FILE).write_text(
+            json.dumps({"config": description.config, "compile": description.compile})
+        )
+        self._write_job(
+            {
+                "mode": mode,
+                "seed": seed,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "stop_metric": stop_metric,
+                "stop_at": stop_at,
+                "budget_s": budget_s,
+                "precision": precision,
+                "max_params": max_params,
+                "max_activations": max_activations,
+                "evaluate": evaluation.write(self.path) if evaluation is not None else None,
+                "rehearse": rehearsal is not None,
+            }
+        )
         if rehearsal is not None:
             arrays = {**(arrays or {}), "rehearsal_x": rehearsal[0], "rehearsal_y": rehearsal[1]}
         for name, array in (arrays or {}).items():
@@ -76,19 +101,28 @@ def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, dea
     Raises NotGraded where the trainer failed on its own (its job unreadable, or its code raised
     what no model causes): that is the grader's problem, not a failed submission."""
     if outcome.returncode == files.EXIT_UNREADABLE_JOB:
-        raise NotGraded("the grader's trainer could not read its job (was the grader upgraded during this "
-                        "grading?): grade again")
+        raise NotGraded(
+            "the grader's trainer could not read its job (was the grader upgraded during this grading?): grade again"
+        )
     if outcome.failure is not None and outcome.failure.get("stage") == files.GRADER_FAULT_STAGE:
-        raise NotGraded(f"the grader's trainer failed, not the submission: {outcome.failure.get('message')}; "
-                        f"grade again, and report it if it happens again")
+        raise NotGraded(
+            f"the grader's trainer failed, not the submission: {outcome.failure.get('message')}; "
+            f"grade again, and report it if it happens again"
+        )
     if outcome.facts is not None:
         facts.model = ModelFacts.from_dict(outcome.facts)
     if outcome.training is not None:
         t = outcome.training
         stop = t.get("stopped_for_time")
-        facts.training = TrainingFacts(epochs_run=int(t["epochs_run"]), epochs_allowed=epochs, history=t["history"],
-                                       seconds=float(t["seconds"]), nan_loss=bool(t["nan_loss"]),
-                                       stopped_for_time=isinstance(stop, dict), budget_s=deadline_s)
+        facts.training = TrainingFacts(
+            epochs_run=int(t["epochs_run"]),
+            epochs_allowed=epochs,
+            history=t["history"],
+            seconds=float(t["seconds"]),
+            nan_loss=bool(t["nan_loss"]),
+            stopped_for_time=isinstance(stop, dict),
+            budget_s=deadline_s,
+        )
         facts.seconds["train"] = round(float(t["seconds"]), 3)
     elif outcome.timed_out and outcome.failure is None and outcome.progress and train:
         # Killed at the deadline in the middle of an epoch: the epochs before it count, graded on
@@ -96,9 +130,15 @@ def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, dea
         lines = outcome.progress
         keys = [k for k in lines[0] if k not in ("epoch", "epochs", "seconds", "estimated_total_s")]
         history = {k: [float(line[k]) for line in lines if isinstance(line.get(k), (int, float))] for k in keys}
-        facts.training = TrainingFacts(epochs_run=len(lines), epochs_allowed=epochs, history=history,
-                                       seconds=float(lines[-1].get("seconds", 0.0)), stopped_for_time=True,
-                                       budget_s=deadline_s, killed=True)
+        facts.training = TrainingFacts(
+            epochs_run=len(lines),
+            epochs_allowed=epochs,
+            history=history,
+            seconds=float(lines[-1].get("seconds", 0.0)),
+            stopped_for_time=True,
+            budget_s=deadline_s,
+            killed=True,
+        )
         facts.timed_out = True
         facts.seconds["train"] = round(outcome.seconds, 3)
         return
@@ -109,13 +149,21 @@ def collect(facts: SubmissionFacts, outcome: TrainerOutcome, *, epochs: int, dea
         facts.failure = facts.failure or failure
     elif outcome.timed_out and facts.failure is None and outcome.training is None:
         facts.timed_out = True
-        facts.failure = Failure("timeout", f"stopped at the time budget of {deadline_s:.0f} s after "
-                                           f"{len(outcome.progress)} of {epochs} epochs",
-                                "make training cheaper: fewer or smaller layers, or pool earlier")
+        facts.failure = Failure(
+            "timeout",
+            f"stopped at the time budget of {deadline_s:.0f} s after {len(outcome.progress)} of {epochs} epochs",
+            "make training cheaper: fewer or smaller layers, or pool earlier",
+        )
     elif facts.failure is None and (outcome.facts is None or (train and outcome.training is None)):
-        facts.failure = Failure("crash", f"training stopped unexpectedly (exit code {outcome.returncode})",
-                                "the model may need more memory than allowed: make it smaller",
-                                outcome.output[-2000:])
+        facts.failure = Failure(
+            "crash",
+            f"training stopped unexpectedly (exit code {outcome.returncode})",
+            "the model may need more memory than allowed: make it smaller",
+            outcome.output[-2000:],
+        )
     if facts.training is not None and facts.training.nan_loss and facts.failure is None:
-        facts.failure = Failure("train", f"the loss became NaN in epoch {facts.training.epochs_run}",
-                                "lower the learning rate, and check that preprocess() scales images to [0, 1]")
+        facts.failure = Failure(
+            "train",
+            f"the loss became NaN in epoch {facts.training.epochs_run}",
+            "lower the learning rate, and check that preprocess() scales images to [0, 1]",
+        )

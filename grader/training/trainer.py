@@ -83,7 +83,6 @@ def next_epoch_fits(*, spent_s: float, longest_epoch_s: float, budget_s: float) 
     return spent_s + longest_epoch_s <= budget_s * (1 - BUDGET_RESERVE)
 
 
-
 def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32, *, compile: bool = True) -> Any:
     """The model from its validated config, initialised from the seed, computing in `precision`,
     compiled as validated (unless `compile` is False)."""
@@ -99,18 +98,24 @@ def build_model(described: dict[str, Any], seed: int, precision: str = FLOAT32, 
     except Exception as exc:
         cause = keras_cause(exc)
         from grader.training.modelconfig import HINT as hint  # pure data, no Keras: cheap to import here
-        raise TrainingFailed("build_model", f"the model cannot be rebuilt from its config: {cause}", hint,
-                             traceback.format_exc()[-4000:]) from None
+
+        raise TrainingFailed(
+            "build_model", f"the model cannot be rebuilt from its config: {cause}", hint, traceback.format_exc()[-4000:]
+        ) from None
     if not isinstance(model, keras.Model) or not model.built:
-        raise TrainingFailed("build_model", "the rebuilt model has no input shape",
-                             "start the model with keras.Input(shape=...)")
+        raise TrainingFailed(
+            "build_model", "the rebuilt model has no input shape", "start the model with keras.Input(shape=...)"
+        )
     if compile and described.get("compile") is not None:
         try:
             model.compile_from_config(described["compile"])
         except Exception as exc:
-            raise TrainingFailed("build_model", f"the model cannot be compiled as described: {keras_cause(exc)}",
-                                 "compile with a built-in optimizer, loss and metrics",
-                                 traceback.format_exc()[-4000:]) from None
+            raise TrainingFailed(
+                "build_model",
+                f"the model cannot be compiled as described: {keras_cause(exc)}",
+                "compile with a built-in optimizer, loss and metrics",
+                traceback.format_exc()[-4000:],
+            ) from None
     return model
 
 
@@ -123,7 +128,7 @@ def weights_not_from_the_seed(model: Any, other: Any) -> str | None:
     """
     import numpy as np
 
-    for mine, theirs in zip(model.weights, other.weights):
+    for mine, theirs in zip(model.weights, other.weights, strict=False):
         first, second = np.asarray(mine), np.asarray(theirs)
         if first.dtype.kind not in "fc" or first.shape != second.shape or first.size < 2:
             continue  # integer states (a layer's own seed generator), scalars
@@ -144,9 +149,12 @@ def check_initial_weights(model: Any, other: Any) -> None:
     config built under another seed (see above)."""
     found = weights_not_from_the_seed(model, other)
     if found is not None:
-        raise TrainingFailed("build_model", f"the initial weights of {found} do not come from the grader's seed",
-                             "let Keras initialise every weight (built-in initializers with single-number "
-                             "settings); weights trained or set elsewhere are not accepted")
+        raise TrainingFailed(
+            "build_model",
+            f"the initial weights of {found} do not come from the grader's seed",
+            "let Keras initialise every weight (built-in initializers with single-number "
+            "settings); weights trained or set elsewhere are not accepted",
+        )
 
 
 def check_size(facts: Any, *, max_params: int | None, max_activations: int | None) -> None:
@@ -156,16 +164,22 @@ def check_size(facts: Any, *, max_params: int | None, max_activations: int | Non
             values = math.prod(d for d in layer.output if d is not None) if layer.output else 0
             if values > max_activations:
                 shape = "x".join(str(d) for d in layer.output)
-                raise TrainingFailed("build_model", f"layer {layer.name!r} ({layer.type}) outputs {shape} = "
-                                     f"{values:,} values per image, more than the {max_activations:,} this "
-                                     f"challenge allows", "make that layer's output smaller: fewer filters, "
-                                     "less upsampling or padding, or pool earlier")
+                raise TrainingFailed(
+                    "build_model",
+                    f"layer {layer.name!r} ({layer.type}) outputs {shape} = "
+                    f"{values:,} values per image, more than the {max_activations:,} this "
+                    f"challenge allows",
+                    "make that layer's output smaller: fewer filters, less upsampling or padding, or pool earlier",
+                )
     if max_params is not None and facts.total_params > max_params:
         biggest = max(facts.layers, key=lambda layer: layer.params, default=None)
         where = f"; the largest layer is {biggest.name!r} ({biggest.type}, {biggest.params:,})" if biggest else ""
-        raise TrainingFailed("build_model", f"the model has {facts.total_params:,} parameters, more than the "
-                             f"{max_params:,} this challenge allows{where}",
-                             "make the model smaller: pool before Flatten, or use fewer units or filters")
+        raise TrainingFailed(
+            "build_model",
+            f"the model has {facts.total_params:,} parameters, more than the "
+            f"{max_params:,} this challenge allows{where}",
+            "make the model smaller: pool before Flatten, or use fewer units or filters",
+        )
 
 
 def stop_callback(metric: str, threshold: float | None) -> Any:
@@ -181,8 +195,7 @@ def stop_callback(metric: str, threshold: float | None) -> Any:
     return StopAtThreshold()
 
 
-def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
-                      job_started: float | None = None) -> Any:
+def progress_callback(path: Path, epochs: int, budget_s: float | None = None, job_started: float | None = None) -> Any:
     """One JSON line per epoch, after its checkpoint is saved; stops on a NaN loss, and when the
     next epoch would not fit in the budget (`budget_s`, counted on budget_clock from `job_started`)."""
     import keras
@@ -213,9 +226,16 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
             now = batch_clock()
             if now - self.batch_written >= BATCH_EVERY_S:
                 self.batch_written = now
-                evaluation.write_json(batch_file, {"epoch": self.epoch + 1, "epochs": epochs, "batch": batch + 1,
-                                    "steps": self.params.get("steps"),
-                                    **{k: float(v) for k, v in (logs or {}).items()}})
+                evaluation.write_json(
+                    batch_file,
+                    {
+                        "epoch": self.epoch + 1,
+                        "epochs": epochs,
+                        "batch": batch + 1,
+                        "steps": self.params.get("steps"),
+                        **{k: float(v) for k, v in (logs or {}).items()},
+                    },
+                )
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
@@ -226,37 +246,53 @@ def progress_callback(path: Path, epochs: int, budget_s: float | None = None,
             self.longest_epoch = max(self.longest_epoch, time.perf_counter() - self.epoch_started)
             done = epoch + 1
             per_epoch = (now - self.started) / done
-            line = {"epoch": done, "epochs": epochs, "seconds": round(now - self.started, 3),
-                    "estimated_total_s": round(per_epoch * epochs, 1),
-                    **{k: float(v) for k, v in (logs or {}).items()}}
+            line = {
+                "epoch": done,
+                "epochs": epochs,
+                "seconds": round(now - self.started, 3),
+                "estimated_total_s": round(per_epoch * epochs, 1),
+                **{k: float(v) for k, v in (logs or {}).items()},
+            }
             with open(path, "a") as handle:
                 handle.write(json.dumps(line) + "\n")
             if budget_s is not None and done < epochs:
+                assert job_started is not None  # a budget counts from the job's start: the trainer passes both
                 spent = budget_clock() - job_started
                 if not next_epoch_fits(spent_s=spent, longest_epoch_s=self.longest_epoch, budget_s=budget_s):
-                    self.stopped_for_time = {"after_epoch": done, "epoch_seconds": round(self.longest_epoch, 1),
-                                             "budget_s": budget_s}
+                    self.stopped_for_time = {
+                        "after_epoch": done,
+                        "epoch_seconds": round(self.longest_epoch, 1),
+                        "budget_s": budget_s,
+                    }
                     self.model.stop_training = True
 
     return ProgressWriter()
 
 
 def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
-    import keras
     import numpy as np
 
     from grader import backend
 
     if not model.compiled:
-        raise TrainingFailed("train", "the model is not compiled",
-                             "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()")
-    data = {name: (np.load(folder / f"{name}_x.npy", allow_pickle=False),
-                   np.load(folder / f"{name}_y.npy", allow_pickle=False)) for name in ("train", "validation")}
+        raise TrainingFailed(
+            "train",
+            "the model is not compiled",
+            "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) in build_model()",
+        )
+    data = {
+        name: (
+            np.load(folder / f"{name}_x.npy", allow_pickle=False),
+            np.load(folder / f"{name}_y.npy", allow_pickle=False),
+        )
+        for name in ("train", "validation")
+    }
     progress = progress_callback(folder / PROGRESS_FILE, job["epochs"], job.get("budget_s"), job["started"])
     backend.prepare_for_training(model)
     feed = backend.training_inputs(*data["train"], batch_size=job["batch_size"], seed=job["seed"], shuffle=True)
-    val_feed = backend.training_inputs(*data["validation"], batch_size=job["batch_size"], seed=job["seed"],
-                                       shuffle=False)
+    val_feed = backend.training_inputs(
+        *data["validation"], batch_size=job["batch_size"], seed=job["seed"], shuffle=False
+    )
     validation = val_feed["x"] if "y" not in val_feed else (val_feed["x"], val_feed["y"])
     callbacks = [stop_callback(job["stop_metric"], job["stop_at"]), progress]
     started = time.perf_counter()
@@ -269,11 +305,15 @@ def train(model: Any, job: dict[str, Any], folder: Path) -> dict[str, Any]:
         os.replace(folder / CHECKPOINT_FILE, folder / TRAINED_MODEL_FILE)
     else:
         save(model, folder / TRAINED_MODEL_FILE)
-    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-            "epochs_run": len(history.history.get("loss", [])), "seconds": round(seconds, 3),
-            "nan_loss": progress.nan_loss, "stopped_for_time": progress.stopped_for_time,
-            "versions": backend.library_versions(),
-            "device": backend.describe_device()}
+    return {
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "epochs_run": len(history.history.get("loss", [])),
+        "seconds": round(seconds, 3),
+        "nan_loss": progress.nan_loss,
+        "stopped_for_time": progress.stopped_for_time,
+        "versions": backend.library_versions(),
+        "device": backend.describe_device(),
+    }
 
 
 def run_job(folder: Path, started: float) -> None:
@@ -307,19 +347,32 @@ def run_job(folder: Path, started: float) -> None:
             if job.get("evaluate"):
                 evaluation.run_evaluation(folder, job["evaluate"], TRAINED_MODEL_FILE)
     except TrainingFailed as failure:
-        evaluation.write_json(folder / FAILURE_FILE, {"stage": failure.stage, "message": failure.message, "hint": failure.hint,
-                                       "detail": failure.detail})
+        evaluation.write_json(
+            folder / FAILURE_FILE,
+            {"stage": failure.stage, "message": failure.message, "hint": failure.hint, "detail": failure.detail},
+        )
     except MemoryError:
-        evaluation.write_json(folder / FAILURE_FILE, {"stage": "train", "message": "the model needs more memory than allowed",
-                                       "hint": "make the model smaller (fewer filters or units, or pool before "
-                                               "Flatten)", "detail": ""})
+        evaluation.write_json(
+            folder / FAILURE_FILE,
+            {
+                "stage": "train",
+                "message": "the model needs more memory than allowed",
+                "hint": "make the model smaller (fewer filters or units, or pool before Flatten)",
+                "detail": "",
+            },
+        )
     except Exception as exc:
         # Every failure a model can cause is caught above. What is left, model_facts() failing
         # on a model that was validated and built included, is the grader's own fault: the
         # learner gets "not graded", not a verdict.
-        evaluation.write_json(folder / FAILURE_FILE, {"stage": GRADER_FAULT_STAGE,
-                                                      "message": f"{type(exc).__name__}: {exc}",
-                                                      "detail": traceback.format_exc()[-4000:]})
+        evaluation.write_json(
+            folder / FAILURE_FILE,
+            {
+                "stage": GRADER_FAULT_STAGE,
+                "message": f"{type(exc).__name__}: {exc}",
+                "detail": traceback.format_exc()[-4000:],
+            },
+        )
 
 
 WARM_UP_FLAG = "--warm-up"

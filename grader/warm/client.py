@@ -34,15 +34,34 @@ class Reply:
     exit_code: int
 
 
-def check_warm(*, path: Path, challenge: str | None, spec_path: Path | None, out_dir: Path | None,
-               data_dir: Path | None, isolation: str | None, as_json: bool, verbose: bool) -> Reply:
+def check_warm(
+    *,
+    path: Path,
+    challenge: str | None,
+    spec_path: Path | None,
+    out_dir: Path | None,
+    data_dir: Path | None,
+    isolation: str | None,
+    as_json: bool,
+    verbose: bool,
+) -> Reply:
     stream = sys.stderr if as_json else sys.stdout
     terminal = stream.isatty()
-    request = {"op": "check", "cwd": os.getcwd(), "path": str(path), "challenge": challenge,
-               "spec_path": str(spec_path) if spec_path else None, "out_dir": str(out_dir) if out_dir else None,
-               "data_dir": str(data_dir) if data_dir else None, "isolation": isolation, "as_json": as_json,
-               "verbose": verbose, "terminal": terminal, "width": shutil.get_terminal_size().columns,
-               "environ": {k: os.environ[k] for k in _CONSOLE_ENV if k in os.environ}}
+    request = {
+        "op": "check",
+        "cwd": os.getcwd(),
+        "path": str(path),
+        "challenge": challenge,
+        "spec_path": str(spec_path) if spec_path else None,
+        "out_dir": str(out_dir) if out_dir else None,
+        "data_dir": str(data_dir) if data_dir else None,
+        "isolation": isolation,
+        "as_json": as_json,
+        "verbose": verbose,
+        "terminal": terminal,
+        "width": shutil.get_terminal_size().columns,
+        "environ": {k: os.environ[k] for k in _CONSOLE_ENV if k in os.environ},
+    }
     reply = ask(request, start=True, timeout_s=config.CHECK_TIME_BUDGET_S + 120)
     if "error" in reply:
         raise WarmUnavailable(f"the helper failed: {reply['error']}")
@@ -92,10 +111,15 @@ def _start_and_connect(folder: Path, ident: str, path: Path) -> socket.socket:
     try:
         # A trusted process (grader/launch.py): it outlives this command, so it runs in the
         # grader's own folder, with nothing of the learner's folder on its import path.
-        helper = subprocess.Popen(launch.python_command("grader.warm.server"), stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env=launch.trusted_environment(),
-                                  cwd=str(Path(grader.__file__).resolve().parent))
+        helper = subprocess.Popen(
+            launch.python_command("grader.warm.server"),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=launch.trusted_environment(),
+            cwd=str(Path(grader.__file__).resolve().parent),
+        )
     except OSError as err:
         raise WarmUnavailable(f"cannot start the helper: {err}") from None
     finally:
@@ -105,11 +129,13 @@ def _start_and_connect(folder: Path, ident: str, path: Path) -> socket.socket:
         if (connection := _connect(path)) is not None:
             return connection
         if helper.poll() is not None and helper.returncode != 0:
-            raise WarmUnavailable(f"the helper stopped at start (exit code {helper.returncode}); "
-                                  f"see {protocol.log_path(folder, ident)}")
+            raise WarmUnavailable(
+                f"the helper stopped at start (exit code {helper.returncode}); see {protocol.log_path(folder, ident)}"
+            )
         time.sleep(0.05)
-    raise WarmUnavailable(f"the helper did not start within {START_TIMEOUT_S:.0f} s; "
-                          f"see {protocol.log_path(folder, ident)}")
+    raise WarmUnavailable(
+        f"the helper did not start within {START_TIMEOUT_S:.0f} s; see {protocol.log_path(folder, ident)}"
+    )
 
 
 def stop(wait_s: float = 10.0) -> bool:

@@ -13,7 +13,8 @@ check's refill has just started (a TensorFlow import: seconds on 2 cores).
 
 from __future__ import annotations
 
-from typing import Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from grader import config
 from grader.processes import Processes
@@ -37,9 +38,15 @@ class WarmProcesses(Processes):
     def ready(self) -> dict[str, int]:
         return {"child": sum(map(len, self.children.values())), "trainer": sum(map(len, self.trainers.values()))}
 
-    def child(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None,
-              preload: str = "keras") -> StartedChild:
-        settings = {"isolation": isolation, "limits": limits, "keras_backend": keras_backend, "preload": preload}
+    def child(
+        self, *, isolation: Isolation, limits: Limits, keras_backend: str | None, preload: str = "keras"
+    ) -> StartedChild:
+        settings: dict[str, Any] = {
+            "isolation": isolation,
+            "limits": limits,
+            "keras_backend": keras_backend,
+            "preload": preload,
+        }
         key = self._want_child(settings)
         waiting = self.children.get(key, [])
         while waiting:
@@ -67,8 +74,7 @@ class WarmProcesses(Processes):
     def prime(self, *, isolation: Isolation, limits: Limits, keras_backend: str | None, device: str) -> None:
         """Ask for the settings a check will most likely want, before the first request: a child
         on `keras_backend` (the check's), a trainer on the backend that trains (it rehearses)."""
-        self._want_child({"isolation": isolation, "limits": limits, "keras_backend": keras_backend,
-                          "preload": "keras"})
+        self._want_child({"isolation": isolation, "limits": limits, "keras_backend": keras_backend, "preload": "keras"})
         self.wanted_trainers.add((device, None))
         self.refill()
 

@@ -24,8 +24,17 @@ from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024  # a reply holds the JSON result or the rendered report
 _IDENTITY_ENV_PREFIXES = ("GRADER_", "KERAS_")
-_IDENTITY_ENV = ("PATH", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "LANG", "LC_ALL",
-                 "TZ", "PYTHONPATH", "CUDA_VISIBLE_DEVICES")
+_IDENTITY_ENV = (
+    "PATH",
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PYTHONPATH",
+    "CUDA_VISIBLE_DEVICES",
+)
 
 
 class ProtocolError(Exception):
@@ -42,8 +51,9 @@ def runtime_dir() -> Path:
     except OSError as err:
         raise ProtocolError(f"cannot make {folder}: {err.strerror}") from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise ProtocolError(f"{folder} is not a private folder of this user (a link, someone else's, or open "
-                            f"to others): remove it")
+        raise ProtocolError(
+            f"{folder} is not a private folder of this user (a link, someone else's, or open to others): remove it"
+        )
     return folder
 
 
@@ -52,13 +62,17 @@ def identity() -> str:
     import grader
 
     package = Path(grader.__file__).resolve().parent
-    code = sorted((str(p.relative_to(package)), p.stat().st_mtime_ns, p.stat().st_size)
-                  for p in package.rglob("*") if p.suffix in (".py", ".toml") and p.is_file())
+    code = sorted(
+        (str(p.relative_to(package)), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in package.rglob("*")
+        if p.suffix in (".py", ".toml") and p.is_file()
+    )
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_IDENTITY_ENV_PREFIXES) or k in _IDENTITY_ENV)
     from grader import config
 
-    stamp = json.dumps([sys.executable, sys.version, getattr(grader, "__version__", ""), code, env,
-                        str(config.CHALLENGES_DIR)])
+    stamp = json.dumps(
+        [sys.executable, sys.version, getattr(grader, "__version__", ""), code, env, str(config.CHALLENGES_DIR)]
+    )
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
@@ -107,6 +121,5 @@ def _exactly(sock: socket.socket, count: int) -> bytes:
 
 def peer_uid(sock: socket.socket) -> int:
     """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                          struct.calcsize("3i")))
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return uid

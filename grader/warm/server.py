@@ -40,15 +40,28 @@ def check(request: dict[str, Any], pool: WarmProcesses) -> dict[str, Any]:
         as_json, terminal = bool(request.get("as_json")), bool(request.get("terminal"))
         stdout, stderr = io.StringIO(), io.StringIO()
         # The command's console, drawn into a string: its width and colours are the client's.
-        console = Console(file=stderr if as_json else stdout, force_terminal=terminal,
-                          width=int(request.get("width") or 120) if terminal else 120,
-                          _environ={k: str(v) for k, v in dict(request.get("environ") or {}).items()})
-        result = grade(path=Path(request["path"]), challenge=request.get("challenge"),
-                       spec_path=optional_path("spec_path"), out_dir=optional_path("out_dir"),
-                       data_dir=optional_path("data_dir"), isolation=request.get("isolation"), train=False,
-                       profile=config.DEFAULT_PROFILE, device="cpu", seed=config.DEFAULT_SEED, processes=pool)
-        show_result(result, console, as_json=as_json, verbose=bool(request.get("verbose")), stdout=stdout,
-                    stderr=stderr)
+        console = Console(
+            file=stderr if as_json else stdout,
+            force_terminal=terminal,
+            width=int(request.get("width") or 120) if terminal else 120,
+            _environ={k: str(v) for k, v in dict(request.get("environ") or {}).items()},
+        )
+        result = grade(
+            path=Path(request["path"]),
+            challenge=request.get("challenge"),
+            spec_path=optional_path("spec_path"),
+            out_dir=optional_path("out_dir"),
+            data_dir=optional_path("data_dir"),
+            isolation=request.get("isolation"),
+            train=False,
+            profile=config.DEFAULT_PROFILE,
+            device="cpu",
+            seed=config.DEFAULT_SEED,
+            processes=pool,
+        )
+        show_result(
+            result, console, as_json=as_json, verbose=bool(request.get("verbose")), stdout=stdout, stderr=stderr
+        )
         return {"stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "exit_code": result.exit_code}
     finally:
         os.chdir("/")
@@ -90,8 +103,8 @@ def serve(idle_s: float) -> int:
             pass
 
     try:
-        import grader.data  # noqa: F401  (what every request needs, imported once)
-        import grader.pipeline  # noqa: F401
+        import grader.data
+        import grader.pipeline
         import grader.report.terminal  # noqa: F401
 
         prime(pool)
@@ -103,7 +116,7 @@ def serve(idle_s: float) -> int:
         while True:
             try:
                 connection, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 return 0  # idle long enough
             with connection:
                 connection.settimeout(60)
@@ -117,11 +130,19 @@ def serve(idle_s: float) -> int:
                         protocol.send(connection, {"stopped": True})
                         return 0
                     if op == "status":
-                        protocol.send(connection, {"pid": os.getpid(), "identity": ident, "checks": served,
-                                                   "up_s": round(time.time() - started, 1), "idle_s": idle_s,
-                                                   "ready": pool.ready(),
-                                                   "handed_over": pool.handed_over,
-                                                   "started_cold": pool.started_cold})
+                        protocol.send(
+                            connection,
+                            {
+                                "pid": os.getpid(),
+                                "identity": ident,
+                                "checks": served,
+                                "up_s": round(time.time() - started, 1),
+                                "idle_s": idle_s,
+                                "ready": pool.ready(),
+                                "handed_over": pool.handed_over,
+                                "started_cold": pool.started_cold,
+                            },
+                        )
                         continue
                     if op != "check":
                         protocol.send(connection, {"error": f"unknown request {op!r}"})
