@@ -32,19 +32,27 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("KERAS_HOME", str(_session_dir / "keras"))
 
 
-# The fast tier, `pytest -m "not slow"`: every test but those that train on real data (marked
-# slow by hand) and those measured above FAST_LIMIT_S on 2 cores (tests/durations.json, written by
-# tests/durations.py from a whole run). A test marked `core` stays in the fast tier whatever it
-# costs: one of each kind of grading, so that every module is still exercised.
-FAST_LIMIT_S = 2.0
+# The fast tier, `pytest --fast`: every test but those that train on real data (marked slow by
+# hand) and those measured above FAST_LIMIT_S on 2 cores (tests/durations.json, written by
+# tests/durations.py from a whole run; marked slow here), except the tests marked `core`: one of
+# each kind of grading (a submit, a warm check, a notebook), so that every module still runs.
+FAST_LIMIT_S = 2.5
 DURATIONS = REPO / "tests" / "durations.json"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true", help="the fast tier: leave out the slow tests but the core ones")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     measured = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
     for item in items:
-        if measured.get(item.nodeid, 0.0) > FAST_LIMIT_S and item.get_closest_marker("core") is None:
+        if measured.get(item.nodeid, 0.0) > FAST_LIMIT_S:
             item.add_marker(pytest.mark.slow)
+    if config.getoption("--fast"):
+        kept = [i for i in items if i.get_closest_marker("slow") is None or i.get_closest_marker("core") is not None]
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

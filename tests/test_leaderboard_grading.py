@@ -61,6 +61,7 @@ def keys_anywhere(document) -> set[str]:
     return set()
 
 
+@pytest.mark.core  # the fast tier's one training: a tiny submit, recorded
 @pytest.mark.slow
 @needs_sandbox
 def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(tmp_path, monkeypatch, data_dir):

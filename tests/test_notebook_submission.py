@@ -145,6 +145,7 @@ def test_bad_notebook_is_not_graded_and_the_output_folder_is_left_alone(tmp_path
     assert (out / "earlier.txt").read_text() == "an earlier run's file"
 
 
+@pytest.mark.core
 @pytest.mark.slow
 def test_the_reference_notebook_is_graded_and_passes(tmp_path):
     notebook, _ = build_notebook("fashion", (config.SOLUTIONS_DIR / "fashion.py").read_text())

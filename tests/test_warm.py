@@ -203,6 +203,7 @@ def test_an_unsafe_runtime_folder_falls_back_to_a_cold_check(tmp_path, warm_env)
     assert _helpers(Path(warm_env["XDG_RUNTIME_DIR"])) == []
 
 
+@pytest.mark.core
 def test_the_helper_stops_when_idle(tmp_path, warm_env):
     env = {**warm_env, "GRADER_WARM_IDLE_S": "1"}
     path = _submission(tmp_path, "ok", "")
