@@ -234,3 +234,24 @@ def test_a_uid_lease_passes_over_uids_whose_processes_are_not_reaped_yet(monkeyp
         assert first.uid not in (iso.FALLBACK_UID_BASE, iso.FALLBACK_UID_BASE + 1)
     finally:
         first.release()
+
+
+def test_cgroups_left_by_a_killed_grader_are_swept_and_live_ones_kept():
+    """A grader killed with SIGKILL cannot remove its cgroups; the next one removes those that
+    are empty and old, and never one that holds a process or was made a moment ago."""
+    left = iso.SandboxCgroup({"pids": 16})
+    if not left.paths:
+        pytest.skip("this host lets the grader make no cgroup")
+    busy = iso.SandboxCgroup({"pids": 16})
+    sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=busy.enter)
+    try:
+        assert iso.sweep_stale_cgroups() >= 0 and all(p.is_dir() for p in left.paths + busy.paths)  # young: kept
+        assert iso.sweep_stale_cgroups(min_age_s=0) >= 1
+        assert not any(p.exists() for p in left.paths)  # empty and old enough: swept
+        assert all(p.is_dir() for p in busy.paths)  # a process in it: kept
+        left.remove()  # its owner, had it lived, still ends cleanly
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        busy.remove()
+    assert not any(p.exists() for p in busy.paths)

@@ -480,6 +480,35 @@ _LIMIT_FILES = {
 }
 
 
+CGROUP_PREFIX = "grader-"
+# A grading's cgroup holds a process within seconds of being made and is removed when the grading
+# ends; one that is empty and older than this was left by a grader that was killed.
+STALE_CGROUP_AGE_S = 600.0
+
+
+def sweep_stale_cgroups(min_age_s: float = STALE_CGROUP_AGE_S) -> int:
+    """Remove the empty grader cgroups older than `min_age_s` (a killed grader's); how many went.
+
+    A young empty one may belong to a grading that has made it and not yet started its process,
+    so only old ones go; one with a process in it is never touched."""
+    removed = 0
+    now = time.time()
+    for root in {_CGROUP_V2, *_CGROUP_V1.values()}:
+        try:
+            candidates = [p for p in root.iterdir() if p.name.startswith(CGROUP_PREFIX)]
+        except OSError:
+            continue
+        for path in candidates:
+            try:
+                if now - path.stat().st_mtime < min_age_s or (path / "cgroup.procs").read_text().strip():
+                    continue
+                path.rmdir()  # fails, harmlessly, if a process entered it meanwhile
+                removed += 1
+            except OSError:
+                continue
+    return removed
+
+
 class SandboxCgroup:
     """A cgroup per controller for one sandbox, where the host lets us make one; else inert.
 
@@ -493,7 +522,8 @@ class SandboxCgroup:
         self.controllers: list[str] = []
         if not limits:  # no sandbox, no cgroup
             return
-        name = f"grader-{uuid.uuid4().hex[:12]}"
+        sweep_stale_cgroups()
+        name = f"{CGROUP_PREFIX}{uuid.uuid4().hex[:12]}"
         v2_controllers = self._v2_controllers()
         for controller, value in limits.items():
             if controller in v2_controllers:
@@ -553,6 +583,8 @@ class SandboxCgroup:
                 try:
                     path.rmdir()
                     break
+                except FileNotFoundError:
+                    break  # swept already (sweep_stale_cgroups): it was empty
                 except OSError:
                     time.sleep(0.05)
         self.paths = []
