@@ -63,9 +63,11 @@ CHECK_TIME_BUDGET_S = 120
 
 # `grade check --warm`: its helper (grader/warm/) stops after this long without a request.
 WARM_IDLE_S = float(os.environ.get("GRADER_WARM_IDLE_S", 15 * 60))
-# How many sets (a sandboxed child, a trainer) the warm helper keeps ready: 2 serves a check that
-# comes right after the last one; each set holds Keras and TensorFlow in memory (about 0.5 GB).
-WARM_DEPTH = int(os.environ.get("GRADER_WARM_DEPTH", 2))
+# How many sets (a sandboxed child, a trainer) the warm helper keeps ready. Each holds Keras and
+# TensorFlow in memory: the helper takes 0.9 GB with one set, 1.8 GB with two (measured). A second
+# set serves a check that comes right after the last one (2.6 s against 4.3 s back to back, on
+# 2 cores, bench/results.md), so it is for machines with memory to spare.
+WARM_DEPTH = int(os.environ.get("GRADER_WARM_DEPTH", 1))
 
 # On TensorFlow the trainer runs this many batches per call into the compiled train step: the
 # same weights, bitwise, with less Python overhead per batch

@@ -217,3 +217,46 @@ def test_the_helper_stops_when_idle(tmp_path, warm_env):
     assert _helpers(runtime) == []
     assert not list((runtime / "cnn-grader").glob("*.sock"))
     assert "no warm helper" in _status(env)
+
+
+def test_the_pool_keeps_depth_sets_ready_and_hands_out_the_oldest_living_one(monkeypatch):
+    """GRADER_WARM_DEPTH=2: two of each wait; a check gets the one started first (the likeliest to
+    have finished importing), a dead one is thrown away, and a refill tops up to the depth."""
+    from grader.processes import Processes
+    from grader.warm.pool import WarmProcesses
+
+    started = []
+
+    class FakeChild:
+        def __init__(self):
+            self.number, self.dead, self.discarded = len(started), False, False
+            started.append(self)
+
+        def alive(self):
+            return not self.dead
+
+        def discard(self):
+            self.discarded = True
+
+    class FakeTrainer:
+        def __init__(self):
+            self.process = type("P", (), {"poll": lambda _: None})()
+            self.closed = False
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(Processes, "child", lambda self, **settings: FakeChild())
+    monkeypatch.setattr(Processes, "trainer", lambda self, device, keras_backend=None, ahead=False: FakeTrainer())
+    pool = WarmProcesses(depth=2)
+    pool.prime(isolation="iso", limits="limits", keras_backend="numpy", device="cpu")
+    assert pool.ready() == {"child": 2, "trainer": 2}
+    settings = {"isolation": "iso", "limits": "limits", "keras_backend": "numpy"}
+    assert pool.child(**settings).number == 0  # the oldest first
+    started[1].dead = True
+    third = pool.child(**settings)  # the second died waiting: discarded, and one is started on the spot
+    assert third.number == 2 and started[1].discarded and pool.started_cold["child"] == 1
+    pool.refill()
+    assert pool.ready()["child"] == 2 and pool.handed_over["child"] == 1
+    pool.close()
+    assert all(child.discarded for child in started[3:])

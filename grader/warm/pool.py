@@ -6,9 +6,9 @@ settings (isolation, limits, Keras backend; device for the trainer) and is still
 is handed over; otherwise one is started on the spot. Each is handed over once: after a
 grading, `refill()` starts fresh ones for the settings that were asked for.
 
-`depth` of each are kept ready (config.WARM_DEPTH, 2 by default): a check that comes right after
-the last one finds a second set whose imports are done, instead of waiting for the set the last
-check's refill has just started (a TensorFlow import: seconds on 2 cores).
+`depth` of each are kept ready (config.WARM_DEPTH: 1, or $GRADER_WARM_DEPTH): with 2, a check that
+comes right after the last one finds a second set whose imports are done, instead of waiting for
+the set the last check's refill has just started (a TensorFlow import: seconds on 2 cores).
 """
 
 from __future__ import annotations
