@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from submit_vs_plain import append_row  # noqa: E402
 
-from grader.backend import gpu_names  # noqa: E402
+from grader.keras_support.backend import gpu_names  # noqa: E402
 
 BATCH, TRAIN, VALIDATION = 20, 2000, 500
 

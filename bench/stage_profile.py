@@ -8,7 +8,7 @@ wall time and what is left outside grade() (process start, imports, printing). U
     python bench/stage_profile.py [--repeats 3] [--checks-only] [--out bench/results.md --label before]
 
 `grade check` runs twice per repeat: as learners get it (Keras' numpy backend where it tells the
-same, grader/backend.py check_backend) and with GRADER_CHECK_BACKEND=chosen (TensorFlow, as
+same, grader/keras_support/backend.py check_backend) and with GRADER_CHECK_BACKEND=chosen (TensorFlow, as
 before the fast check). With --warm, a third time: `grade check --warm`, through a helper of
 its own (a private XDG_RUNTIME_DIR) started by a first, untimed warm check. Before each timed
 command the benchmark then waits --think seconds, as a learner edits their file between checks:

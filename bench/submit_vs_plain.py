@@ -33,7 +33,7 @@ PLAIN_SCRIPT = textwrap.dedent("""
     import numpy as np
     import keras
     from grader.data import load_dataset
-    from grader.pipeline import stratified_take
+    from grader.pipeline.model import stratified_take
 
     train_n, val_n, epochs, batch = (int(a) for a in sys.argv[1:5])
     spec = importlib.util.spec_from_file_location("fashion", sys.argv[5])

@@ -8,7 +8,7 @@ import sys as _sys
 # Python is still resolving the -m module (sys.argv[0] is "-m"), that folder leaves the path; if
 # it is the grader's own checkout it moves to the end, behind the standard library. Only os and
 # sys are used here, both loaded before any folder is searched. (Trusted processes the grader
-# starts itself go through grader/launch.py instead.)
+# starts itself go through grader/core/launch.py instead.)
 if _sys.argv[:1] == ["-m"]:
     _here = _os.getcwd()
     _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))

@@ -40,7 +40,7 @@ def missing_solution(path: Path) -> str | None:
 
 
 DEFAULT_PROFILE = "quick"
-DEVICES = ("auto", "cpu", "gpu")  # where a grading trains (grader/backend.py)
+DEVICES = ("auto", "cpu", "gpu")  # where a grading trains (grader/keras_support/backend.py)
 DEFAULT_DEVICE = "auto"
 DEFAULT_SEED = 1234
 
@@ -71,7 +71,7 @@ WARM_DEPTH = int(os.environ.get("GRADER_WARM_DEPTH", 1))
 
 # On TensorFlow the trainer runs this many batches per call into the compiled train step: the
 # same weights, bitwise, with less Python overhead per batch
-# (grader/backend.py prepare_for_training; bench/results.md).
+# (grader/keras_support/backend.py prepare_for_training; bench/results.md).
 STEPS_PER_EXECUTION = 16
 
 # The evaluation's batch size (large: inference only).
@@ -105,7 +105,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM in a batch), as shells report a com
 
 # The trusted trainer's address-space limit on CPU (a model far too large fails there).
 TRAINER_MEMORY_MB = 16_384
-# Processes and threads of the trainer (a memory and pids cgroup where the host offers one: grader/training/runner.py).
+# Processes and threads of the trainer (a memory and pids cgroup where the host offers one: grader/train/runner.py).
 TRAINER_PROCESSES = 4096
 
 # Host-side input caps: a submission file larger than this is refused before anything runs.

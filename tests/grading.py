@@ -63,7 +63,7 @@ def tiny_model_description():
     """A validated description of a tiny compiled Dense model, for jobs handed to the trainer directly."""
     import keras
 
-    from grader.training.modelconfig import ModelDescription
+    from grader.train.modelconfig import ModelDescription
 
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -78,7 +78,7 @@ def send_job(process, line: str) -> int:
 
 
 def _sandbox_missing() -> str | None:
-    from grader.sandbox import isolation as iso
+    from grader.describe.sandbox import isolation as iso
 
     chosen = iso.choose()
     return None if chosen.isolated else f"needs an isolated sandbox, and none is available here ({chosen.reason})"

@@ -14,8 +14,8 @@ import pytest
 from grader.checks import run_checks
 from grader.checks.architecture import check_architecture, matched_variant
 from grader.checks.submission import check_augmentation, check_compile
-from grader.facts import SubmissionFacts
-from grader.inspect_model import model_facts
+from grader.core.facts import SubmissionFacts
+from grader.keras_support.inspect_model import model_facts
 from grader.spec import load_spec
 
 layers = keras.layers
@@ -230,7 +230,7 @@ def test_check_mode_lists_no_training_checks(fashion):
 
 def test_normal_form_folds_activations_and_moves_dropout_after_flatten():
     from grader.checks.normal_form import normal_form
-    from grader.facts import LayerFacts
+    from grader.core.facts import LayerFacts
     from grader.spec import LayerSpec
 
     observed = [
@@ -294,7 +294,7 @@ def test_the_strides_hint_tells_the_keras_2_story_only_when_it_fits():
 
 
 def test_compile_settings_the_trainer_does_not_use_are_noted_never_refused():
-    from grader.training.modelconfig import validate
+    from grader.train.modelconfig import validate
 
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(

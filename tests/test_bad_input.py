@@ -170,8 +170,8 @@ def test_describe_budget_names_a_sleeping_make_callbacks(tmp_path):
 
 
 def test_a_timeout_after_every_function_returned_blames_no_function():
-    from grader.describe import _run_failure
-    from grader.sandbox.runner import ChildRun
+    from grader.describe.sandbox.runner import ChildRun
+    from grader.describe.step import _run_failure
 
     stages = {"keras": 3.0, "import": 0.1, "preprocess": 0.2, "build_model": 0.5, "callbacks": 0.1}
     child = ChildRun(
@@ -217,8 +217,8 @@ def test_cli_help_does_not_import_keras_or_numpy():
 @pytest.mark.parametrize("train", [False, True], ids=["check", "submit"])
 def test_random_shear_which_keras_cannot_reload_by_itself_is_rebuilt_and_loaded_back(tmp_path, train):
     # Keras 3.15 saves RandomShear(0.2) as [-0.2, 0.2] and refuses that when loading it again;
-    # the grader rewrites the saved range into the same layer (grader/training/modelconfig.py),
-    # both where it builds the model and where it loads the trained file (grader/modelfile.py).
+    # the grader rewrites the saved range into the same layer (grader/train/modelconfig.py),
+    # both where it builds the model and where it loads the trained file (grader/keras_support/modelfile.py).
     # The check rehearses the submit's save and load, so both pass or neither does.
     path = broken(tmp_path, "keras.Input((28, 28, 1)),", "keras.Input((28, 28, 1)), keras.layers.RandomShear(0.2),")
     result = grade_tiny(tmp_path, path, train=train)
@@ -246,7 +246,7 @@ def test_a_backend_that_is_not_installed_is_could_not_grade_naming_the_extra(tmp
 
 
 def test_the_backend_comes_from_keras_json_like_keras_does(tmp_path, monkeypatch):
-    from grader import backend
+    from grader.keras_support import backend
 
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

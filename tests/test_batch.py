@@ -27,9 +27,9 @@ from grader.batch.gradebook import Row, write_gradebook
 from grader.batch.inputs import BatchInputError, discover
 from grader.batch.jobs import grading_key
 from grader.batch.run import BatchError, grade_batch, plan
+from grader.describe.sandbox import isolation as iso
 from grader.leaderboard import LeaderboardError
 from grader.leaderboard.db import SCHEMA_VERSION, open_db
-from grader.sandbox import isolation as iso
 from grader.spec import challenge_names
 from tests import procfs
 from tests.grading import SUBMISSIONS, tiny_spec
@@ -286,7 +286,7 @@ def test_core_slots_share_the_cores_without_overlap():
 
 
 def test_each_grading_is_bounded_to_its_threads_cores_and_gpu_share(tmp_path):
-    from grader.backend import GPU_MEMORY_FRACTION_ENV, resource_env
+    from grader.keras_support.backend import GPU_MEMORY_FRACTION_ENV, resource_env
 
     env = resource_env(cpu_threads=3, gpu_memory_fraction=0.25)
     assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == "3" and env["TF_NUM_INTEROP_THREADS"] == "2"
@@ -352,7 +352,7 @@ class Snapshot:
         calibration whose next seed starts its trainer during the test, is not this test's
         leak). A leaked process has lost its parent: its parent is now init."""
         leaked = []
-        for line in _processes("grader.batch.worker") + _processes("grader.training.trainer"):
+        for line in _processes("grader.batch.worker") + _processes("grader.train.trainer"):
             pid = int(line.split(":")[0])
             parent = procfs.parent(pid)
             if pid not in self.pids and (parent is None or parent in (1, os.getpid()) or parent not in self.pids):

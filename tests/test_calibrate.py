@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from grader import backend, config
-from grader.calibrate import (
+from grader import config
+from grader.cli import main as cli
+from grader.host.calibrate import (
     Calibration,
     CalibrationRecord,
     RecordError,
@@ -20,7 +21,7 @@ from grader.calibrate import (
     report_markdown,
     thresholds,
 )
-from grader.cli import main as cli
+from grader.keras_support import backend
 from grader.spec import load_spec
 from tests.grading import tiny_spec
 

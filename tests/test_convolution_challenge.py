@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from grader import config
 from grader.cli import main as cli
-from grader.convolution_suite import make_cases
+from grader.kinds.functions.convolution_suite import make_cases
 from grader.pipeline import grade
 from grader.spec import SpecError, load_spec
 
@@ -296,7 +296,7 @@ def test_a_missing_function_costs_its_checks(tmp_path):
 
 
 def test_outputs_are_read_back_without_pickles(tmp_path):
-    from grader.sandbox.calls import _read_back
+    from grader.describe.sandbox.calls import _read_back
 
     forged = tmp_path / "forged.npy"
     np.save(forged, np.array([{"a": 1}], dtype=object), allow_pickle=True)

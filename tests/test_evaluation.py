@@ -1,8 +1,8 @@
 """Evaluation in the trusted trainer: it predicts, the parent measures, and the parent never imports Keras.
 
 The trainer gets the raw images of every split (no labels) and writes back the saved model's
-outputs and the report's journey (grader/training/evaluation.py); the parent turns the outputs
-into figures with labels only it holds (grader.evaluate.measure).
+outputs and the report's journey (grader/train/evaluation.py); the parent turns the outputs
+into figures with labels only it holds (grader.measure.evaluate.measure).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import backend, config, pipeline
-from grader.evaluate import canonical_inputs, evaluate, evaluated_images
-from grader.journey import journey_steps
+from grader import config
+from grader.keras_support import backend
+from grader.measure.evaluate import canonical_inputs, evaluate, evaluated_images
+from grader.pipeline import model as pipeline
+from grader.report.visual.journey import journey_steps
 from grader.spec import load_spec
-from grader.submission_io import TRAINED_MODEL_FILE
-from grader.training.evaluation import (
+from grader.submission.files import TRAINED_MODEL_FILE
+from grader.train.evaluation import (
     BACKEND_PROBLEM,
     LOAD_PROBLEM,
     MODEL_PROBLEM,
@@ -145,19 +147,19 @@ def test_a_failed_prediction_is_the_hosts_only_when_the_backend_or_device_failed
 ):
     # Only the backend's runtime or the device failing is the host's (the XLA autotuner failure
     # was seen on a shared H200); running out of memory or a model's own error is the model's.
-    import grader.evaluate
+    import grader.measure.evaluate
 
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(grader.evaluate, "predict_outputs", fail)
+    monkeypatch.setattr(grader.measure.evaluate, "predict_outputs", fail)
     outcome = run_in(evaluated_folder(tmp_path, small_model(), images))
     assert outcome.problem == problem and outcome.outputs is None
 
 
 def test_a_backend_failure_is_evaluated_again_by_a_fresh_trainer_and_is_never_blamed_on_the_learner(tmp_path, data_dir):
-    from grader.events import Events
-    from grader.submission_io import NotGraded
+    from grader.core.events import Events
+    from grader.submission.files import NotGraded
 
     run = fashion_run(tmp_path, data_dir)
     keras.saving.save_model(small_model(), tmp_path / TRAINED_MODEL_FILE)

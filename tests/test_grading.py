@@ -62,7 +62,7 @@ def test_grading_twice_gives_identical_results(graded_twice):
 
 
 def test_the_child_never_sees_the_test_split(graded_twice):
-    from grader.submission_io import RUN_FOLDER_FILES
+    from grader.submission.files import RUN_FOLDER_FILES
 
     run_dir = Path(graded_twice[0].run_dir)
     # The child's inputs and work folder live in a box outside the run folder, deleted after the

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from grader import config
+from grader.describe.sandbox import isolation as iso
 from grader.pipeline import grade
-from grader.processes import COLD, Processes
-from grader.sandbox import isolation as iso
+from grader.pipeline.processes import COLD, Processes
 from tests import procfs
 from tests.grading import SUBMISSIONS, tiny_spec
 
@@ -144,7 +144,7 @@ def listener():
 
 @pytest.fixture(scope="module")
 def hostile_spec(tmp_path_factory) -> Path:
-    from grader import backend
+    from grader.keras_support import backend
 
     backend.import_keras()  # Keras writes keras.json into KERAS_HOME on first import: before any snapshot
     folder = tmp_path_factory.mktemp("hostile-spec")
@@ -317,7 +317,7 @@ def test_hostile_submission_is_contained(case, tmp_path, hostile_spec, listener,
         assert "build_model" not in result.durations
 
 
-# `grade check` runs the same sandbox on another backend (Keras' numpy backend, grader/backend.py
+# `grade check` runs the same sandbox on another backend (Keras' numpy backend, grader/keras_support/backend.py
 # check_backend): the attacks on resources, the host and the grader, once more in check mode.
 CHECK_CASES = [
     HOSTILE / f"{name}.py"

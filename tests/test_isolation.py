@@ -19,11 +19,11 @@ from click.testing import CliRunner
 
 from grader import config
 from grader.cli import main as cli
+from grader.core.text import clean, learner_output
+from grader.describe.sandbox import isolation as iso
+from grader.describe.sandbox.box import Box
+from grader.describe.sandbox.limits import Limits
 from grader.pipeline import grade
-from grader.sandbox import isolation as iso
-from grader.sandbox.box import Box
-from grader.sandbox.limits import Limits
-from grader.text import clean, learner_output
 from tests.grading import SUBMISSIONS, fashion_submission, tiny_spec
 
 SYSTEM_PYTHON = "/usr/bin/python3"

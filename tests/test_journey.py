@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader import backend
 from grader.cli import main
-from grader.journey import JourneyError, compute_journey
+from grader.keras_support import backend
+from grader.report.visual.journey import JourneyError, compute_journey
 
 keras = backend.import_keras()
 FASHION_SHAPE = (28, 28, 1)
@@ -340,8 +340,8 @@ def test_same_maps_under_another_backend(other_backend, saved_model, tmp_path, d
     script = (
         "import sys, numpy as np\n"
         "from grader.data import load_dataset\n"
-        "from grader.inspect_model import load_model\n"
-        "from grader.journey import compute_journey\n"
+        "from grader.keras_support.inspect_model import load_model\n"
+        "from grader.report.visual.journey import compute_journey\n"
         f"test = load_dataset('fashion_mnist', data_dir={str(data_dir)!r}).test\n"
         f"j = compute_journey(load_model({str(saved_model)!r}), test.images[[0, 23]], image_indices=[0, 23],\n"
         "                    labels=['a', 'b'], input_shape=(28, 28, 1), scale=255.0, filter_index=1)\n"
@@ -350,7 +350,7 @@ def test_same_maps_under_another_backend(other_backend, saved_model, tmp_path, d
     env = {**os.environ, "KERAS_BACKEND": other_backend}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     from grader.data import load_dataset
-    from grader.inspect_model import load_model
+    from grader.keras_support.inspect_model import load_model
 
     test = load_dataset("fashion_mnist", data_dir=data_dir).test
     here = compute_journey(

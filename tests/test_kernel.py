@@ -16,7 +16,7 @@ from PIL import Image
 
 from grader import config
 from grader.cli import main as cli
-from grader.kernel_image import CAPTION_HEIGHT, GAP
+from grader.report.visual.kernel_image import CAPTION_HEIGHT, GAP
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cats_vs_dogs" / "train" / "cats" / "cat.0.jpg"
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float)

@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from grader.checks.result import CheckResult
 from grader.cli import main
 from grader.cli.leaderboard import finish_leaderboard_submission
+from grader.core.result import GradeResult
 from grader.leaderboard import LeaderboardError
 from grader.leaderboard.commands import DailyCapReached, check_daily_cap, import_records, record
 from grader.leaderboard.db import SCHEMA_VERSION, open_db
 from grader.leaderboard.records import LeaderboardRun, validate_record
 from grader.leaderboard.signing import load_key, sign
-from grader.result import GradeResult
 from tests.leaderboard_records import database_snapshot, make_record, submission_id, write_records_in_process
 
 KEY = b"k" * 32

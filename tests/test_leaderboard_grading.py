@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from grader import config
 from grader.cli import main
-from grader.evaluate import measure
 from grader.leaderboard.db import open_db
 from grader.leaderboard.signing import verify
 from grader.leaderboard.split import public_test_mask
+from grader.measure.evaluate import measure
 from tests.grading import needs_sandbox, tiny_spec
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
@@ -116,8 +116,8 @@ def test_grade_submit_with_a_learner_records_the_private_half_for_the_host_only(
 
     # The recorded accuracies are right: re-measure the saved model on each half ourselves.
     from grader.data import load_dataset
-    from grader.inspect_model import load_model
-    from grader.pipeline import stratified_take
+    from grader.keras_support.inspect_model import load_model
+    from grader.pipeline.model import stratified_take
 
     test = load_dataset("fashion_mnist", data_dir=data_dir).split("test")
     keep = stratified_take(test.labels, 512)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import backend, config
+from grader import config
+from grader.keras_support import backend
 from grader.pipeline import grade
 from tests.grading import tiny_spec
 from tests.learner_corpus import CORRECT, MISTAKES, Case, correct

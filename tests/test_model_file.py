@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.modelfile import ModelFileError, load_checked, read_checked
+from grader.keras_support.modelfile import ModelFileError, load_checked, read_checked
 
 keras = pytest.importorskip("keras")
 

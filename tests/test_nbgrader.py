@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main as cli
+from grader.host.release import BEGIN
 from grader.integrations.nbgrader_build import build_course
 from grader.integrations.nbgrader_checks import STDERR_NOTE, ChallengeTests, CheckFailed
-from grader.release import BEGIN
 from grader.spec import load_spec
 
 VENV_BIN = Path(sys.executable).parent

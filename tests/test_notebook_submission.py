@@ -14,8 +14,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader import config
 from grader.cli import main as cli
 from grader.integrations.nbgrader_build import build_notebook
-from grader.integrations.notebook import NOTEBOOK_SOURCE_FILE, NotebookError, notebook_to_python
 from grader.pipeline import grade
+from grader.submission.notebook import NOTEBOOK_SOURCE_FILE, NotebookError, notebook_to_python
 from tests.grading import tiny_spec
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import backend, config
+from grader import config
+from grader.describe.sandbox import isolation as iso
+from grader.keras_support import backend
 from grader.pipeline import grade
-from grader.sandbox import isolation as iso
 from tests.grading import fashion_submission, tiny_spec
 
 pytest.importorskip("jax")

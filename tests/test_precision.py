@@ -1,6 +1,6 @@
 """A profile's `precision`: the trainer computes in it, the learner's description stays float32.
 
-grader/training/precision.py rewrites the validated config's dtype policies; the output layers
+grader/train/precision.py rewrites the validated config's dtype policies; the output layers
 stay float32. The grading test trains on a few real Fashion-MNIST images.
 """
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import backend, pipeline
+from grader import pipeline
+from grader.keras_support import backend
 from grader.spec import SpecError, load_spec
-from grader.submission_io import TRAINED_MODEL_FILE
-from grader.training.precision import FLOAT32, MIXED_BFLOAT16, with_precision
+from grader.submission.files import TRAINED_MODEL_FILE
+from grader.train.precision import FLOAT32, MIXED_BFLOAT16, with_precision
 from tests.grading import fashion_submission, tiny_spec
 
 keras = backend.import_keras()

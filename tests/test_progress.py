@@ -9,13 +9,13 @@ import json
 import numpy as np
 from rich.console import Console
 
+from grader.describe.sandbox.runner import ProgressTail
 from grader.report.terminal import live_progress, plain_progress
-from grader.sandbox.runner import ProgressTail
-from grader.training import trainer
+from grader.train import trainer
 
 
 def test_the_trainer_writes_where_the_epoch_is_and_the_parent_follows(tmp_path, monkeypatch):
-    from grader import backend
+    from grader.keras_support import backend
 
     keras = backend.import_keras()
     monkeypatch.setattr(trainer, "BATCH_EVERY_S", 0.0)  # every batch, so that the test sees each one
@@ -43,7 +43,7 @@ def test_the_trainer_writes_where_the_epoch_is_and_the_parent_follows(tmp_path, 
 
 
 def test_the_batch_file_is_written_at_most_once_per_half_second(tmp_path, monkeypatch):
-    from grader import backend
+    from grader.keras_support import backend
 
     keras = backend.import_keras()
     ticks = iter(range(10**6))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli.release import release as release_command
-from grader.release import release, skeleton_from_solution, todo_summary
+from grader.host.release import release, skeleton_from_solution, todo_summary
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"

@@ -19,9 +19,9 @@ from PIL import Image
 
 from grader.checks.result import failed, passed
 from grader.cli import main
+from grader.core.result import GradeResult
 from grader.pipeline import grade
 from grader.report import REPORT_FILE
-from grader.result import GradeResult
 from tests.grading import fashion_submission, tiny_spec
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -33,7 +33,7 @@ from keras.src.visualization import plot_image_gallery
 print(json.dumps({{"before": before, "outputs": outputs, "fft": fft, "jax_after": "jax._src" in sys.modules,
                   "keras_pyplot_is_pyplot": plot_image_gallery.plt.figure is plt.figure}}))
 """
-SLIM = "from grader import backend\nkeras = backend.import_keras()"
+SLIM = "from grader.keras_support import backend\nkeras = backend.import_keras()"
 PLAIN = "import keras"
 
 
@@ -62,9 +62,9 @@ def test_if_keras_needs_a_deferred_module_while_importing_it_is_imported_as_usua
     # Pretend Keras' numpy backend were needed while importing: the deferred import gives up, and
     # the usual one (with the real JAX) runs in its place.
     importer = (
-        "import grader.slim_import as slim\n"
+        "import grader.keras_support.slim_import as slim\n"
         "slim.ABSENT_WHILE_IMPORTING = slim.ABSENT_WHILE_IMPORTING + ('keras.src.backend.numpy.nn',)\n"
-        "from grader import backend\nkeras = backend.import_keras()"
+        "from grader.keras_support import backend\nkeras = backend.import_keras()"
     )
     fallback, plain = run_numpy_keras(importer), run_numpy_keras(PLAIN)
     assert fallback["before"]["jax"] is True

@@ -36,7 +36,7 @@ def test_every_shipped_spec_loads_with_its_documented_defaults():
     assert fashion.profiles["quick"].time_budget_s == 600.0 and isinstance(
         fashion.profiles["quick"].time_budget_s, float
     )
-    assert fashion.profiles["quick"].sandbox.memory_mb == 6144  # grader/sandbox/limits.py's default
+    assert fashion.profiles["quick"].sandbox.memory_mb == 6144  # grader/describe/sandbox/limits.py's default
     assert fashion.compile.loss == ("sparse_categorical_crossentropy",)
     assert load_spec("cats_dogs").compile.optimizer == ("rmsprop",)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from grader import config
-from grader.facts import SubmissionFacts
+from grader.core.facts import SubmissionFacts
 from grader.pipeline import grade
-from grader.training import trainer
-from grader.training.runner import TrainerOutcome, TrainerProcess
-from grader.training.step import JobFolder, collect
+from grader.train import trainer
+from grader.train.runner import TrainerOutcome, TrainerProcess
+from grader.train.step import JobFolder, collect
 from tests.grading import send_job, tiny_model_description, tiny_spec
 
 

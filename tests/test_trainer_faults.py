@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from grader.facts import SubmissionFacts
-from grader.submission_io import NotGraded
-from grader.training import trainer
-from grader.training.runner import TrainerOutcome, TrainerProcess
-from grader.training.step import JobFolder, collect
+from grader.core.facts import SubmissionFacts
+from grader.submission.files import NotGraded
+from grader.train import trainer
+from grader.train.runner import TrainerOutcome, TrainerProcess
+from grader.train.step import JobFolder, collect
 from tests.grading import send_job, tiny_model_description
 
 

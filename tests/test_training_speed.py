@@ -1,4 +1,4 @@
-"""The trainer's speed settings (grader/backend.py prepare_for_training) train the same weights.
+"""The trainer's speed settings (grader/keras_support/backend.py prepare_for_training) train the same weights.
 
 On TensorFlow the trainer runs several batches per call into the compiled train step. The
 tiers in the challenge specs were measured with one batch per call, so the setting is only
@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import backend, config
+from grader import config
 from grader.data import load_dataset
-from grader.pipeline import stratified_take
+from grader.keras_support import backend
+from grader.pipeline.model import stratified_take
 
 keras = backend.import_keras()
 
@@ -46,7 +47,9 @@ def trained_weights(x: np.ndarray, y: np.ndarray, *, fast: bool) -> tuple[list[n
 
 def test_several_batches_per_call_train_bitwise_the_same_weights(shared_cache):
     if backend.backend_name() != "tensorflow":
-        pytest.skip("only TensorFlow runs several batches per call (grader/backend.py prepare_for_training)")
+        pytest.skip(
+            "only TensorFlow runs several batches per call (grader/keras_support/backend.py prepare_for_training)"
+        )
     x, y = fashion_subset(shared_cache, 1200)  # 37.5 batches of 32: 38 per epoch
     plain, plain_history, one = trained_weights(x, y, fast=False)
     fast, fast_history, many = trained_weights(x, y, fast=True)

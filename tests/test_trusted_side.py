@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import bounded, launch
 from grader.checks.submission import ProbePlan, callback_probe_from, callback_probe_plans, check_callback
-from grader.facts import CallbackProbe
-from grader.sandbox import isolation as iso
-from grader.sandbox import syscalls
-from grader.sandbox.box import Box
+from grader.core import bounded, launch
+from grader.core.facts import CallbackProbe
+from grader.core.text import clean, clean_tree
+from grader.describe.sandbox import isolation as iso
+from grader.describe.sandbox import syscalls
+from grader.describe.sandbox.box import Box
 from grader.spec import CallbackSpec, load_spec
-from grader.text import clean, clean_tree
-from grader.training.modelconfig import ConfigRejected, validate
+from grader.train.modelconfig import ConfigRejected, validate
 from tests.grading import SUBMISSIONS, tiny_model_description
 
 REPO = Path(__file__).resolve().parent.parent
@@ -237,7 +237,7 @@ def test_removing_a_box_twice_never_touches_the_folder_above():
 def test_a_box_left_by_a_killed_grader_is_swept_by_the_next_one():
     import tempfile
 
-    from grader.sandbox.box import sweep_stale_boxes
+    from grader.describe.sandbox.box import sweep_stale_boxes
 
     parent = Path(tempfile.mkdtemp(prefix="grader-test-sweep-", dir="/tmp"))
     os.chmod(parent, 0o1777)  # as root, boxes are made only where their sandbox's uid may pass
@@ -316,7 +316,7 @@ def test_no_list_of_numbers_longer_than_a_setting_anywhere_in_a_config():
 
 
 def test_weights_equal_under_two_seeds_are_caught_unless_constant_or_identity():
-    from grader.training.trainer import weights_not_from_the_seed
+    from grader.train.trainer import weights_not_from_the_seed
 
     class Weight:
         def __init__(self, value, path):
@@ -350,8 +350,8 @@ def test_default_size_bounds_are_a_generous_multiple_of_the_reference():
 
 
 def test_a_model_over_the_bounds_is_refused_naming_the_layer():
-    from grader.facts import LayerFacts, ModelFacts
-    from grader.training.trainer import TrainingFailed, check_size
+    from grader.core.facts import LayerFacts, ModelFacts
+    from grader.train.trainer import TrainingFailed, check_size
 
     facts = ModelFacts(
         input_shape=(28, 28, 1),
@@ -399,7 +399,7 @@ def test_json_nested_200000_deep_is_a_clear_refusal():
 
 
 def test_a_notebook_nested_150000_deep_is_not_graded_with_a_reason(tmp_path):
-    from grader.submission_io import NotGraded, read_submission
+    from grader.submission.files import NotGraded, read_submission
 
     notebook = tmp_path / "fashion.ipynb"
     notebook.write_text('{"cells": ' + "[" * 150_000 + "]" * 150_000 + "}")

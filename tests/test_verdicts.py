@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from grader.checks.training import check_gap, check_tier, regularise_hint
-from grader.evaluate import measure
-from grader.facts import Metrics
+from grader.core.facts import Metrics
+from grader.measure.evaluate import measure
 from grader.spec import Tier, load_spec
 
 
@@ -71,7 +71,7 @@ def test_two_softmax_outputs_for_a_yes_no_task_are_read_as_the_probability_of_cl
 
 def test_a_reshape_in_the_model_is_preprocess_work_only_where_preprocess_left_it_undone():
     from grader.checks.normal_form import fold_preprocessing
-    from grader.facts import LayerFacts, ModelFacts, PreprocessFacts
+    from grader.core.facts import LayerFacts, ModelFacts, PreprocessFacts
 
     layers = (
         LayerFacts("Reshape", "reshape", (28, 28, 1), 0, {"target_shape": [28, 28, 1]}),

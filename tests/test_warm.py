@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import isolation as iso
+from grader.describe.sandbox import isolation as iso
 from tests import procfs
 from tests.grading import SUBMISSIONS
 
@@ -222,7 +222,7 @@ def test_the_helper_stops_when_idle(tmp_path, warm_env):
 def test_the_pool_keeps_depth_sets_ready_and_hands_out_the_oldest_living_one(monkeypatch):
     """GRADER_WARM_DEPTH=2: two of each wait; a check gets the one started first (the likeliest to
     have finished importing), a dead one is thrown away, and a refill tops up to the depth."""
-    from grader.processes import Processes
+    from grader.pipeline.processes import Processes
     from grader.warm.pool import WarmProcesses
 
     started = []

@@ -22,8 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from grader import launch
 from grader.batch.jobs import InfrastructureFault, Job, Outcome, allow_new_work, run_job, run_job_in_process, stop_all
+from grader.core import launch
 
 ENGINES = ("local", "ray")
 
@@ -109,7 +109,7 @@ class RayEngine:
             else:
                 # The local cluster's processes inherit this process's folder (Ray puts it on the
                 # workers' sys.path) and environment: start them from a private folder, without
-                # the signing key, which only the driver needs (grader/launch.py).
+                # the signing key, which only the driver needs (grader/core/launch.py).
                 self.folder = launch.private_folder("grader-ray-")
                 secrets = {name: os.environ.pop(name) for name in list(os.environ) if launch.is_secret_name(name)}
                 here = os.getcwd()

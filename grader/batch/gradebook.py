@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.bounded import ParseRefused, loads_json
-from grader.sandbox.box import BoxFileError, read_bounded
+from grader.core.bounded import ParseRefused, loads_json
+from grader.describe.sandbox.box import BoxFileError, read_bounded
 
 COLUMNS = (
     "learner",

@@ -18,9 +18,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.core.text import clean
 from grader.leaderboard import LeaderboardError
 from grader.leaderboard.records import check_learner_id
-from grader.text import clean
 
 SUFFIXES = (".py", ".ipynb")
 NBGRADER_SUBMITTED = "submitted"

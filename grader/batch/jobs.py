@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import launch
-from grader.sandbox.limits import die_with_parent
+from grader.core import launch
+from grader.describe.sandbox.limits import die_with_parent
 
 # Beyond the profile's own budgets (describe, train), what a grading may take before its
 # process is stopped: loading data, evaluating, writing the report, importing Keras three times.
@@ -131,7 +131,7 @@ def run_job_in_process(job: Job) -> Outcome:
         job_file, outcome_file, log_file = (Path(spool) / name for name in ("job.json", "outcome.json", "worker.log"))
         job_file.write_text(json.dumps(job.to_dict()))
         with open(log_file, "wb") as log:
-            # A trusted process (grader/launch.py): its own working folder, nothing of the host's
+            # A trusted process (grader/core/launch.py): its own working folder, nothing of the host's
             # folder on its import path, and never the signing key, which only the driver reads.
             workdir = Path(spool) / "cwd"
             workdir.mkdir(mode=0o700)

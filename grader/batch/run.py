@@ -25,8 +25,8 @@ from grader.batch.engines import LocalEngine, RayEngine, make_engine
 from grader.batch.gradebook import Row, row_from_record, row_from_result, write_gradebook
 from grader.batch.inputs import BatchInputError, Submission, discover
 from grader.batch.jobs import WATCHDOG_SLACK_S, Job, Outcome, grading_key
+from grader.describe.sandbox import isolation as iso
 from grader.leaderboard import LeaderboardError
-from grader.sandbox import isolation as iso
 
 if TYPE_CHECKING:
     from grader.spec import ChallengeSpec
@@ -99,10 +99,10 @@ def plan(
     What `grade submit` would refuse before any training (an unknown challenge, a missing, linked
     or oversized file) is refused here, without starting a worker. Each spec is read and hashed once.
     """
+    from grader.core.result import grader_version
     from grader.pipeline import resolve_spec
-    from grader.result import grader_version
     from grader.spec import SpecError
-    from grader.submission_io import NotGraded, read_submission
+    from grader.submission.files import NotGraded, read_submission
 
     planned = Plan()
     seen: dict[str, Path] = {}
@@ -110,7 +110,7 @@ def plan(
     specs: dict[str, ChallengeSpec] = {}
     version = grader_version()
     for index, submission in enumerate(submissions):
-        # Absolute paths: a worker runs in a folder of its own (grader/launch.py), not the driver's.
+        # Absolute paths: a worker runs in a folder of its own (grader/core/launch.py), not the driver's.
         path = Path(submission.path).absolute()
         job = Job(
             index=index,

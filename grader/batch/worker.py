@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def bound_resources(job) -> None:
-    from grader import backend
+    from grader.keras_support import backend
 
     os.environ.update(backend.resource_env(cpu_threads=job.cpu_threads, gpu_memory_fraction=job.gpu_memory_fraction))
     if job.cores and hasattr(os, "sched_setaffinity"):
@@ -28,7 +28,7 @@ def bound_resources(job) -> None:
 
 def grade_job(job):
     """(result document, private figures) of one job."""
-    from grader import backend
+    from grader.keras_support import backend
     from grader.leaderboard.records import LeaderboardRun
     from grader.pipeline import grade
 
@@ -54,7 +54,7 @@ def grade_job(job):
 
 def main(argv: list[str]) -> int:
     from grader.batch.jobs import Job
-    from grader.result import _jsonable
+    from grader.core.result import _jsonable
 
     job_file, outcome_file = map(Path, argv)
     job = Job.from_dict(json.loads(job_file.read_text()))

@@ -21,7 +21,7 @@ from grader.checks.training import (
     tier_hint,
     tier_id,
 )
-from grader.facts import ModelFacts, SubmissionFacts
+from grader.core.facts import ModelFacts, SubmissionFacts
 from grader.spec import ChallengeSpec, Profile
 
 __all__ = ["CheckResult", "checked_model", "run_checks", "matched_variant"]

@@ -17,7 +17,7 @@ from typing import Any
 from grader.checks.keras2 import strides_hint
 from grader.checks.normal_form import ELEMENTWISE, FOLDS_ACROSS, RESHAPING, normal_form, two_unit_softmax_as_sigmoid
 from grader.checks.result import CheckResult, failed, passed
-from grader.facts import LayerFacts, ModelFacts
+from grader.core.facts import LayerFacts, ModelFacts
 from grader.spec import ArchitectureSpec, ArchitectureVariant, LayerSpec
 
 # How the architecture points are shared between its four checks.

@@ -1,6 +1,6 @@
 """The check of a "functions" challenge: did every case give what Keras gives? Pure, no arrays.
 
-The grading step (grader/functions_challenge.py) compares each case's output with Keras'
+The grading step (grader/kinds/functions/grade.py) compares each case's output with Keras'
 and condenses it into CaseFacts; this turns one check's cases into points, a message naming
 the first failing case (its call, and the row and column of the first wrong value) and a
 hint fitting the mistake.

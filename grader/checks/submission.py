@@ -18,10 +18,10 @@ from grader.checks.architecture import shape_text
 from grader.checks.keras2 import migration_hint
 from grader.checks.normal_form import is_two_unit_softmax, normal_form
 from grader.checks.result import CheckResult, failed, passed
-from grader.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
+from grader.core.facts import CallbackProbe, ModelFacts, PreprocessFacts, TrainingFacts
+from grader.core.text import clean
 from grader.spec import AugmentationSpec, CallbackSpec, CompileSpec
-from grader.text import clean
-from grader.training.modelconfig import ACCURACY_METRICS
+from grader.train.modelconfig import ACCURACY_METRICS
 
 # What the augmentation hint suggests, in order: each keeps a photo of a cat a photo of a cat.
 SUGGESTED_AUGMENTATION = (

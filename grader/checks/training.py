@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.checks.result import CheckResult, failed, passed
-from grader.facts import Metrics, TrainingFacts, exact
+from grader.core.facts import Metrics, TrainingFacts, exact
 from grader.spec import ChallengeSpec, Profile, Tier
 
 

@@ -211,7 +211,7 @@ def _run_grading(
 @click.argument("folder", type=click.Path(path_type=Path), default="cnn-challenges")
 def init(folder: Path) -> None:
     """Copy every challenge skeleton into FOLDER (default: ./cnn-challenges)."""
-    from grader.learner_folder import InitError, init_folder
+    from grader.host.learner_folder import InitError, init_folder
 
     try:
         written = init_folder(folder)

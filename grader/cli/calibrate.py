@@ -1,4 +1,4 @@
-"""`grade calibrate`: train a reference on many seeds and propose tiers (grader/calibrate.py)."""
+"""`grade calibrate`: train a reference on many seeds and propose tiers (grader/host/calibrate.py)."""
 
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ def calibrate(
     Each seed is a full `grade submit` (on the CPU unless --device says otherwise), so this takes
     SEEDS times one grading.
     """
-    from grader.calibrate import CalibrationError, report_markdown
-    from grader.calibrate import calibrate as run_calibration
+    from grader.host.calibrate import CalibrationError, report_markdown
+    from grader.host.calibrate import calibrate as run_calibration
     from grader.spec import SpecError, load_spec
 
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from grader.kernel_image import DEFAULT_MAX_SIZE, DEFAULT_TIME_LIMIT_S, PRESETS
+from grader.report.visual.kernel_image import DEFAULT_MAX_SIZE, DEFAULT_TIME_LIMIT_S, PRESETS
 
 
 @click.command()
@@ -58,7 +58,7 @@ def kernel(image: Path, kernel_text, preset, implementation, out_path, grayscale
     Values are rounded and clipped to 0..255. Exit code: 0 written, 1 your conv2d failed,
     2 bad input (kernel, image, options).
     """
-    from grader.kernel_image import ImplementationError, KernelError, filter_image
+    from grader.report.visual.kernel_image import ImplementationError, KernelError, filter_image
 
     try:
         done = filter_image(

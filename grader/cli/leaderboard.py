@@ -107,7 +107,7 @@ def start_leaderboard_submission(leaderboard: dict[str, Any], grading: dict[str,
     from grader.leaderboard.records import LeaderboardRun
     from grader.leaderboard.signing import load_key
     from grader.pipeline import resolve_spec
-    from grader.submission_io import NotGraded
+    from grader.submission.files import NotGraded
 
     try:
         if leaderboard["sign"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from grader import config
-from grader.release import release as release_skeletons
+from grader.host.release import release as release_skeletons
 
 
 @click.command()

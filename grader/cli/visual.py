@@ -1,5 +1,5 @@
 """`grade journey`: draw what a model's convolutions make of a few test images. Thin over
-grader.journey.draw_journey; numpy, Keras and matplotlib load inside the command only."""
+grader.report.visual.journey.draw_journey; numpy, Keras and matplotlib load inside the command only."""
 
 from __future__ import annotations
 
@@ -67,9 +67,9 @@ def journey(
     One row per image, one column per layer: each map is the chosen filter's output, and its
     axes give its size, so you see the image shrink into features.
     """
-    from grader import backend
-    from grader.journey import JourneyError, draw_journey
+    from grader.keras_support import backend
     from grader.report.rows import shape_text
+    from grader.report.visual.journey import JourneyError, draw_journey
 
     # A few images need no GPU: stay on the CPU, and keep the backend's start-up chatter quiet.
     backend.configure_process("cpu")

@@ -6,7 +6,7 @@ then one line, for example
     tests.require("architecture.layers", build_model=build_model)
 
 `require` computes the facts `grade check` computes in its child process, with the same
-functions (grader.sandbox.child), runs the same checks (grader.checks.run_checks), and raises
+functions (grader.describe.sandbox.child), runs the same checks (grader.checks.run_checks), and raises
 CheckFailed with the check's message and hint unless the check passed. nbgrader gives a test
 cell its points when it runs without an error, so a cell is worth exactly one check's points.
 
@@ -36,10 +36,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from grader import backend, config
+from grader import config
 from grader.checks import CheckResult, run_checks
 from grader.checks.submission import callback_probe_from, callback_probe_plans
-from grader.facts import CallbackProbe, PreprocessFacts, SubmissionFacts
+from grader.core.facts import CallbackProbe, PreprocessFacts, SubmissionFacts
+from grader.keras_support import backend
 from grader.spec import ChallengeSpec, Profile, load_spec
 
 # Which of the learner's functions each check (by the part of its id before the dot) calls.
@@ -195,7 +196,7 @@ class ChallengeTests:
 
     def result(self, check_id: str, **functions: Callable[..., Any]) -> CheckResult:
         """The check's CheckResult, as `grade check` would report it."""
-        from grader.sandbox.child import StageFailed
+        from grader.describe.sandbox.child import StageFailed
 
         if check_id not in self.checks:
             raise ValueError(f"{self.spec.name} has no notebook test {check_id!r}; it has: {', '.join(self.checks)}")
@@ -226,8 +227,8 @@ class ChallengeTests:
     # ----------------------------------------------------------------------- facts, as the child gets them
 
     def _preprocess_facts(self, preprocess: Callable[..., Any]) -> PreprocessFacts:
-        from grader.describe import preprocess_facts
-        from grader.sandbox import child
+        from grader.describe.sandbox import child
+        from grader.describe.step import preprocess_facts
 
         images = probe_images(self.spec)
         shape, scale = list(self.spec.input_shape), self.spec.input_scale
@@ -235,8 +236,8 @@ class ChallengeTests:
         return preprocess_facts(out, images, tuple(shape), scale)
 
     def _model_facts(self, build_model: Callable[..., Any]) -> Any:
-        from grader.inspect_model import model_facts
-        from grader.sandbox import child
+        from grader.describe.sandbox import child
+        from grader.keras_support.inspect_model import model_facts
 
         return model_facts(child.build(SimpleNamespace(build_model=build_model), _NOTEBOOK))
 
@@ -246,7 +247,7 @@ class ChallengeTests:
         They only need a model to set `stop_training` on, so this test does not depend on
         build_model() being done.
         """
-        from grader.sandbox import child
+        from grader.describe.sandbox import child
 
         keras = self.keras
         stand_in = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])

@@ -199,9 +199,9 @@ def publish(
 ) -> tuple[Path, list[Board]]:
     """The public site of the boards: learners named as `names` says (identity.py), e-mail
     addresses cut unless `show_emails`, learners without points left out."""
+    from grader.core.result import grader_version
     from grader.leaderboard.identity import public_boards
     from grader.leaderboard.site import publish_site
-    from grader.result import grader_version
 
     published = public_boards(standings(db_path=db_path, final=final), names=names, show_emails=show_emails)
     return publish_site(

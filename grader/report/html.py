@@ -25,9 +25,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from grader.journey import DEFAULT_IMAGES
+from grader.core.result import GradeResult
 from grader.report.rows import check_rows, figures_text, layer_rows, verdict_text
-from grader.result import GradeResult
+from grader.report.visual.journey import DEFAULT_IMAGES
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -40,9 +40,9 @@ JOURNEY_POSITIONS = DEFAULT_IMAGES
 class EvaluatedModel:
     """What the parent holds after measuring a trained model: the report draws from this only.
 
-    `evaluation` (grader.evaluate.Evaluation) keeps the test images it measured, their labels,
+    `evaluation` (grader.measure.evaluate.Evaluation) keeps the test images it measured, their labels,
     and the model's outputs and predicted labels, all in the same order. `journey` holds the
-    steps (grader.journey.JourneyStep) the trainer computed for the test images at
+    steps (grader.report.visual.journey.JourneyStep) the trainer computed for the test images at
     JOURNEY_POSITIONS; when it is None, `journey_error` says why.
     """
 
@@ -103,8 +103,8 @@ def mistake_thumbnails(evaluation: Any, class_names: list[str], task: str) -> li
 
 
 def _journey_block(evaluated: EvaluatedModel, class_names: list[str]) -> FigureBlock:
-    from grader.journey import DEFAULT_FILTER, Journey
     from grader.report.plots import journey_figure
+    from grader.report.visual.journey import DEFAULT_FILTER, Journey
 
     evaluation, steps = evaluated.evaluation, evaluated.journey
     if steps is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.evaluate import positive_probability
+from grader.measure.evaluate import positive_probability
 
 MISTAKES_SHOWN = 12
 

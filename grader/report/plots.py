@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator
 
-if TYPE_CHECKING:  # grader.journey draws with this module: the type only, no import cycle
-    from grader.journey import Journey
+if TYPE_CHECKING:  # grader.report.visual.journey draws with this module: the type only, no import cycle
+    from grader.report.visual.journey import Journey
 
 DPI = 100
 TRAIN_COLOR = "#1f77b4"

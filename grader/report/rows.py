@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.checks.result import CheckResult
-from grader.result import GradeResult
-from grader.text import clean
+from grader.core.result import GradeResult
+from grader.core.text import clean
 
 VERDICT_LABELS = {"passed": "PASSED", "failed": "FAILED", "not_graded": "NOT GRADED"}
 

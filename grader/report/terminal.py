@@ -13,11 +13,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from grader.events import Events
+from grader.core.events import Events
+from grader.core.result import GradeResult
+from grader.core.text import clean
 from grader.report import REPORT_FILE
 from grader.report.rows import check_rows, figures_text, layer_rows, verdict_text
-from grader.result import GradeResult
-from grader.text import clean
 
 STAGE_TEXT = {
     "spec": "reading the challenge spec",
@@ -101,7 +101,7 @@ def show_result(
     import json
     import sys
 
-    from grader.sandbox.isolation import LEVELS, Isolation
+    from grader.describe.sandbox.isolation import LEVELS, Isolation
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if as_json:

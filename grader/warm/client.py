@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import config, launch
+from grader import config
+from grader.core import launch
 from grader.warm import protocol
 
 START_TIMEOUT_S = 60.0  # the helper imports the grader and starts its first processes
@@ -109,7 +110,7 @@ def _start_and_connect(folder: Path, ident: str, path: Path) -> socket.socket:
 
     log = open(protocol.log_path(folder, ident), "ab")
     try:
-        # A trusted process (grader/launch.py): it outlives this command, so it runs in the
+        # A trusted process (grader/core/launch.py): it outlives this command, so it runs in the
         # grader's own folder, with nothing of the learner's folder on its import path.
         helper = subprocess.Popen(
             launch.python_command("grader.warm.server"),

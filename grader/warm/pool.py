@@ -1,6 +1,6 @@
 """The warm helper's processes, started before the request that will use them.
 
-`WarmProcesses` is a `grader.processes.Processes`: the pipeline asks it for a sandboxed child
+`WarmProcesses` is a `grader.pipeline.processes.Processes`: the pipeline asks it for a sandboxed child
 and a trainer exactly as it asks the cold one. Where one was started ahead with the same
 settings (isolation, limits, Keras backend; device for the trainer) and is still waiting, it
 is handed over; otherwise one is started on the spot. Each is handed over once: after a
@@ -17,11 +17,11 @@ from collections.abc import Hashable
 from typing import Any
 
 from grader import config
-from grader.processes import Processes
-from grader.sandbox.isolation import Isolation
-from grader.sandbox.limits import Limits
-from grader.sandbox.runner import StartedChild
-from grader.training.runner import TrainerProcess
+from grader.describe.sandbox.isolation import Isolation
+from grader.describe.sandbox.limits import Limits
+from grader.describe.sandbox.runner import StartedChild
+from grader.pipeline.processes import Processes
+from grader.train.runner import TrainerProcess
 
 
 class WarmProcesses(Processes):

@@ -69,9 +69,9 @@ def check(request: dict[str, Any], pool: WarmProcesses) -> dict[str, Any]:
 
 def prime(pool: WarmProcesses) -> None:
     """Start the processes the usual check wants (a built-in challenge's limits, the check backend)."""
-    from grader import backend
-    from grader.sandbox.isolation import IsolationError, choose
-    from grader.sandbox.limits import DEFAULT_LIMITS
+    from grader.describe.sandbox.isolation import IsolationError, choose
+    from grader.describe.sandbox.limits import DEFAULT_LIMITS
+    from grader.keras_support import backend
 
     backend.configure_process("cpu")  # as grade() does: the trainer started ahead gets the same environment
     try:

@@ -1,0 +1,1 @@
+"""The measure step: accuracies from the trusted trainer's outputs and the labels only the parent holds."""
