@@ -134,7 +134,7 @@ def test_bundle_grades_a_submission_like_gradescope_would(tmp_path):
         "run_autograder",
         "spec.toml",
         "cnn-grader/pyproject.toml",
-        "cnn-grader/grader/pipeline.py",
+        "cnn-grader/grader/pipeline/__init__.py",
         "cnn-grader/grader/kit/challenges/fashion.toml",
         "cnn-grader/grader/kit/datasets/manifest.toml",
         f"constraints/python{python}.txt",
