@@ -66,6 +66,9 @@ class Job:
     cores: tuple[int, ...] | None = None  # CPU affinity (local engine: each slot its own cores)
     gpu_memory_fraction: float | None = None
     watchdog_s: float = 3600.0
+    # Where the worker appends its progress (one JSON line per stage, epoch and batch), for a
+    # front end that shows a running grading (the live service); None: nowhere.
+    progress_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,6 +26,39 @@ def bound_resources(job) -> None:
             os.sched_setaffinity(0, cores)
 
 
+def progress_events(path: str | None):
+    """Events that append each stage, epoch and batch to `path` as JSON lines (None: no events).
+
+    The reader (grader/serve/dispatch.py) takes the last complete line; a batch line is written
+    at most every half second, so a long epoch costs a few hundred short writes, not thousands."""
+    from grader.core.events import Events
+
+    if path is None:
+        return None
+    import time
+
+    last_batch = [0.0]
+
+    def write(kind: str, line: dict) -> None:
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"kind": kind, **line}, default=str) + "\n")
+        except OSError:  # progress is a courtesy: never a reason to stop grading
+            pass
+
+    def on_batch(line: dict) -> None:
+        now = time.monotonic()
+        if now - last_batch[0] >= 0.5:
+            last_batch[0] = now
+            write("batch", line)
+
+    return Events(
+        on_stage=lambda stage: write("stage", {"stage": stage}),
+        on_epoch=lambda line: write("epoch", line),
+        on_batch=on_batch,
+    )
+
+
 def grade_job(job):
     """(result document, private figures) of one job."""
     from grader.keras_support import backend
@@ -47,6 +80,7 @@ def grade_job(job):
         train=True,
         leaderboard=run,
         isolation=job.isolation,
+        events=progress_events(job.progress_path),
     )
     private = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
     return result.to_dict(), private

@@ -120,6 +120,17 @@ def check(path: Path, challenge, spec_path, out_dir, as_json, data_dir, verbose,
 @click.option("--seed", type=int, default=config.DEFAULT_SEED, show_default=True, help="Random seed for training.")
 @leaderboard_submit_options
 @gradescope_submit_options
+@click.option(
+    "--to",
+    "to_url",
+    metavar="URL",
+    help="Send it to a live challenge instead (grade serve at URL), with the token in $GRADER_TOKEN or --token-file.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --to: a file holding your token (instead of $GRADER_TOKEN).",
+)
 def submit(
     path: Path,
     challenge,
@@ -134,12 +145,19 @@ def submit(
     seed,
     output_format,
     results_path,
+    to_url,
+    token_file,
     **leaderboard,
 ) -> None:
     """Train PATH (.py or .ipynb) in isolation, evaluate it on held-out data, and score it.
 
     Exit code: 0 passed, 1 graded but failed, 2 could not grade (or, with --learner, not recorded).
     """
+    if to_url:
+        from grader.cli.serve import submit_remote
+
+        submit_remote(path=path, url=to_url, challenge=challenge, token_file=token_file, as_json=as_json)
+        return
     as_json = as_json or output_format == "json"
     _run_grading(
         path=path,
@@ -243,6 +261,7 @@ from grader.cli.docs import docs  # noqa: E402
 from grader.cli.kernel import kernel  # noqa: E402
 from grader.cli.leaderboard import leaderboard  # noqa: E402
 from grader.cli.release import release  # noqa: E402
+from grader.cli.serve import host, serve  # noqa: E402
 from grader.cli.visual import journey  # noqa: E402
 from grader.cli.warm import warm  # noqa: E402
 
@@ -257,6 +276,8 @@ main.add_command(calibrate)
 main.add_command(batch)
 main.add_command(warm)
 main.add_command(docs)
+main.add_command(serve)
+main.add_command(host)
 
 if __name__ == "__main__":
     main()
