@@ -96,7 +96,13 @@ def serve(host_file, state, bind, port, workers, engine, address, data_dir, isol
     config = uvicorn.Config(
         create_app(service), log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, lifespan="on"
     )
-    uvicorn.Server(config).run(sockets=[listener])
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            service.changes.close()  # the event streams end first, so the shutdown does not wait on them
+            super().handle_exit(sig, frame)
+
+    Server(config).run(sockets=[listener])
 
 
 @click.group()
