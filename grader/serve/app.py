@@ -18,7 +18,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from grader.serve import live
 from grader.serve.pages import message
@@ -50,9 +53,10 @@ def create_app(service: Service, *, dispatch: bool = True) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        max_body_size=service.host.serve.upload_max_bytes + FORM_OVERHEAD,
     )
     app.state.service = service
+    # Added first, so it runs inside SecurityHeaders: a 413 carries the same headers as every page.
+    app.add_middleware(BodyLimit, max_body_size=service.host.serve.upload_max_bytes + FORM_OVERHEAD)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (public.router, learner.router, api.router, host.router):
@@ -77,6 +81,28 @@ async def http_error(request: Request, error: Exception) -> Response:
     if wants_json(request):
         return JSONResponse({"error": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
     return message(request, HEADINGS.get(error.status_code, "Error"), detail, status_code=error.status_code)
+
+
+class BodyLimit:
+    """The app-wide limit on a request's body. A Content-Length over it is answered at once with the
+    service's own 413 (a page, or JSON on the API); a body sent without one is cut off by Starlette's
+    limiter when the route reads past the limit, and answered by `http_error` the same way.
+
+    (FastAPI's own `max_body_size` sits outside every middleware and replaces any answer to such a
+    request with a bare text 413, without the security headers.)"""
+
+    def __init__(self, app: ASGIApp, max_body_size: int):
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit() and int(length) > self.max_body_size:
+                response = await http_error(Request(scope, receive), HTTPException(status_code=413))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def invalid_request(request: Request, error: Exception) -> Response:

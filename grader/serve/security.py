@@ -136,6 +136,13 @@ class RateLimit:
                     del self._seen[other]
             return True
 
+    def blocked(self, key: str) -> bool:
+        """Whether `key` has used up its events in the window; records nothing (for counting failures only)."""
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.get(key, ())
+            return sum(1 for moment in seen if now - moment < self.window_s) >= self.count
+
 
 class SecurityHeaders:
     """Adds HEADERS, a CSP (unless the route set its own) and no-store caching to every response."""

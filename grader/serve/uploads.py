@@ -9,6 +9,7 @@ is the sandbox's business; what arrives here is refused only when it cannot be g
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from grader.serve.database import Refused
@@ -31,14 +32,17 @@ def suffix_of(uploaded: str) -> str:
     return next((suffix for suffix in SUFFIXES if name.endswith(suffix)), "")
 
 
-def check_upload(uploaded_name: str, content: bytes, *, max_bytes: int) -> Upload:
-    """The upload, checked; Refused with a message that says what to do otherwise."""
+def check_upload(uploaded_name: str, content: bytes, *, max_bytes: int, size: int | None = None) -> Upload:
+    """The upload, checked; Refused with a message that says what to do otherwise.
+
+    `size`: the uploaded file's whole size, when `content` holds only its first max_bytes + 1 bytes."""
     suffix = suffix_of(uploaded_name)
     if not suffix:
         raise Refused("Upload a Python file (.py) or a Jupyter notebook (.ipynb).", 415)
     if len(content) > max_bytes:
+        size = max(size or 0, len(content))  # rounded up: a file over the limit never reads as equal to it
         raise Refused(
-            f"The file is {len(content) / 1000:.0f} KB; this challenge takes files of at most "
+            f"The file is {math.ceil(size / 1000)} KB; this challenge takes files of at most "
             f"{max_bytes / 1000:.0f} KB. Remove saved outputs or data from it and upload again.",
             413,
         )

@@ -29,7 +29,9 @@ async def upload(request: Request, service: ServiceDep, learner: BearerLearner) 
         return _refused(Refused("Too many uploads in a minute: wait a little and try again.", 429))
     content = await file.read(service.host.serve.upload_max_bytes + 1)
     try:
-        upload = check_upload(file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes)
+        upload = check_upload(
+            file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes, size=file.size
+        )
         submission = service.store.submit(learner.id, challenge, upload.filename, upload.content, service.now())
     except Refused as refused:
         return _refused(refused)

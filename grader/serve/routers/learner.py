@@ -89,7 +89,9 @@ async def upload(request: Request, service: ServiceDep, learner: SignedInLearner
         )
     content = await file.read(service.host.serve.upload_max_bytes + 1)
     try:
-        upload = check_upload(file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes)
+        upload = check_upload(
+            file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes, size=file.size
+        )
         submission = service.store.submit(learner.id, challenge, upload.filename, upload.content, service.now())
     except Refused as refused:
         return _page(request, service, learner, notice=refused.message, kind="error", status_code=refused.status)

@@ -25,12 +25,13 @@ def index(request: Request, service: ServiceDep, learner: OptionalLearner):
 def join(token: str, request: Request, service: ServiceDep):
     """The learner's personal link: a signed session cookie, then their page."""
     client = request.client.host if request.client else "unknown"
-    if not service.sign_ins.allow(client):
+    if service.sign_ins.blocked(client):  # only failed tries count: a classroom shares one address
         return message(
             request, "Too many attempts", "Too many sign-in attempts from here: wait a minute.", status_code=429
         )
     learner = service.store.learner_for_token(token[:200])
     if learner is None:
+        service.sign_ins.allow(client)
         return message(
             request,
             "This link does not work",
@@ -46,11 +47,12 @@ def join(token: str, request: Request, service: ServiceDep):
 @router.get("/host/join/{token}")
 def host_join(token: str, request: Request, service: ServiceDep):
     client = request.client.host if request.client else "unknown"
-    if not service.sign_ins.allow(client):
+    if service.sign_ins.blocked(client):
         return message(
             request, "Too many attempts", "Too many sign-in attempts from here: wait a minute.", status_code=429
         )
     if not service.host_token_ok(token[:200]):
+        service.sign_ins.allow(client)
         return message(request, "This link does not work", "This host link is not valid.", status_code=403)
     response = RedirectResponse("/host", status_code=303)
     cookie = service.sessions.host_cookie(service.host_fingerprint())
