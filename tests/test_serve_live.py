@@ -57,14 +57,14 @@ def statuses_until_graded(pages: dict, limit_s: float = 300) -> dict[str, list[s
     raise AssertionError(f"still not graded; statuses seen: {seen}")
 
 
-def test_two_learners_a_live_board_and_the_reveal(tmp_path, browser):
+def test_two_learners_a_live_board_and_the_reveal(tmp_path, browser, data_dir):
     host_file = write_challenge(tmp_path / "host")
     correct = SUBMISSIONS / "fashion_ok.py"
     source = correct.read_text()
     assert PLANTED[0] in source
     (tmp_path / "alan").mkdir()
     mistaken = fashion_submission(tmp_path / "alan", *PLANTED)
-    server = start_server(host_file)
+    server = start_server(host_file, data_dir)
     try:
         links = learner_links(server)
         ada, alan, visitor = (browser.new_context() for _ in range(3))
