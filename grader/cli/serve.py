@@ -43,8 +43,14 @@ STATE = click.option(
 
 
 @click.command()
-@HOST_FILE
+@click.argument("host_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @STATE
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Start a demo challenge (Fashion-MNIST, quick profile) in ./demo-challenge, with the reference "
+    "solution as its first entry, and print a learner's link to open in a browser.",
+)
 @click.option("--host", "bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on (0: any free port).")
 @click.option("--workers", default=1, show_default=True, help="Gradings at once.")
@@ -58,10 +64,23 @@ STATE = click.option(
     envvar="GRADER_ISOLATION",
     help="How to isolate submissions; the service refuses to grade without isolation.",
 )
+@click.option(
+    "--public-url",
+    help="The address learners use, when a TLS proxy is in front (https://...): cookies are then marked Secure.",
+)
 @click.option("--lease", "lease_s", default=60.0, show_default=True, help="Seconds a grading's lease lasts unrenewed.")
-def serve(host_file, state, bind, port, workers, engine, address, data_dir, isolation, lease_s) -> None:
+def serve(
+    host_file, state, demo, bind, port, workers, engine, address, data_dir, isolation, public_url, lease_s
+) -> None:
     """Run the live challenge of HOST_FILE: uploads, a queue, live boards, the reveal at the deadline."""
     from grader.describe.sandbox import isolation as iso
+
+    if demo == (host_file is not None):
+        raise click.UsageError("give a HOST_FILE, or --demo for a demo challenge (not both)")
+    if demo:
+        from grader.serve.demo import write_demo
+
+        host_file = write_demo(Path("demo-challenge"))
 
     try:
         iso.require_isolated(iso.choose(isolation), "the live service")
@@ -88,11 +107,18 @@ def serve(host_file, state, bind, port, workers, engine, address, data_dir, isol
         raise click.ClickException(f"cannot listen on {bind}:{port}: {err.strerror}; choose another --port") from None
     host_part = f"[{bind}]" if ":" in bind else bind
     url = f"http://{host_part}:{listener.getsockname()[1]}"
+    service.secure_cookies = bool(public_url and public_url.startswith("https://"))
     click.echo(f"serving {service.host.serve.title!r} on {url}", err=True)
     if not (service.state_dir / HOST_TOKEN_FILE).exists():
         click.echo(f"host page (shown once; `grade host link` makes a new one): {url}/host/join/"
                    f"{new_host_token(service.state_dir)}", err=True)  # fmt: skip
-    click.echo(f"learners' links: grade host links {host_file}", err=True)
+    if demo:
+        from grader.serve.demo import demo_links
+
+        for line in demo_links(service, url):
+            click.echo(line, err=True)
+    else:
+        click.echo(f"learners' links: grade host links {host_file}", err=True)
     config = uvicorn.Config(
         create_app(service), log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False, lifespan="on"
     )

@@ -42,6 +42,7 @@ class Service:
     clock: Callable[[], dt.datetime]
     uploads: RateLimit  # per learner
     sign_ins: RateLimit  # per address: guessing tokens
+    secure_cookies: bool = False  # the public address is https (behind a TLS proxy): cookies say Secure
 
     def now(self) -> dt.datetime:
         return self.clock()

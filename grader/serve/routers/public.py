@@ -40,7 +40,13 @@ def join(token: str, request: Request, service: ServiceDep):
         )
     response = RedirectResponse("/me", status_code=303)
     cookie = service.sessions.learner_cookie(learner, fingerprint_of(token[:200]))
-    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or service.secure_cookies,
+    )
     return response
 
 
@@ -56,7 +62,13 @@ def host_join(token: str, request: Request, service: ServiceDep):
         return message(request, "This link does not work", "This host link is not valid.", status_code=403)
     response = RedirectResponse("/host", status_code=303)
     cookie = service.sessions.host_cookie(service.host_fingerprint())
-    response.set_cookie(HOST_COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        HOST_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https" or service.secure_cookies,
+    )
     return response
 
 
