@@ -83,6 +83,20 @@ class Plan:
     datasets: dict[str, str] = field(default_factory=dict)  # grading key -> the dataset it trains on
 
 
+def job_resources(spec: Any, profile: str) -> dict[str, Any]:
+    """What a grading of `spec` on `profile` asks of its machine (Job's fields): cores, GPUs (a
+    fraction shares one), memory, and the watchdog past its budgets. SpecError for an unknown profile."""
+    if spec.kind == "functions":
+        return {}
+    chosen = spec.profile(profile)
+    return dict(
+        cpus=chosen.cpus,
+        gpus=chosen.gpus,
+        memory_mb=chosen.memory_mb,
+        watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S,
+    )
+
+
 def plan(
     submissions: list[Submission],
     *,
@@ -134,15 +148,7 @@ def plan(
             if path.is_symlink():
                 raise NotGraded(f"{path} is a symbolic link: submit the file itself")
             _, sha256 = read_submission(path)
-            resources: dict[str, Any] = {}  # Job's fields
-            if spec.kind != "functions":
-                chosen = spec.profile(profile)
-                resources = dict(
-                    cpus=chosen.cpus,
-                    gpus=chosen.gpus,
-                    memory_mb=chosen.memory_mb,
-                    watchdog_s=chosen.describe_budget_s + chosen.time_budget_s + WATCHDOG_SLACK_S,
-                )
+            resources = job_resources(spec, profile)
         except (NotGraded, SpecError) as err:
             planned.refused.append((job, str(err)))
             continue

@@ -190,8 +190,15 @@ class Dispatcher:
         self.running[claim.submission_id] = Progress()
         self._changed(claim)
         folder = self.settings.state_dir / "runs" / str(claim.submission_id) / f"job-{claim.job_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        job = self.batch_job(claim, folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            job = self.batch_job(claim, folder)
+        except Exception as err:  # the host's setup (a spec gone, a full disk): not the learner's doing
+            log.error("submission %s cannot be graded here: %s", claim.submission_id, err)
+            self.store.fail(claim.lease_id, NOT_GRADED_REASON, self.clock(), infrastructure=True)
+            self.running.pop(claim.submission_id, None)
+            self._changed(claim)
+            return
         stop_heartbeat = threading.Event()
         heartbeat = threading.Thread(
             target=self._heartbeat, args=(claim, Path(folder / "progress.jsonl"), stop_heartbeat), daemon=True
@@ -209,22 +216,26 @@ class Dispatcher:
         self._changed(claim, board=True)
 
     def batch_job(self, claim: Claim, folder: Path) -> Any:
+        """The batch engines' Job for a claim: the file written by id, the key, the profile's resources."""
         from grader.batch.jobs import Job, grading_key
+        from grader.batch.run import job_resources
+        from grader.core.result import grader_version
         from grader.leaderboard.records import check_learner_id
+        from grader.pipeline import resolve_spec
 
         suffix = ".ipynb" if claim.filename.lower().endswith(".ipynb") else ".py"
         path = folder / f"{claim.challenge}{suffix}"
         path.write_bytes(self.store.submission_content(claim.submission_id))
-        spec_path = self.store.host.spec_path(claim.challenge)
-        spec_sha = _sha256(spec_path) if spec_path else claim.challenge
+        spec = resolve_spec(path, claim.challenge, self.store.host.spec_path(claim.challenge))
+        assert spec.path is not None  # load_spec records the file it read
         key = grading_key(
             learner=check_learner_id(claim.learner),
             challenge=claim.challenge,
             submission_sha256=claim.sha256,
-            spec_sha256=spec_sha,
+            spec_sha256=_sha256(Path(spec.path)),
             profile=claim.profile,
             seed=self.settings.seed,
-            kit_version=_kit_version(),
+            kit_version=grader_version(),
         )
         return Job(
             index=claim.submission_id,
@@ -236,10 +247,11 @@ class Dispatcher:
             profile=claim.profile,
             seed=self.settings.seed,
             device=self.settings.device,
-            spec_path=str(spec_path) if spec_path else None,
+            spec_path=str(spec.path),
             data_dir=str(self.settings.data_dir) if self.settings.data_dir else None,
             isolation=self.settings.isolation,
             progress_path=str(folder / "progress.jsonl"),
+            **job_resources(spec, claim.profile),
         )
 
     def _heartbeat(self, claim: Claim, progress_file: Path, stop: threading.Event) -> None:
@@ -326,12 +338,3 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _kit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cnn-grader")
-    except PackageNotFoundError:
-        return "unknown"
