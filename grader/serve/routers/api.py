@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from grader.serve import live, views
 from grader.serve.database import Refused
@@ -25,19 +26,22 @@ async def upload(request: Request, service: ServiceDep, learner: BearerLearner) 
     file, challenge = form.get("file"), form.get("challenge")
     if file is None or isinstance(file, str) or not isinstance(challenge, str):
         return _refused(Refused("Send the form fields 'challenge' and 'file'.", 400))
+    content = await file.read(service.host.serve.upload_max_bytes + 1)
+    # The database work runs in a worker thread, off the event loop (see routers/learner.py).
+    return await run_in_threadpool(_queue_upload, service, learner, challenge, file.filename or "", file.size, content)
+
+
+def _queue_upload(service, learner, challenge: str, filename: str, size: int | None, content: bytes) -> Any:
     if not service.uploads.allow(learner.id):
         return _refused(Refused("Too many uploads in a minute: wait a little and try again.", 429))
-    content = await file.read(service.host.serve.upload_max_bytes + 1)
     try:
-        upload = check_upload(
-            file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes, size=file.size
-        )
+        upload = check_upload(filename, content, max_bytes=service.host.serve.upload_max_bytes, size=size)
         submission = service.store.submit(learner.id, challenge, upload.filename, upload.content, service.now())
     except Refused as refused:
         return _refused(refused)
     service.dispatcher.wake()
     service.changes.publish(live.learner_topic(learner.id))
-    return {"id": submission, "status": "queued"}
+    return JSONResponse({"id": submission, "status": "queued"}, status_code=201)
 
 
 @router.get("/submissions/{submission_id}")

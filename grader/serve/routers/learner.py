@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from grader.serve import live, views
 from grader.serve.database import Refused
@@ -70,28 +71,26 @@ async def my_events(service: ServiceDep, learner: SignedInLearner) -> AsyncItera
 async def upload(request: Request, service: ServiceDep, learner: SignedInLearner, form: CheckedForm):
     file, challenge = form.get("file"), form.get("challenge")
     if file is None or isinstance(file, str) or not isinstance(challenge, str):
-        return _page(
-            request,
-            service,
-            learner,
-            notice="Choose a challenge and a file, then upload.",
-            kind="error",
+        return await run_in_threadpool(
+            _page, request, service, learner, notice="Choose a challenge and a file, then upload.", kind="error",
             status_code=400,
-        )
+        )  # fmt: skip
+    content = await file.read(service.host.serve.upload_max_bytes + 1)
+    # The database and the page's rendering run in a worker thread: a write waiting for SQLite's
+    # lock must not hold up every other request and event stream on the event loop.
+    return await run_in_threadpool(
+        _queue_upload, request, service, learner, challenge, file.filename or "", file.size, content
+    )
+
+
+def _queue_upload(request, service, learner, challenge: str, filename: str, size: int | None, content: bytes):
     if not service.uploads.allow(learner.id):
         return _page(
-            request,
-            service,
-            learner,
-            notice="Too many uploads in a minute: wait a little and try again.",
-            kind="error",
-            status_code=429,
-        )
-    content = await file.read(service.host.serve.upload_max_bytes + 1)
+            request, service, learner, notice="Too many uploads in a minute: wait a little and try again.",
+            kind="error", status_code=429,
+        )  # fmt: skip
     try:
-        upload = check_upload(
-            file.filename or "", content, max_bytes=service.host.serve.upload_max_bytes, size=file.size
-        )
+        upload = check_upload(filename, content, max_bytes=service.host.serve.upload_max_bytes, size=size)
         submission = service.store.submit(learner.id, challenge, upload.filename, upload.content, service.now())
     except Refused as refused:
         return _page(request, service, learner, notice=refused.message, kind="error", status_code=refused.status)
@@ -104,8 +103,12 @@ async def upload(request: Request, service: ServiceDep, learner: SignedInLearner
 async def select(
     submission_id: int, request: Request, service: ServiceDep, learner: SignedInLearner, form: CheckedForm
 ):
+    return await run_in_threadpool(_select, request, service, learner, submission_id, form.get("selected") == "1")
+
+
+def _select(request, service, learner, submission_id: int, selected: bool):
     try:
-        service.store.select(learner.id, submission_id, form.get("selected") == "1", service.now())
+        service.store.select(learner.id, submission_id, selected, service.now())
     except Refused as refused:
         return _page(request, service, learner, notice=refused.message, kind="error", status_code=refused.status)
     return RedirectResponse("/me", status_code=303)
@@ -115,6 +118,10 @@ async def select(
 async def cancel(
     submission_id: int, request: Request, service: ServiceDep, learner: SignedInLearner, form: CheckedForm
 ):
+    return await run_in_threadpool(_cancel, request, service, learner, submission_id)
+
+
+def _cancel(request, service, learner, submission_id: int):
     try:
         service.store.cancel(submission_id, now=service.now(), by_learner=learner.id)
     except Refused as refused:
