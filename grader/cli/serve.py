@@ -284,6 +284,43 @@ def export(host_file, state, out) -> None:
     click.echo(f"gradebook written to {out}")
 
 
+@host.command()
+@HOST_FILE
+@STATE
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="The site's folder.")
+def publish(host_file, state, out) -> None:
+    """The final standings as the kit's static leaderboard site (after the reveal): the same pages
+    `grade leaderboard publish` writes, to put on any web server."""
+    from grader.core.result import grader_version
+    from grader.leaderboard.errors import LeaderboardError
+    from grader.leaderboard.ranking import Board, Standing
+    from grader.leaderboard.site import publish_site
+    from grader.serve.database import Refused
+
+    service = _open(host_file, state)
+    now = _now()
+    boards = []
+    for challenge in service.host.challenges:
+        try:
+            rows = service.store.final_standings(challenge.name, now)
+        except Refused as refused:
+            raise click.ClickException(f"{challenge.name}: {refused.message}") from None
+        standings = tuple(
+            Standing(
+                rank=row.rank, learner=row.name, score=row.score, max_score=row.max_score, accuracy=row.accuracy,
+                gap=None, submitted_at=row.submitted_at, submissions=row.submissions, submission_id="",
+                display_name=row.name,
+            )
+            for row in rows
+        )  # fmt: skip
+        boards.append(Board(challenge.name, challenge.profile, True, standings))
+    try:
+        site = publish_site(out, boards, final=True, generated_at=now.isoformat(), grader_version=grader_version())
+    except LeaderboardError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"the final standings are published in {site}")
+
+
 def submit_remote(*, path: Path, url: str, challenge: str | None, token_file: Path | None, as_json: bool) -> None:
     """`grade submit FILE --to URL`: upload, follow, print the result as a local grading does."""
     import json

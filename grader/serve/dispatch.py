@@ -130,6 +130,8 @@ class Dispatcher:
         from grader.batch.engines import make_engine
 
         self._engine = make_engine(self.settings.engine, jobs=1, address=self.settings.address)
+        if hasattr(self._engine, "start"):
+            self._engine.start()  # Ray: connect (or start a local cluster) once, before the workers share it
         for number in range(self.settings.workers):
             thread = threading.Thread(target=self._work, args=(f"{self.worker_name}-{number}",), daemon=True)
             thread.start()
