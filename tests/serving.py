@@ -82,13 +82,13 @@ class Server:
         return connection
 
 
-def start_server(host_file: Path, data_dir: Path, *, lease_s: float = 5.0) -> Server:
+def start_server(host_file: Path, data_dir: Path, *, lease_s: float = 5.0, options: tuple[str, ...] = ()) -> Server:
     """`grade serve` on 127.0.0.1, any free port, grading with the datasets in `data_dir`; returns
     once it answers."""
     log = host_file.parent / f"serve-{time.monotonic_ns()}.log"
     env = {**os.environ, "GRADER_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
-        [*GRADE, "serve", str(host_file), "--port", "0", "--lease", str(lease_s)],
+        [*GRADE, "serve", str(host_file), "--port", "0", "--lease", str(lease_s), *options],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),

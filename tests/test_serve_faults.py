@@ -111,6 +111,28 @@ def store_now():
     return dt.datetime.now(dt.timezone.utc)
 
 
+def test_the_ray_engine_grades_an_upload(tmp_path, data_dir):
+    """`--engine ray`: the grading is a task on a (here, local) Ray cluster, recorded as on one machine."""
+    pytest.importorskip("ray")
+    host_file = write_challenge(tmp_path / "host")
+    server = start_server(host_file, data_dir, lease_s=30, options=("--engine", "ray"))
+    try:
+        token = token_of(learner_links(server)["ada"])
+        submission = submit(server, token, SUBMISSIONS / "fashion_ok.py")
+        local_workers: set[int] = set()
+
+        def graded_on_ray():
+            local_workers.update(grading_workers(server))  # a local engine's worker is the server's child
+            return finished(server, token, submission)
+
+        answer = wait_for(graded_on_ray, limit_s=300, what="the grading", every_s=0.05)
+        assert answer["status"] == "graded" and answer["result"]["verdict"] == "passed", answer
+        assert local_workers == set()  # the grading ran in a Ray worker, not beside the server
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
 HOSTILE_CASES = ["kill_parent", "read_service_state"]
 
 
