@@ -260,3 +260,32 @@ def test_the_pool_keeps_depth_sets_ready_and_hands_out_the_oldest_living_one(mon
     assert pool.ready()["child"] == 2 and pool.handed_over["child"] == 1
     pool.close()
     assert all(child.discarded for child in started[3:])
+
+
+def test_the_helpers_socket_works_in_a_folder_too_deep_for_a_unix_socket_path(tmp_path):
+    """A socket path must fit in 108 bytes; the runtime folder of a deep temporary tree need not
+    (the wheel's test lost its warm helper to that). Bound and reached through the folder's fd."""
+    import socket
+
+    from grader.warm import protocol
+
+    folder = tmp_path / ("deep-" * 30)
+    folder.mkdir()
+    path = protocol.socket_path(folder, "0123456789abcdef")
+    assert len(str(path)) > 108
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with protocol.unix_address(path) as address:
+            server.bind(address)
+        server.listen(1)
+        assert path.exists()  # the socket is in the folder itself
+        with protocol.unix_address(path) as address:
+            client.connect(address)
+        connection, _ = server.accept()
+        client.sendall(b"ok")
+        assert connection.recv(2) == b"ok"
+        connection.close()
+    finally:
+        client.close()
+        server.close()

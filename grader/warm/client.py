@@ -97,7 +97,8 @@ def ask(request: dict[str, Any], *, start: bool, timeout_s: float = 30.0) -> dic
 def _connect(path: Path) -> socket.socket | None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        connection.connect(str(path))
+        with protocol.unix_address(path) as address:
+            connection.connect(address)
         return connection
     except OSError:
         connection.close()

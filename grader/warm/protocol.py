@@ -12,6 +12,7 @@ A message is a 4-byte big-endian length, then that many bytes of JSON (at most M
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import socket
 import stat
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,26 @@ def identity() -> str:
 
 def socket_path(folder: Path, ident: str) -> Path:
     return folder / f"warm-{ident}.sock"
+
+
+UNIX_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; leave room for the terminating NUL and slack
+
+
+@contextlib.contextmanager
+def unix_address(path: Path) -> Iterator[str]:
+    """An address for bind() and connect() that names `path`, however long its folder's name.
+
+    A socket's path must fit in 108 bytes; a runtime folder deep in a temporary tree need not. A
+    longer one is reached through this process's descriptor of the folder (/proc/self/fd/N/NAME),
+    which names the same file."""
+    if len(os.fsencode(path)) <= UNIX_PATH_MAX:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 def lock_path(folder: Path, ident: str) -> Path:

@@ -109,7 +109,8 @@ def serve(idle_s: float) -> int:
 
         prime(pool)
         path.unlink(missing_ok=True)  # a helper that died left it; we hold the lock
-        listener.bind(str(path))
+        with protocol.unix_address(path) as address:
+            listener.bind(address)
         os.chmod(path, 0o600)
         listener.listen(8)
         listener.settimeout(idle_s)
