@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from grader.serve.hostfile import load_host_file
 from grader.serve.store import Store
 from tests.grading import SUBMISSIONS
 from tests.serving import (
+    GRADE,
     grading_workers,
     learner_links,
     start_server,
@@ -111,22 +113,32 @@ def store_now():
     return dt.datetime.now(dt.timezone.utc)
 
 
-def test_the_ray_engine_grades_an_upload(tmp_path, data_dir):
-    """`--engine ray`: the grading is a task on a (here, local) Ray cluster, recorded as on one machine."""
+def test_the_ray_engine_grades_what_grade_submit_to_sends(tmp_path, data_dir):
+    """`--engine ray`: the grading is a task on a (here, local) Ray cluster, recorded as on one
+    machine; `grade submit FILE --to URL` uploads, follows it and prints the verdict."""
     pytest.importorskip("ray")
     host_file = write_challenge(tmp_path / "host")
     server = start_server(host_file, data_dir, lease_s=30, options=("--engine", "ray"))
     try:
         token = token_of(learner_links(server)["ada"])
-        submission = submit(server, token, SUBMISSIONS / "fashion_ok.py")
+        (tmp_path / "token").write_text(token)
+        sent = subprocess.Popen(
+            [*GRADE, "submit", str(SUBMISSIONS / "fashion_ok.py"), "--challenge", "fashion", "--to", server.url,
+             "--token-file", str(tmp_path / "token"), "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         local_workers: set[int] = set()
 
-        def graded_on_ray():
+        def done() -> bool:
             local_workers.update(grading_workers(server))  # a local engine's worker is the server's child
-            return finished(server, token, submission)
+            return sent.poll() is not None
 
-        answer = wait_for(graded_on_ray, limit_s=300, what="the grading", every_s=0.05)
+        wait_for(done, limit_s=300, what="grade submit --to", every_s=0.05)
+        stdout, stderr = sent.communicate()
+        assert sent.returncode == 0, stderr  # 0: passed
+        answer = json.loads(stdout)
         assert answer["status"] == "graded" and answer["result"]["verdict"] == "passed", answer
+        assert "uploaded to" in stderr and "graded" in stderr
         assert local_workers == set()  # the grading ran in a Ray worker, not beside the server
     finally:
         server.stop()
