@@ -53,10 +53,21 @@ STATE = click.option(
 )
 @click.option("--host", "bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on (0: any free port).")
-@click.option("--workers", default=1, show_default=True, help="Gradings at once.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Gradings at once.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where gradings run: sandboxed processes on this machine, or tasks on a Ray cluster.",
+)
 @click.option("--address", help="The Ray cluster's address (--engine ray); default: a local cluster.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="GRADER_DATA_DIR")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRADER_DATA_DIR",
+    help="Folder with the raw datasets (default: the cache, then download).",
+)
 @click.option(
     "--isolation",
     type=click.Choice(["auto", "namespaces", "uid"]),
