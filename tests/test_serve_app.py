@@ -941,6 +941,69 @@ def test_fifty_learners_uploading_at_once_are_all_queued(tmp_path):
     world.assert_nothing_leaked()
 
 
+def test_the_board_stays_consistent_with_the_database_while_gradings_land_under_load(tmp_path):
+    """50 learners' gradings recorded by 4 worker threads while 8 readers fetch the board and their
+    statuses through a real uvicorn: no read fails, and the board ends as the database ranks it."""
+    learners = tuple(f"learner{number:02d}" for number in range(50))
+    world = make_world(tmp_path, learners)
+    store = world.service.store
+    submissions = {}
+    for learner in learners:  # a second apart: ties on the board go to the earlier upload
+        world.clock.now += dt.timedelta(seconds=1)
+        submissions[learner] = store.submit(learner, "fashion", "m.py", SOURCE, world.clock())
+    # Distinct public scores with a few ties (ties go to the earlier submission).
+    scores = {learner: float(40 + (number * 7) % 45) for number, learner in enumerate(learners)}
+    problems: list[str] = []
+    graded = threading.Event()
+
+    def grade_some(worker: int) -> None:
+        while (claim := store.claim(f"worker-{worker}", world.clock())) is not None:
+            learner = claim.learner
+            outcome = Outcome(
+                grading_key=f"key-{claim.submission_id}", verdict="passed", max_score=100.0,
+                public_score=scores[learner], private_score=0.0, public_accuracy=scores[learner] / 100,
+            )  # fmt: skip
+            if not store.complete(claim.lease_id, outcome, world.clock()):
+                problems.append(f"{learner}: not recorded")
+
+    def read_board(url: str, reader: int) -> None:
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            while not graded.is_set():
+                for answer in (
+                    client.get("/board/fashion/rows"),
+                    client.get(
+                        f"/api/submissions/{submissions[learners[reader]]}",
+                        headers=bearer(world.tokens[learners[reader]]),
+                    ),
+                ):
+                    if answer.status_code != 200:
+                        problems.append(f"{answer.request.url}: {answer.status_code}")
+
+    with serving(world.app) as url:
+        readers = [threading.Thread(target=read_board, args=(url, number)) for number in range(8)]
+        workers = [threading.Thread(target=grade_some, args=(number,)) for number in range(4)]
+        for thread in readers + workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=120)
+        graded.set()
+        for thread in readers:
+            thread.join(timeout=60)
+        final = httpx.get(f"{url}/board/fashion/rows", timeout=30.0)
+    assert not any(thread.is_alive() for thread in readers + workers)
+    assert problems == []
+    with store.read() as connection:
+        rows = connection.execute(
+            "SELECT learner, public_score, created_at, id FROM submissions WHERE status = 'graded'"
+        ).fetchall()
+    assert len(rows) == 50  # every grading recorded, once
+    expected = sorted(rows, key=lambda row: (-row["public_score"], row["created_at"], row["id"]))
+    shown = board_scores(final.text)
+    assert [(name, score) for name, score, _ in shown] == [
+        (f"{row['learner'].title()} Example", f"{row['public_score']:g} / 100") for row in expected
+    ]
+
+
 # --------------------------------------------------------------------------- 8. vendored scripts
 
 
