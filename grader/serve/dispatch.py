@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,12 @@ class Dispatcher:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._engine: Any = None
+        # The local engine: each worker thread's own share of this machine's cores (Ray places its tasks).
+        self._cores: list[tuple[int, ...]] = []
+        if self.settings.engine == "local":
+            from grader.batch.engines import available_cores, core_slots
+
+            self._cores = core_slots(self.settings.workers, available_cores())
         self.worker_prefix = f"serve:{socket.gethostname()}:"
         self.worker_name = f"{self.worker_prefix}{os.getpid()}"
 
@@ -128,10 +134,13 @@ class Dispatcher:
     def start(self) -> None:
         self.recover()
         from grader.batch.engines import make_engine
+        from grader.batch.jobs import allow_new_work
 
         self._engine = make_engine(self.settings.engine, jobs=1, address=self.settings.address)
         if hasattr(self._engine, "start"):
             self._engine.start()  # Ray: connect (or start a local cluster) once, before the workers share it
+        else:
+            allow_new_work()
         for number in range(self.settings.workers):
             thread = threading.Thread(target=self._work, args=(f"{self.worker_name}-{number}",), daemon=True)
             thread.start()
@@ -207,7 +216,7 @@ class Dispatcher:
         )
         heartbeat.start()
         try:
-            outcome = next(iter(self._engine.run([job])))
+            outcome = self.run_job(job, worker)
         finally:
             stop_heartbeat.set()
             heartbeat.join()
@@ -216,6 +225,20 @@ class Dispatcher:
             return  # stopped with the service: the lease runs out, the next start queues it again
         self.record(claim, job, outcome, folder)
         self._changed(claim, board=True)
+
+    def run_job(self, job: Any, worker: str) -> Any:
+        """One grading on the engine: on this machine in the worker's own share of the cores (its
+        threads bounded to match), on Ray as a task with its profile's resources."""
+        if not self._cores:
+            return next(iter(self._engine.run([job])))
+        from grader.batch.jobs import run_job
+
+        return run_job(self.place(job, worker))
+
+    def place(self, job: Any, worker: str) -> Any:
+        """The job pinned to the cores of the worker thread named `worker` (...-N)."""
+        cores = self._cores[int(worker.rsplit("-", 1)[1]) % len(self._cores)]
+        return replace(job, cores=cores, cpu_threads=len(cores))
 
     def batch_job(self, claim: Claim, folder: Path) -> Any:
         """The batch engines' Job for a claim: the file written by id, the key, the profile's resources."""
