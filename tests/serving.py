@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.serve.client import Remote, upload
+from tests import procfs
 from tests.grading import tiny_spec
 
 GRADE = [sys.executable, "-m", "grader.cli"]
@@ -161,16 +162,13 @@ def children(pid: int) -> list[tuple[int, str]]:
     """(pid, command line) of the processes whose parent is `pid`."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or procfs.parent(entry.name) != pid:
             continue
         try:
-            stat = (entry / "stat").read_text()
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == pid:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append((int(entry.name), command))
-        except (OSError, ValueError, IndexError):
-            continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        found.append((int(entry.name), command))
     return found
 
 

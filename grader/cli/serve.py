@@ -268,6 +268,20 @@ def close(host_file, state, challenge) -> None:
     click.echo(f"{challenge} closed at {closed.isoformat(timespec='seconds')}")
 
 
+def _final_standings(service, now: dt.datetime) -> list[tuple]:
+    """(challenge, its final standings) for every challenge, read before anything is written; a
+    challenge not yet revealed refuses the whole command."""
+    from grader.serve.database import Refused
+
+    found = []
+    for challenge in service.host.challenges:
+        try:
+            found.append((challenge, service.store.final_standings(challenge.name, now)))
+        except Refused as refused:
+            raise click.ClickException(f"{challenge.name}: {refused.message}") from None
+    return found
+
+
 @host.command()
 @HOST_FILE
 @STATE
@@ -276,18 +290,11 @@ def export(host_file, state, out) -> None:
     """The gradebook: each learner's final standing per challenge (after the reveal), as CSV."""
     import csv
 
-    from grader.serve.database import Refused
-
-    service = _open(host_file, state)
-    now = _now()
+    standings = _final_standings(_open(host_file, state), _now())
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["challenge", "rank", "learner", "score", "max_score", "accuracy", "submitted_at"])
-        for challenge in service.host.challenges:
-            try:
-                rows = service.store.final_standings(challenge.name, now)
-            except Refused as refused:
-                raise click.ClickException(f"{challenge.name}: {refused.message}") from None
+        for challenge, rows in standings:
             for row in rows:
                 writer.writerow(
                     [challenge.name, row.rank, row.name, row.score, row.max_score, row.accuracy, row.submitted_at]
@@ -306,16 +313,10 @@ def publish(host_file, state, out) -> None:
     from grader.leaderboard.errors import LeaderboardError
     from grader.leaderboard.ranking import Board, Standing
     from grader.leaderboard.site import publish_site
-    from grader.serve.database import Refused
 
-    service = _open(host_file, state)
     now = _now()
     boards = []
-    for challenge in service.host.challenges:
-        try:
-            rows = service.store.final_standings(challenge.name, now)
-        except Refused as refused:
-            raise click.ClickException(f"{challenge.name}: {refused.message}") from None
+    for challenge, rows in _final_standings(_open(host_file, state), now):
         standings = tuple(
             Standing(
                 rank=row.rank, learner=row.name, score=row.score, max_score=row.max_score, accuracy=row.accuracy,

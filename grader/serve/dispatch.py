@@ -242,7 +242,7 @@ class Dispatcher:
 
     def batch_job(self, claim: Claim, folder: Path) -> Any:
         """The batch engines' Job for a claim: the file written by id, the key, the profile's resources."""
-        from grader.batch.jobs import Job, grading_key
+        from grader.batch.jobs import Job, file_sha256, grading_key
         from grader.batch.run import job_resources
         from grader.core.result import grader_version
         from grader.leaderboard.records import check_learner_id
@@ -253,11 +253,13 @@ class Dispatcher:
         path.write_bytes(self.store.submission_content(claim.submission_id))
         spec = resolve_spec(path, claim.challenge, self.store.host.spec_path(claim.challenge))
         assert spec.path is not None  # load_spec records the file it read
+        spec_sha256 = file_sha256(Path(spec.path))
+        assert spec_sha256 is not None  # resolve_spec has just read it
         key = grading_key(
             learner=check_learner_id(claim.learner),
             challenge=claim.challenge,
             submission_sha256=claim.sha256,
-            spec_sha256=_sha256(Path(spec.path)),
+            spec_sha256=spec_sha256,
             profile=claim.profile,
             seed=self.settings.seed,
             kit_version=grader_version(),
@@ -357,9 +359,3 @@ def keep_report(run_dir: Path, state_dir: Path, submission_id: int) -> None:
 
 def report_path(state_dir: Path, submission_id: int) -> Path:
     return state_dir / REPORTS / f"{int(submission_id)}.html"
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

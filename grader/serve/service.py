@@ -10,7 +10,6 @@ file in it: files are found by submission id.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import secrets
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from grader.serve import live
 from grader.serve.dispatch import Dispatcher, GradingSettings, utc_now
 from grader.serve.hostfile import HostFile, load_host_file, read_roster
 from grader.serve.security import RateLimit, Sessions, load_or_make_secret, same
-from grader.serve.store import Store
+from grader.serve.store import Store, token_hash
 
 DATABASE = "service.db"
 HOST_TOKEN_FILE = "host_token.sha256"
@@ -51,7 +50,7 @@ class Service:
         path = self.state_dir / HOST_TOKEN_FILE
         if not token or not path.is_file():
             return False
-        return same(hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest(), path.read_text().strip())
+        return same(token_hash(token), path.read_text().strip())
 
     def host_fingerprint(self) -> str:
         path = self.state_dir / HOST_TOKEN_FILE
@@ -95,6 +94,6 @@ def new_host_token(state_dir: Path) -> str:
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(hashlib.sha256(token.encode()).hexdigest())
+        handle.write(token_hash(token))
     os.replace(temporary, path)
     return token

@@ -80,7 +80,7 @@ class Event:
 
 def token_hash(token: str) -> str:
     """What is stored of a token: its SHA-256 (a token is random, so no salt or slow hash is needed)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def display_filename(raw: str) -> str:

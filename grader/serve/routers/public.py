@@ -24,51 +24,52 @@ def index(request: Request, service: ServiceDep, learner: OptionalLearner):
 @router.get("/join/{token}")
 def join(token: str, request: Request, service: ServiceDep):
     """The learner's personal link: a signed session cookie, then their page."""
-    client = request.client.host if request.client else "unknown"
-    if service.sign_ins.blocked(client):  # only failed tries count: a classroom shares one address
-        return message(
-            request, "Too many attempts", "Too many sign-in attempts from here: wait a minute.", status_code=429
-        )
+    if (refused := _too_many_failures(request, service)) is not None:
+        return refused
     learner = service.store.learner_for_token(token[:200])
     if learner is None:
-        service.sign_ins.allow(client)
+        _count_failure(request, service)
         return message(
             request,
             "This link does not work",
             "This personal link is not valid: it may have been replaced by a newer one. Ask your host for your link.",
             status_code=403,
         )
-    response = RedirectResponse("/me", status_code=303)
     cookie = service.sessions.learner_cookie(learner, fingerprint_of(token[:200]))
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https" or service.secure_cookies,
-    )
-    return response
+    return _signed_in(request, service, "/me", SESSION_COOKIE, cookie, samesite="lax")
 
 
 @router.get("/host/join/{token}")
 def host_join(token: str, request: Request, service: ServiceDep):
-    client = request.client.host if request.client else "unknown"
-    if service.sign_ins.blocked(client):
-        return message(
-            request, "Too many attempts", "Too many sign-in attempts from here: wait a minute.", status_code=429
-        )
+    if (refused := _too_many_failures(request, service)) is not None:
+        return refused
     if not service.host_token_ok(token[:200]):
-        service.sign_ins.allow(client)
+        _count_failure(request, service)
         return message(request, "This link does not work", "This host link is not valid.", status_code=403)
-    response = RedirectResponse("/host", status_code=303)
     cookie = service.sessions.host_cookie(service.host_fingerprint())
-    response.set_cookie(
-        HOST_COOKIE,
-        cookie,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https" or service.secure_cookies,
-    )
+    return _signed_in(request, service, "/host", HOST_COOKIE, cookie, samesite="strict")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many_failures(request: Request, service):
+    """429 once this address has used up its failed sign-ins (only failures count: a classroom
+    shares one address); None otherwise."""
+    if not service.sign_ins.blocked(_client(request)):
+        return None
+    return message(request, "Too many attempts", "Too many sign-in attempts from here: wait a minute.", status_code=429)
+
+
+def _count_failure(request: Request, service) -> None:
+    service.sign_ins.allow(_client(request))
+
+
+def _signed_in(request: Request, service, then: str, name: str, cookie: str, *, samesite) -> RedirectResponse:
+    response = RedirectResponse(then, status_code=303)
+    secure = request.url.scheme == "https" or service.secure_cookies
+    response.set_cookie(name, cookie, httponly=True, samesite=samesite, secure=secure)
     return response
 
 
