@@ -1,17 +1,20 @@
-"""Benchmark: throughput of `grade batch`, sequential against --jobs N and against Ray.
+"""Benchmark: throughput of `grade batch`: warm workers against cold ones, sequential and side by side.
 
 N learners each submit the reference Fashion-MNIST solution (solutions/fashion.py); every
 grading is a real one (sandboxed describe step, trusted trainer, evaluation, report) on a small
-profile. The same batch is graded three ways, each into a fresh database and run folder:
+profile. The same batch is graded several ways, each into a fresh database and run folder:
 
-  sequential   grade batch --jobs 1
-  jobs         grade batch --jobs J          (J worker processes, each on its own cores)
-  ray          grade batch --engine ray      (a local Ray cluster with J CPUs, started by the batch)
+  sequential   grade batch --cold --jobs 1   (the baseline: a fresh worker, child and trainer per grading)
+  cold         grade batch --cold --jobs J   (J fresh worker processes at once, each on its own cores)
+  warm-1       grade batch --warm --jobs 1   (one warm worker: the next grading's processes started ahead)
+  warm         grade batch --warm --jobs J   (J warm workers, each on its own cores)
+  ray          grade batch --engine ray      (with --ray: a local Ray cluster with J CPUs)
 
 Throughput is gradings per minute; the ratios against sequential come from the same run of this
-script. Usage:
+script, the modes alternating over --rounds. Usage:
 
-    python bench/batch_throughput.py [--learners 6] [--jobs 2] [--epochs 2] [--train 2048] [--out bench/results.md]
+    python bench/batch_throughput.py [--learners 6] [--jobs 2] [--epochs 2] [--train 2048] [--rounds 1] [--ray]
+                                     [--out bench/results.md]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +46,8 @@ tiers = [{{ min_accuracy = 0.5, points = 1 }}]
 """
 
 
-def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, str]) -> float:
-    out = folder / f"out-{mode}"
+def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, str], tag: int = 0) -> float:
+    out = folder / f"out-{mode}-{tag}"
     command = [
         sys.executable,
         "-m",
@@ -57,14 +61,17 @@ def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, 
         "--device",
         "cpu",
         "--db",
-        str(folder / f"{mode}.sqlite"),
+        str(folder / f"{mode}-{tag}.sqlite"),
         "--out",
         str(out),
     ]
-    if mode == "jobs":
-        command += ["--jobs", str(jobs)]
-    elif mode == "ray":
-        command += ["--engine", "ray", "--jobs", str(jobs)]
+    command += {
+        "sequential": ["--cold", "--jobs", "1"],
+        "cold": ["--cold", "--jobs", str(jobs)],
+        "warm-1": ["--warm", "--jobs", "1"],
+        "warm": ["--warm", "--jobs", str(jobs)],
+        "ray": ["--engine", "ray", "--jobs", str(jobs)],
+    }[mode]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     seconds = time.perf_counter() - started
@@ -80,6 +87,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train", type=int, default=2048)
     parser.add_argument("--validation", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=1, help="times each mode runs, alternating; the median counts")
+    parser.add_argument("--ray", action="store_true", help="also grade on a local Ray cluster")
     parser.add_argument("--out", type=Path, help="append a Markdown row of results to this file")
     args = parser.parse_args()
 
@@ -95,20 +104,30 @@ def main() -> None:
             (REPO / "challenges" / "fashion.toml").read_text()
             + BENCH_PROFILE.format(train=args.train, validation=args.validation, epochs=args.epochs)
         )
-        seconds = {}
-        for mode in ("sequential", "jobs", "ray"):
-            seconds[mode] = run_batch(mode, folder=folder, spec=spec, jobs=args.jobs, env=env)
-            print(f"{mode}: {seconds[mode]:.1f} s, {60 * args.learners / seconds[mode]:.2f} gradings/min")
+        modes = ["sequential", "cold", "warm-1", "warm"] + (["ray"] if args.ray else [])
+        runs: dict[str, list[float]] = {mode: [] for mode in modes}
+        for round_ in range(args.rounds):
+            for mode in modes:
+                runs[mode].append(run_batch(mode, folder=folder, spec=spec, jobs=args.jobs, env=env, tag=round_))
+                print(f"{mode}: {runs[mode][-1]:.1f} s, {60 * args.learners / runs[mode][-1]:.2f} gradings/min")
 
+    seconds = {mode: statistics.median(values) for mode, values in runs.items()}
     per_minute = {mode: 60 * args.learners / s for mode, s in seconds.items()}
+    ratio = {mode: per_minute[mode] / per_minute["sequential"] for mode in modes}
     where = machine("cpu", env)
-    jobs_ratio, ray_ratio = per_minute["jobs"] / per_minute["sequential"], per_minute["ray"] / per_minute["sequential"]
-    print(f"throughput against sequential: --jobs {args.jobs} x{jobs_ratio:.2f}, ray x{ray_ratio:.2f} ({where})")
+    print(
+        f"throughput against cold sequential ({where}): "
+        + ", ".join(f"{mode} x{ratio[mode]:.2f}" for mode in modes if mode != "sequential")
+    )
+    print("seconds per mode: " + "; ".join(f"{mode} {', '.join(f'{v:.1f}' for v in runs[mode])}" for mode in modes))
     append_row(
         args.out,
-        f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/"
-        f"{args.validation}, {args.epochs} epochs | {per_minute['sequential']:.2f} | {per_minute['jobs']:.2f} | "
-        f"{per_minute['ray']:.2f} | **x{jobs_ratio:.2f}** | **x{ray_ratio:.2f}** |\n",
+        f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/{args.validation}, "
+        f"{args.epochs} epochs, --jobs {args.jobs}, {args.rounds} round(s) | {per_minute['sequential']:.2f} | "
+        f"{per_minute['cold']:.2f} (x{ratio['cold']:.2f}) | {per_minute['warm-1']:.2f} (x{ratio['warm-1']:.2f}) | "
+        f"{per_minute['warm']:.2f} (**x{ratio['warm']:.2f}**) |"
+        + (f" {per_minute['ray']:.2f} (x{ratio['ray']:.2f}) |" if "ray" in ratio else " |")
+        + "\n",
     )
 
 

@@ -68,6 +68,10 @@ WARM_IDLE_S = float(os.environ.get("GRADER_WARM_IDLE_S", 15 * 60))
 # set serves a check that comes right after the last one (2.6 s against 4.3 s back to back, on
 # 2 cores, bench/results.md), so it is for machines with memory to spare.
 WARM_DEPTH = int(os.environ.get("GRADER_WARM_DEPTH", 1))
+# `grade batch` and `grade serve` on this machine: each share of the cores has a warm worker that
+# grades job after job with processes started ahead (grader/batch/warm.py); --cold: a fresh worker
+# process per grading.
+BATCH_WARM = True
 
 # On TensorFlow the trainer runs this many batches per call into the compiled train step: the
 # same weights, bitwise, with less Python overhead per batch

@@ -173,7 +173,15 @@ def children(pid: int) -> list[tuple[int, str]]:
 
 
 def grading_workers(server: Server) -> list[int]:
+    """The server's worker processes (a warm one is there before any grading)."""
     return [pid for pid, command in children(server.process.pid) if "grader.batch.worker" in command]
+
+
+def workers_while_grading(server: Server) -> list[int]:
+    """The worker processes, once a job is being graded (its lease taken); else none."""
+    with server.db() as db:
+        running = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'running'").fetchone()[0]
+    return grading_workers(server) if running else []
 
 
 def dump(server: Server) -> str:

@@ -34,6 +34,7 @@ from tests.serving import (
     submit,
     token_of,
     wait_for,
+    workers_while_grading,
     write_challenge,
 )
 from tests.test_hostile import HOSTILE, MARKER, PRELUDE
@@ -55,7 +56,7 @@ def test_a_server_killed_mid_grading_grades_once_after_a_restart(tmp_path, data_
     try:
         token = token_of(learner_links(server)["ada"])
         submission = submit(server, token, SUBMISSIONS / "fashion_ok.py")
-        workers = wait_for(lambda: grading_workers(server), limit_s=120, what="the grading to start")
+        workers = wait_for(lambda: workers_while_grading(server), limit_s=120, what="the grading to start")
         server.kill()
         # The grading dies with the server (its worker is bound to its parent's life).
         wait_for(
@@ -90,7 +91,9 @@ def test_a_worker_killed_twice_is_could_not_grade_and_costs_no_quota(tmp_path, d
         killed = []
         for _ in range(2):
             pid = wait_for(
-                lambda: [p for p in grading_workers(server) if p not in killed], limit_s=120, what="a grading worker"
+                lambda: [p for p in workers_while_grading(server) if p not in killed],
+                limit_s=120,
+                what="a grading worker",
             )[0]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)

@@ -3,7 +3,9 @@
 Both engines take the planned jobs and yield an Outcome for each as it finishes, in any order.
 Neither writes anything of the batch's own: the driver records what they yield.
 
-    LocalEngine(jobs=N)   N gradings at once, each pinned to its own share of the cores
+    LocalEngine(jobs=N)   N gradings at once, each pinned to its own share of the cores, each
+                          share served by a warm worker (grader/batch/warm.py; warm=False: a
+                          fresh worker process per grading, as before)
     RayEngine(address)    one Ray task per grading, with the resources its profile asks for;
                           a local cluster by default, or an existing one at `address`
 
@@ -17,12 +19,15 @@ from __future__ import annotations
 import os
 import queue
 from collections.abc import Generator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from grader import config
 from grader.batch.jobs import InfrastructureFault, Job, Outcome, allow_new_work, run_job, run_job_in_process, stop_all
+from grader.batch.warm import Slot, WarmWorker
 from grader.core import launch
 
 ENGINES = ("local", "ray")
@@ -40,41 +45,75 @@ def core_slots(jobs: int, cores: list[int]) -> list[tuple[int, ...]]:
     return [(cores[i % len(cores)],) for i in range(jobs)]
 
 
+def placed(job: Job, cores: tuple[int, ...]) -> Job:
+    """The job pinned to `cores`, its threads bounded to match, so that gradings side by side do
+    not oversubscribe the machine."""
+    return replace(job, cores=cores, cpu_threads=len(cores))
+
+
 class LocalEngine:
-    """`--jobs N` gradings at once on this machine, each in a worker process of its own."""
+    """`--jobs N` gradings at once on this machine, each in its own share of the cores.
+
+    Warm (the default, config.BATCH_WARM): each share has a warm worker that grades its jobs one
+    after another, with the next grading's processes started ahead. Cold: a fresh worker process
+    per grading."""
 
     name = "local"
 
-    def __init__(self, jobs: int = 1):
+    def __init__(self, jobs: int = 1, *, warm: bool = config.BATCH_WARM):
         if jobs < 1:
             raise ValueError("--jobs must be at least 1")
-        self.jobs = jobs
+        self.jobs, self.warm = jobs, warm
 
     def run(self, jobs: list[Job]) -> Generator[Outcome, None, None]:
         allow_new_work()
-        slots: queue.Queue[tuple[int, ...]] = queue.Queue()
-        for cores in core_slots(self.jobs, available_cores()):
-            slots.put(cores)
+        if not jobs:
+            return
+        shares = core_slots(self.jobs, available_cores())[: len(jobs)]
+        waiting: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        for job in jobs:
+            waiting.put(job)
+        finished: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()  # None: a share is done
 
-        def in_a_slot(job: Job) -> Outcome:
-            cores = slots.get()
+        def serve_a_share(cores: tuple[int, ...]) -> None:
+            """One thread per share of the cores: jobs one after another, in the share's own warm
+            worker (or a cold worker each), until none is left."""
+            worker: WarmWorker | None = None
             try:
-                return run_job(replace(job, cores=cores, cpu_threads=len(cores)))
+                while True:
+                    try:
+                        job = placed(waiting.get_nowait(), cores)
+                    except queue.Empty:
+                        return
+                    if not self.warm:
+                        finished.put(run_job(job))
+                        continue
+                    if worker is None or not worker.slot.fits(job):  # another device: a worker of its own
+                        if worker is not None:
+                            worker.close()
+                        worker = WarmWorker(Slot.of(job))
+                    more = not waiting.empty()  # else nothing is started ahead for a job that never comes
+                    finished.put(run_job(job, partial(worker.run, more=more)))
             finally:
-                slots.put(cores)
+                if worker is not None:
+                    worker.close()
+                finished.put(None)
 
-        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="grade-batch")
-        pending = {pool.submit(in_a_slot, job) for job in jobs}
+        pool = ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="grade-batch")
+        threads = [pool.submit(serve_a_share, cores) for cores in shares]
+        running = len(threads)
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
+            while running:
+                outcome = finished.get()
+                if outcome is None:
+                    running -= 1
+                else:
+                    yield outcome
+            for thread in threads:
+                thread.result()  # a bug of ours in a share's thread: raised here, not lost
         finally:
-            if pending:  # interrupted (Ctrl-C, or the caller stopped reading): stop the gradings in flight
+            if running:  # interrupted (Ctrl-C, or the caller stopped reading): stop the gradings in flight
                 stop_all()
-                for future in pending:
-                    future.cancel()
             pool.shutdown(wait=True)
 
 
@@ -180,11 +219,14 @@ def _first_line(err: BaseException) -> str:
     return (text[0] if text else type(err).__name__)[:500]
 
 
-def make_engine(name: str, *, jobs: int, address: str | None) -> LocalEngine | RayEngine:
+def make_engine(
+    name: str, *, jobs: int, address: str | None, warm: bool = config.BATCH_WARM
+) -> LocalEngine | RayEngine:
+    """`warm` is the local engine's (Ray's tasks each start a fresh worker process)."""
     if name == "local":
         if address:
             raise ValueError("--address is for --engine ray")
-        return LocalEngine(jobs)
+        return LocalEngine(jobs, warm=warm)
     if name == "ray":
         return RayEngine(address, num_cpus=None if address else (jobs if jobs > 1 else None))
     raise ValueError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")

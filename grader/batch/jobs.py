@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,9 @@ class Outcome:
     problem: str | None = None  # why no result came back (the process died twice; the file cannot be graded)
     attempts: int = 1
     interrupted: bool = False  # the batch was stopped while this one ran: graded again next time
+    # A warm worker's count of the processes its gradings used so far (grader/batch/warm.py):
+    # started ahead and handed over, forked by the trainer zygote, or started on the spot.
+    processes: dict[str, Any] | None = None
 
 
 def file_sha256(path: Path) -> str | None:
@@ -148,8 +152,7 @@ def run_job_in_process(job: Job) -> Outcome:
                 start_new_session=True,
                 preexec_fn=die_with_parent,
             )
-            with _running_lock:
-                _running.add(process)
+            track(process)
             try:
                 returncode = process.wait(timeout=job.watchdog_s)
                 timed_out = False
@@ -158,8 +161,7 @@ def run_job_in_process(job: Job) -> Outcome:
                 returncode = None
             finally:
                 _stop(process)
-                with _running_lock:
-                    _running.discard(process)
+                untrack(process)
         if outcome_file.is_file():
             document = json.loads(outcome_file.read_text())
             return Outcome(job, result=document["result"], private=document["private"])
@@ -187,6 +189,17 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def track(process: subprocess.Popen) -> None:
+    """A worker process of this driver (cold or warm), for stop_all()."""
+    with _running_lock:
+        _running.add(process)
+
+
+def untrack(process: subprocess.Popen) -> None:
+    with _running_lock:
+        _running.discard(process)
+
+
 def allow_new_work() -> None:
     """A new batch in this process: forget an earlier stop_all()."""
     _stopping.clear()
@@ -201,20 +214,21 @@ def stop_all() -> None:
         _kill_session(process)
 
 
-def run_job(job: Job) -> Outcome:
-    """The driver's side on one machine: run the job, and once more if its process died."""
+def run_job(job: Job, grade: Callable[[Job], Outcome] = run_job_in_process) -> Outcome:
+    """The driver's side on one machine: run the job (in a fresh worker process, or with `grade`:
+    a warm worker's run), and once more if its process died."""
     stopped = Outcome(job, problem="the batch was interrupted before this grading finished", interrupted=True)
     if _stopping.is_set():
         return stopped
     try:
-        return run_job_in_process(job)
+        return grade(job)
     except OSError as err:  # no temporary folder, no process: this machine cannot run gradings now
         return Outcome(job, problem=f"the grading could not be started here: {err}")
     except InfrastructureFault as first:
         if _stopping.is_set():
             return stopped
         try:
-            outcome = run_job_in_process(job)
+            outcome = grade(job)
         except (InfrastructureFault, OSError) as second:
             return Outcome(job, problem=f"{second} (also the first time: {first})"[:2000], attempts=2)
         outcome.attempts = 2

@@ -237,6 +237,7 @@ def grade_batch(
     engine: str | LocalEngine | RayEngine = "local",
     jobs: int = 1,
     address: str | None = None,
+    warm: bool = config.BATCH_WARM,
     isolation: str | None = None,
     key: bytes | None = None,
     signed_dir: Path | None = None,
@@ -265,7 +266,7 @@ def grade_batch(
             iso.require_isolated(iso.choose(isolation), "grade batch (it records every grading)")
         except iso.IsolationError as err:
             raise BatchError(str(err)) from None
-    runner = make_engine(engine, jobs=jobs, address=address) if isinstance(engine, str) else engine
+    runner = make_engine(engine, jobs=jobs, address=address, warm=warm) if isinstance(engine, str) else engine
     try:
         found = discover(Path(source), challenge=challenge, challenges=challenge_names())
     except BatchInputError as err:

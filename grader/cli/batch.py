@@ -60,6 +60,13 @@ from grader.cli.leaderboard import _db_option, _key_file_option
 )
 @click.option("--address", help="An existing Ray cluster (ray://host:10001 or auto); implies --engine ray.")
 @click.option(
+    "--warm/--cold",
+    default=config.BATCH_WARM,
+    show_default=True,
+    help="Local engine: each share of the cores keeps a worker that grades one job after another, "
+    "with the next grading's sandbox and trainer started ahead (--cold: fresh processes for each).",
+)
+@click.option(
     "--isolation",
     type=click.Choice(["auto", "namespaces", "uid"]),
     default=None,
@@ -90,6 +97,7 @@ def batch(
     engine,
     jobs,
     address,
+    warm,
     isolation,
     sign,
     key_file,
@@ -134,6 +142,7 @@ def batch(
                 engine="ray" if address else engine,
                 jobs=jobs,
                 address=address,
+                warm=warm,
                 isolation=isolation,
                 key=key,
                 signed_dir=signed_dir if sign else None,

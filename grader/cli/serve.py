@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from grader import config
+
 SERVE_EXTRA = 'the live service needs its extra: pip install "cnn-grader[serve]"'
 
 
@@ -63,6 +65,12 @@ STATE = click.option(
 )
 @click.option("--address", help="The Ray cluster's address (--engine ray); default: a local cluster.")
 @click.option(
+    "--warm/--cold",
+    default=config.BATCH_WARM,
+    show_default=True,
+    help="Local engine: each worker keeps the next grading's sandbox and trainer ready (--cold: fresh processes).",
+)
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="GRADER_DATA_DIR",
@@ -81,7 +89,7 @@ STATE = click.option(
 )
 @click.option("--lease", "lease_s", default=60.0, show_default=True, help="Seconds a grading's lease lasts unrenewed.")
 def serve(
-    host_file, state, demo, bind, port, workers, engine, address, data_dir, isolation, public_url, lease_s
+    host_file, state, demo, bind, port, workers, engine, address, warm, data_dir, isolation, public_url, lease_s
 ) -> None:
     """Run the live challenge of HOST_FILE: uploads, a queue, live boards, the reveal at the deadline."""
     from grader.describe.sandbox import isolation as iso
@@ -99,7 +107,7 @@ def serve(
         raise click.ClickException(str(err)) from None
     service = _open(
         host_file, state, data_dir=data_dir, engine=engine, address=address, workers=workers,
-        lease_s=lease_s, isolation=isolation,
+        lease_s=lease_s, isolation=isolation, warm=warm,
     )  # fmt: skip
     try:
         import uvicorn

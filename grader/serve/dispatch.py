@@ -4,8 +4,10 @@ record what came back.
     claim (a lease) ─> write the file by id ─> engine.run([job]) ─> complete (fenced by the lease)
          └─ a heartbeat renews the lease and reads the worker's progress while it grades
 
-- Each grading is the batch worker's (grader/batch/worker.py): `grade submit --learner` in a
-  process of its own, sandboxed, with the isolation leaderboard mode requires; on Ray, a task.
+- Each grading is the batch worker's (grader/batch/worker.py): `grade submit --learner`,
+  sandboxed, with the isolation leaderboard mode requires. On this machine each worker thread
+  has a warm worker (grader/batch/warm.py), started with the service, that keeps the next
+  grading's sandbox and trainer ready (--cold: a fresh worker process per grading); on Ray, a task.
 - A worker process that dies is run once more by the engine; dying twice gives "could not grade
   (infrastructure)", which costs the learner nothing. A server that dies leaves its leases to
   run out: the next start gives its jobs back to the queue at once (they were this machine's).
@@ -105,6 +107,7 @@ class GradingSettings:
     device: str = config.DEFAULT_DEVICE
     seed: int = config.DEFAULT_SEED
     poll_s: float = 1.0  # how often an idle worker looks at the queue when nobody wakes it
+    warm: bool = config.BATCH_WARM  # the local engine: warm workers (grader/batch/warm.py)
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Dispatcher:
         self._engine: Any = None
         # The local engine: each worker thread's own share of this machine's cores (Ray places its tasks).
         self._cores: list[tuple[int, ...]] = []
+        self._warm: dict[str, Any] = {}  # worker thread name -> its warm worker (local engine, warm)
         if self.settings.engine == "local":
             from grader.batch.engines import available_cores, core_slots
 
@@ -184,16 +188,46 @@ class Dispatcher:
                 self._wake.set()
 
     def _work(self, worker: str) -> None:
-        while not self._stop.is_set():
-            claim = self.store.claim(worker, self.clock(), self.settings.lease_s)
-            if claim is None:
-                self._wake.wait(self.settings.poll_s)
-                self._wake.clear()
-                continue
+        if self._cores and self.settings.warm:
+            # Started by this thread, which lives as long as the service: the warm worker dies with it.
             try:
-                self.grade(claim, worker)
-            except Exception:  # the service's own fault: the lease runs out and the job is tried again
-                log.exception("submission %s: the dispatcher failed", claim.submission_id)
+                self._warm[worker] = self.warm_worker(worker)
+                self._warm[worker].start()
+            except Exception:  # this thread grades cold instead
+                log.exception("%s: the warm worker could not start; grading with fresh processes", worker)
+                self._warm.pop(worker, None)
+        try:
+            while not self._stop.is_set():
+                claim = self.store.claim(worker, self.clock(), self.settings.lease_s)
+                if claim is None:
+                    self._wake.wait(self.settings.poll_s)
+                    self._wake.clear()
+                    continue
+                try:
+                    self.grade(claim, worker)
+                except Exception:  # the service's own fault: the lease runs out and the job is tried again
+                    log.exception("submission %s: the dispatcher failed", claim.submission_id)
+        finally:
+            if worker in self._warm:
+                self._warm.pop(worker).close()
+
+    def warm_worker(self, worker: str) -> Any:
+        """The warm worker of a worker thread: its share of the cores, primed for the host's first challenge."""
+        from grader.batch.warm import Slot, WarmWorker
+
+        cores = self._cores[int(worker.rsplit("-", 1)[1]) % len(self._cores)]
+        first = self.store.host.challenges[0]
+        spec = self.store.host.spec_path(first.name)
+        return WarmWorker(
+            Slot(
+                self.settings.device,
+                cores,
+                len(cores),
+                prime_spec=str(spec) if spec else first.name,
+                prime_profile=first.profile,
+                isolation=self.settings.isolation,
+            )
+        )
 
     # ------------------------------------------------------------------ one grading
 
@@ -233,7 +267,11 @@ class Dispatcher:
             return next(iter(self._engine.run([job])))
         from grader.batch.jobs import run_job
 
-        return run_job(self.place(job, worker))
+        placed = self.place(job, worker)
+        warm = self._warm.get(worker)
+        if warm is not None and warm.slot.fits(placed):
+            return run_job(placed, warm.run)
+        return run_job(placed)
 
     def place(self, job: Any, worker: str) -> Any:
         """The job pinned to the cores of the worker thread named `worker` (...-N)."""

@@ -387,6 +387,12 @@ def main() -> int:
         from grader.train.rehearsal import warm_up
 
         warm_up(Path.cwd())
+    return serve_one_job()
+
+
+def serve_one_job() -> int:
+    """Read the job request on stdin and run it (a trainer started for it, or forked by a zygote,
+    grader/train/zygote.py)."""
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # nothing to build: the parent closed stdin

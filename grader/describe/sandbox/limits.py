@@ -64,6 +64,7 @@ DEFAULT_LIMITS = Limits()
 # --------------------------------------------------------------------------- parent death
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def _load_libc() -> Any:
@@ -90,3 +91,12 @@ def die_with_parent() -> None:
         import signal
 
         _libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def become_subreaper(on: bool = True) -> bool:
+    """Make this process the one that adopts its orphaned descendants (Linux 3.4+): a trainer forked
+    by a zygote (grader/train/zygote.py) becomes this process's child, which it waits for and
+    kills like any other. False where that is not possible. (`on=False` undoes it: tests.)"""
+    if not _libc:
+        return False
+    return _libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
