@@ -152,7 +152,7 @@ class TrainerZygote:
             raise ZygoteGone(reason)
         process = ForkedProcess(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
         output = BoundedOutput(process.stdout, config.OUTPUT_HEAD_BYTES, config.OUTPUT_TAIL_BYTES)
-        return TrainerProcess(process, output, folder, cgroup)  # type: ignore[arg-type]
+        return TrainerProcess(process, output, folder, cgroup)
 
     def close(self) -> None:
         self.channel.close()  # it exits when the channel closes
