@@ -31,6 +31,7 @@ from grader.batch.warm import Slot, WarmWorker
 from grader.core import launch
 
 ENGINES = ("local", "ray")
+GPU_MEMORY_USED = 0.9  # of one GPU, shared by the gradings side by side (the rest: the runtimes' own)
 
 
 def available_cores() -> list[int]:
@@ -45,10 +46,12 @@ def core_slots(jobs: int, cores: list[int]) -> list[tuple[int, ...]]:
     return [(cores[i % len(cores)],) for i in range(jobs)]
 
 
-def placed(job: Job, cores: tuple[int, ...]) -> Job:
+def placed(job: Job, cores: tuple[int, ...], shares: int = 1) -> Job:
     """The job pinned to `cores`, its threads bounded to match, so that gradings side by side do
-    not oversubscribe the machine."""
-    return replace(job, cores=cores, cpu_threads=len(cores))
+    not oversubscribe the machine; and, of `shares` gradings side by side on a GPU, each bounded
+    to its share of the GPU's memory (JAX would otherwise take 75% of it at its first step)."""
+    gpu_share = None if job.device == "cpu" or shares < 2 else round(GPU_MEMORY_USED / shares, 3)
+    return replace(job, cores=cores, cpu_threads=len(cores), gpu_memory_fraction=gpu_share)
 
 
 class LocalEngine:
@@ -82,7 +85,7 @@ class LocalEngine:
             try:
                 while True:
                     try:
-                        job = placed(waiting.get_nowait(), cores)
+                        job = placed(waiting.get_nowait(), cores, len(shares))
                     except queue.Empty:
                         return
                     if not self.warm:

@@ -199,6 +199,12 @@ def device_env(device: str) -> dict[str, str]:
     return env
 
 
+def trains_on_cpu(device: str) -> bool:
+    """Whether a trainer for `device` trains on the CPU: asked to, or "auto" on a machine without
+    an NVIDIA GPU (a look at its device node: nothing is imported)."""
+    return device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
+
+
 # A batch sets these for each grading it runs (grader/batch/): how many CPU threads it may use,
 # and which share of a GPU's memory, so that gradings sharing a machine or a GPU do not starve
 # each other. Not GRADER_* names: the trainer's environment drops those, and it needs them.

@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -212,22 +212,26 @@ class Dispatcher:
                 self._warm.pop(worker).close()
 
     def warm_worker(self, worker: str) -> Any:
-        """The warm worker of a worker thread: its share of the cores, primed for the host's first challenge."""
+        """The warm worker of a worker thread: placed as its jobs will be, primed for the host's first challenge."""
+        from grader.batch.jobs import Job
         from grader.batch.warm import Slot, WarmWorker
 
-        cores = self._cores[int(worker.rsplit("-", 1)[1]) % len(self._cores)]
         first = self.store.host.challenges[0]
         spec = self.store.host.spec_path(first.name)
-        return WarmWorker(
-            Slot(
-                self.settings.device,
-                cores,
-                len(cores),
-                prime_spec=str(spec) if spec else first.name,
-                prime_profile=first.profile,
-                isolation=self.settings.isolation,
-            )
+        like_its_jobs = Job(
+            index=-1,
+            learner="",
+            path="",
+            challenge=first.name,
+            key="",
+            run_dir="",
+            profile=first.profile,
+            seed=self.settings.seed,
+            device=self.settings.device,
+            spec_path=str(spec) if spec else None,
+            isolation=self.settings.isolation,
         )
+        return WarmWorker(Slot.of(self.place(like_its_jobs, worker)))
 
     # ------------------------------------------------------------------ one grading
 
@@ -274,9 +278,11 @@ class Dispatcher:
         return run_job(placed)
 
     def place(self, job: Any, worker: str) -> Any:
-        """The job pinned to the cores of the worker thread named `worker` (...-N)."""
+        """The job pinned to the cores of the worker thread named `worker` (...-N), with its share of a GPU."""
+        from grader.batch.engines import placed
+
         cores = self._cores[int(worker.rsplit("-", 1)[1]) % len(self._cores)]
-        return replace(job, cores=cores, cpu_threads=len(cores))
+        return placed(job, cores, len(self._cores))
 
     def batch_job(self, claim: Claim, folder: Path) -> Any:
         """The batch engines' Job for a claim: the file written by id, the key, the profile's resources."""

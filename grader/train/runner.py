@@ -66,7 +66,7 @@ class TrainerProcess:
     def start(cls, device: str, keras_backend: str | None = None, *, warm_up: bool = False) -> TrainerProcess:
         """Start the trainer (it imports Keras at once); `keras_backend` overrides the chosen one.
         `warm_up`: it is started ahead of its job, and rehearses a small model of its own meanwhile."""
-        on_cpu = device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl"))
+        on_cpu = backend.trains_on_cpu(device)
         limit = config.TRAINER_MEMORY_MB * 1024 * 1024 if on_cpu else None
 
         # The trainer's memory and processes together, where the host offers cgroups: the

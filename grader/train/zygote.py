@@ -121,7 +121,9 @@ class TrainerZygote:
 
         if not self.alive():
             raise ZygoteGone("the trainer zygote has exited")
-        on_cpu = self.device == "cpu"
+        from grader.keras_support import backend
+
+        on_cpu = backend.trains_on_cpu(self.device)
         cgroup = SandboxCgroup({"memory": config.TRAINER_MEMORY_MB * MB, "pids": config.TRAINER_PROCESSES})
         folder = launch.private_folder("grader-trainer-")
         stdin_read, stdin_write = os.pipe()

@@ -30,6 +30,7 @@ from grader import config
 from grader.describe.sandbox.isolation import Isolation
 from grader.describe.sandbox.limits import Limits
 from grader.describe.sandbox.runner import StartedChild
+from grader.keras_support import backend
 from grader.pipeline.processes import Processes
 from grader.train.runner import TrainerProcess
 from grader.train.zygote import TrainerZygote, ZygoteGone
@@ -148,7 +149,7 @@ class WarmProcesses(Processes):
             while len(waiting) < self.depth:
                 waiting.append(super().child(**settings))
         for key in self.wanted_trainers:
-            if self.zygotes_wanted and key[0] == "cpu":  # forked when asked for: a zygote is all it takes
+            if self.zygotes_wanted and backend.trains_on_cpu(key[0]):  # forked when asked for: a zygote is all it takes
                 if key not in self.zygotes or not self.zygotes[key].alive():
                     if key in self.zygotes:
                         self.zygotes.pop(key).close()
