@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,7 +47,11 @@ tiers = [{{ min_accuracy = 0.5, points = 1 }}]
 """
 
 
-def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, str], tag: int = 0) -> float:
+def run_batch(
+    mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, str], tag: int = 0
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one batch: the CPU time of every process it waited for,
+    the driver, its workers and theirs (children's rusage counts their own waited children)."""
     out = folder / f"out-{mode}-{tag}"
     command = [
         sys.executable,
@@ -72,12 +77,14 @@ def run_batch(mode: str, *, folder: Path, spec: Path, jobs: int, env: dict[str, 
         "warm": ["--warm", "--jobs", str(jobs)],
         "ray": ["--engine", "ray", "--jobs", str(jobs)],
     }[mode]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"{mode} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -106,10 +113,17 @@ def main() -> None:
         )
         modes = ["sequential", "cold", "warm-1", "warm"] + (["ray"] if args.ray else [])
         runs: dict[str, list[float]] = {mode: [] for mode in modes}
+        cpu: dict[str, list[float]] = {mode: [] for mode in modes}
         for round_ in range(args.rounds):
             for mode in modes:
-                runs[mode].append(run_batch(mode, folder=folder, spec=spec, jobs=args.jobs, env=env, tag=round_))
-                print(f"{mode}: {runs[mode][-1]:.1f} s, {60 * args.learners / runs[mode][-1]:.2f} gradings/min")
+                wall, cpu_s = run_batch(mode, folder=folder, spec=spec, jobs=args.jobs, env=env, tag=round_)
+                runs[mode].append(wall)
+                cpu[mode].append(cpu_s / args.learners)
+                print(
+                    f"{mode}: {wall:.1f} s, {60 * args.learners / wall:.2f} gradings/min, "
+                    f"{cpu[mode][-1]:.1f} CPU s per grading",
+                    flush=True,
+                )
 
     seconds = {mode: statistics.median(values) for mode, values in runs.items()}
     per_minute = {mode: 60 * args.learners / s for mode, s in seconds.items()}
@@ -120,6 +134,13 @@ def main() -> None:
         + ", ".join(f"{mode} x{ratio[mode]:.2f}" for mode in modes if mode != "sequential")
     )
     print("seconds per mode: " + "; ".join(f"{mode} {', '.join(f'{v:.1f}' for v in runs[mode])}" for mode in modes))
+    # The floor: however the gradings are arranged, the machine's cores must run their CPU time.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    floor = {mode: statistics.median(cpu[mode]) / cores for mode in modes}
+    print(
+        "CPU s per grading (median) and the floor it sets on these cores, in s per grading: "
+        + "; ".join(f"{mode} {statistics.median(cpu[mode]):.1f} -> {floor[mode]:.1f}" for mode in modes)
+    )
     append_row(
         args.out,
         f"| {time.strftime('%Y-%m-%d')} | {where} | {args.learners} gradings, {args.train}/{args.validation}, "
