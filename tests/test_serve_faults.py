@@ -54,9 +54,12 @@ def test_a_server_killed_mid_grading_grades_once_after_a_restart(tmp_path, data_
     host_file = write_challenge(tmp_path / "host")
     server = start_server(host_file, data_dir)
     try:
+        # The warm worker starts with the service, before any upload (so the first one does not wait for it).
+        warm = wait_for(lambda: grading_workers(server), limit_s=60, what="the warm worker")
         token = token_of(learner_links(server)["ada"])
         submission = submit(server, token, SUBMISSIONS / "fashion_ok.py")
         workers = wait_for(lambda: workers_while_grading(server), limit_s=120, what="the grading to start")
+        assert workers == warm  # the same process grades it
         server.kill()
         # The grading dies with the server (its worker is bound to its parent's life).
         wait_for(

@@ -17,9 +17,10 @@ The fork is doubled so that the trainer becomes a child of the grading's process
 child subreaper, grader/describe/sandbox/limits.py): the grading waits for it, reads its exit
 status and kills it as it does a trainer it started itself.
 
-Only on CPU: a GPU runtime may not survive a fork once initialised, and the zygote's import
-is proven not to initialise one only on CPU (tests/test_warm_workers.py); on a GPU each
-trainer starts afresh, ahead of its grading.
+Only where the trainer trains on the CPU (backend.trains_on_cpu): a GPU runtime may not survive
+a fork, and whether an import initialises one differs between backends; on a GPU each trainer is
+started afresh, ahead of its grading (grader/warm/pool.py). A forked trainer gives the same
+result as a started one, to the last digit (tests/test_warm_workers.py).
 """
 
 from __future__ import annotations
