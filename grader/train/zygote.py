@@ -137,7 +137,7 @@ class TrainerZygote:
         }
         try:
             socket.send_fds(self.channel, [json.dumps(request).encode()], [stdin_read, stdout_write])
-            self.channel.settimeout(30)
+            self.channel.settimeout(120)  # the zygote may still be importing Keras on a busy machine
             reply = self.channel.recv(REQUEST_BYTES)
             pid = int(json.loads(reply)["pid"]) if reply else 0
         except (OSError, ValueError, KeyError, TypeError) as err:
