@@ -14,6 +14,14 @@
 #
 # On a machine without a GPU it runs the same steps on the CPU; `--tiny` makes every grading
 # small, which is how CI runs it (tests/test_gpu_script.py).
+#
+# On a borrowed GPU machine (the device tool: one call, the checkout travels, 64 MiB at most):
+#   here:   bench/gpu/wheels.sh                               (about 5 MB of wheels, git-ignored)
+#           mkdir -p shared/datasets && cp -r ../shared/datasets/{fashion_mnist,mnist} shared/datasets/
+#           (42 MB, git-ignored; cats_vs_dogs, 72 MB, is over what one call carries)
+#   there:  chmod -R go-rwx solutions && bash bench/gpu/run.sh --challenges fashion cnn --out "$OUT"
+#           (no bubblewrap there: as root the batch's sandbox is the uid fallback, which refuses
+#           while the reference solutions are readable by other users)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
