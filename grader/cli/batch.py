@@ -9,6 +9,7 @@ import click
 
 from grader import config
 from grader.cli.leaderboard import _db_option, _key_file_option
+from grader.cli.options import isolated_only, warm_or_cold
 
 
 @click.command()
@@ -59,20 +60,13 @@ from grader.cli.leaderboard import _db_option, _key_file_option
     "and no --address: the local cluster's CPUs).",
 )
 @click.option("--address", help="An existing Ray cluster (ray://host:10001 or auto); implies --engine ray.")
-@click.option(
-    "--warm/--cold",
-    default=config.BATCH_WARM,
-    show_default=True,
-    help="Local engine: each share of the cores keeps a worker that grades one job after another, "
-    "with the next grading's sandbox and trainer started ahead (--cold: fresh processes for each).",
+@warm_or_cold(
+    "Local engine: each share of the cores keeps a worker that grades one job after another, "
+    "with the next grading's sandbox and trainer started ahead (--cold: fresh processes for each)."
 )
-@click.option(
-    "--isolation",
-    type=click.Choice(["auto", "namespaces", "uid"]),
-    default=None,
-    envvar="GRADER_ISOLATION",
-    help="How to isolate each submission's code (`grade docs security`). A batch "
-    "records gradings, so it never runs a submission unisolated.",
+@isolated_only(
+    "How to isolate each submission's code (`grade docs security`). A batch "
+    "records gradings, so it never runs a submission unisolated."
 )
 @click.option("--sign", is_flag=True, help="Also write a record signed with the host's secret key per grading.")
 @_key_file_option

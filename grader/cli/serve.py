@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader import config
+from grader.cli.options import isolated_only, warm_or_cold
 
 SERVE_EXTRA = 'the live service needs its extra: pip install "cnn-grader[serve]"'
 
@@ -64,25 +64,14 @@ STATE = click.option(
     help="Where gradings run: sandboxed processes on this machine, or tasks on a Ray cluster.",
 )
 @click.option("--address", help="The Ray cluster's address (--engine ray); default: a local cluster.")
-@click.option(
-    "--warm/--cold",
-    default=config.BATCH_WARM,
-    show_default=True,
-    help="Local engine: each worker keeps the next grading's sandbox and trainer ready (--cold: fresh processes).",
-)
+@warm_or_cold("Local engine: each worker keeps the next grading's sandbox and trainer ready (--cold: fresh processes).")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="GRADER_DATA_DIR",
     help="Folder with the raw datasets (default: the cache, then download).",
 )
-@click.option(
-    "--isolation",
-    type=click.Choice(["auto", "namespaces", "uid"]),
-    default=None,
-    envvar="GRADER_ISOLATION",
-    help="How to isolate submissions; the service refuses to grade without isolation.",
-)
+@isolated_only("How to isolate submissions; the service refuses to grade without isolation.")
 @click.option(
     "--public-url",
     help="The address learners use, when a TLS proxy is in front (https://...): cookies are then marked Secure.",
