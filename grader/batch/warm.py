@@ -149,8 +149,11 @@ class WarmWorker:
             return Outcome(
                 job, result=document["result"], private=document["private"], processes=document.get("processes")
             )
+        try:  # it closed its end: its exit status follows at once (or it only stopped answering)
+            returncode: int | None = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            returncode = None
         tail = self._log_tail()
-        returncode = self.process.poll()
         self._end()
         how = "stopped answering" if returncode is None else _how(returncode)
         raise InfrastructureFault(f"the warm grading process {how} without a result" + (f": {tail}" if tail else ""))

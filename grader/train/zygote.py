@@ -170,8 +170,11 @@ class TrainerZygote:
 # --------------------------------------------------------------------------- the zygote process
 
 
-def become_trainer(request: dict[str, Any], stdin_fd: int, stdout_fd: int, channel: socket.socket, parent: int) -> None:
-    """In the forked process: become a trainer as TrainerProcess.start makes one, run one job, exit."""
+def become_trainer(
+    request: dict[str, Any], stdin_fd: int, stdout_fd: int, ready_fd: int, channel: socket.socket, parent: int
+) -> None:
+    """In the forked process: become a trainer as TrainerProcess.start makes one, say so on
+    `ready_fd` (its pid: the grading gets its handle only now), run one job, exit."""
     code = 1
     try:
         channel.close()
@@ -193,6 +196,8 @@ def become_trainer(request: dict[str, Any], stdin_fd: int, stdout_fd: int, chann
         if os.getppid() != request["owner"]:  # the grading died meanwhile: nobody waits for this trainer
             os._exit(1)
         os.chdir(request["folder"])
+        os.write(ready_fd, str(os.getpid()).encode())
+        os.close(ready_fd)
         from grader.train.trainer import serve_one_job
 
         code = serve_one_job()
@@ -228,18 +233,15 @@ def main(argv: list[str]) -> int:
         intermediate = os.fork()
         if intermediate == 0:
             os.close(pid_read)
-            trainer = os.fork()
-            if trainer == 0:
-                os.close(pid_write)
-                become_trainer(request, stdin_fd, stdout_fd, channel, os.getppid())
-            os.write(pid_write, str(trainer).encode())
-            os._exit(0)
+            if os.fork() == 0:
+                become_trainer(request, stdin_fd, stdout_fd, pid_write, channel, os.getppid())
+            os._exit(0)  # so that the trainer is reparented to the grading's process
         os.close(pid_write)
         for fd in fds:
             os.close(fd)
-        with os.fdopen(pid_read, "rb") as reader:
+        os.waitpid(intermediate, 0)
+        with os.fdopen(pid_read, "rb") as reader:  # the trainer's pid once it is set up; nothing if it died
             forked = reader.read().decode() or "0"
-        os.waitpid(intermediate, 0)  # after this, the trainer is the grading's child
         channel.send(json.dumps({"pid": int(forked)}).encode())
 
 
