@@ -70,6 +70,19 @@ def tiny_model_description():
     return ModelDescription(keras.saving.serialize_keras_object(model), model.get_compile_config())
 
 
+def write_tiny_build_job(folder) -> None:
+    """Write into a train.step.JobFolder a job that only builds tiny_model_description's model."""
+    folder.write(
+        description=tiny_model_description(),
+        mode="build",
+        seed=1,
+        epochs=1,
+        batch_size=16,
+        stop_metric="accuracy",
+        stop_at=None,
+    )
+
+
 def send_job(process, line: str) -> int:
     """Hand a started TrainerProcess one request line directly, and wait for it to exit."""
     process.process.stdin.write(line.encode())

@@ -11,7 +11,7 @@ from grader.submission.files import NotGraded
 from grader.train import trainer
 from grader.train.runner import TrainerOutcome, TrainerProcess
 from grader.train.step import JobFolder, collect
-from tests.grading import send_job, tiny_model_description
+from tests.grading import send_job, write_tiny_build_job
 
 
 def test_a_trainer_that_cannot_read_its_job_request_says_so_and_is_not_a_graded_failure():
@@ -35,15 +35,7 @@ def test_an_unexpected_error_in_the_trainer_is_the_graders_fault():
     folder = JobFolder()
     process = TrainerProcess.start("cpu")
     try:
-        folder.write(
-            description=tiny_model_description(),
-            mode="build",
-            seed=1,
-            epochs=1,
-            batch_size=16,
-            stop_metric="accuracy",
-            stop_at=None,
-        )
+        write_tiny_build_job(folder)
         job = json.loads((folder.path / trainer.JOB_FILE).read_text())
         del job["precision"]
         (folder.path / trainer.JOB_FILE).write_text(json.dumps(job))

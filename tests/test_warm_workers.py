@@ -30,7 +30,7 @@ from grader.train.step import JobFolder
 from grader.train.zygote import TrainerZygote, ZygoteGone
 from grader.warm.pool import WarmProcesses
 from tests import procfs
-from tests.grading import SUBMISSIONS, tiny_model_description, tiny_spec
+from tests.grading import SUBMISSIONS, tiny_spec, write_tiny_build_job
 
 HOSTILE = Path(__file__).parent / "hostile"
 needs_sandbox = pytest.mark.skipif(not iso.choose().isolated, reason="batch gradings need a sandbox")
@@ -102,15 +102,7 @@ def test_the_zygote_forks_a_fresh_trainer_for_each_grading_as_a_child_of_the_gra
         # The first one builds a model and exits: one job, and its folder goes with it.
         folder = JobFolder()
         try:
-            folder.write(
-                description=tiny_model_description(),
-                mode="build",
-                seed=1,
-                epochs=1,
-                batch_size=16,
-                stop_metric="accuracy",
-                stop_at=None,
-            )
+            write_tiny_build_job(folder)
             outcome = first.run(folder.path, deadline_s=120)
         finally:
             folder.remove()

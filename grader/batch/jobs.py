@@ -160,19 +160,45 @@ def run_job_in_process(job: Job) -> Outcome:
                 timed_out = True
                 returncode = None
             finally:
-                _stop(process)
+                stop_session(process)
                 untrack(process)
-        if outcome_file.is_file():
-            document = json.loads(outcome_file.read_text())
-            return Outcome(job, result=document["result"], private=document["private"])
+        outcome = written_outcome(job, outcome_file)
+        if outcome is not None:
+            return outcome
+        if timed_out:
+            return watchdog_outcome(job)
+        raise died_without_result("the grading process", returncode, log_file)
+
+
+# What a worker process, cold or warm (grader/batch/warm.py), leaves for the driver.
+
+
+def written_outcome(job: Job, outcome_file: Path) -> Outcome | None:
+    """The outcome the worker wrote to `outcome_file`; None when it wrote none."""
+    if not outcome_file.is_file():
+        return None
+    document = json.loads(outcome_file.read_text())
+    return Outcome(job, result=document["result"], private=document["private"], processes=document.get("processes"))
+
+
+def watchdog_outcome(job: Job) -> Outcome:
+    return Outcome(
+        job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the profile's budgets"
+    )
+
+
+def died_without_result(what: str, returncode: int | None, log_file: Path) -> InfrastructureFault:
+    """The fault of a worker that ended (returncode) or stopped answering (None) without a result,
+    with the end of its log."""
+    if returncode is None:
+        how = "stopped answering"
+    else:
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+    try:
         tail = log_file.read_bytes()[-OUTPUT_TAIL_BYTES:].decode(errors="replace").strip()
-    if timed_out:
-        return Outcome(
-            job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the profile's budgets"
-        )
-    assert returncode is not None  # None only when it timed out, answered above
-    how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
-    raise InfrastructureFault(f"the grading process {how} without a result" + (f": {tail[-600:]}" if tail else ""))
+    except OSError:
+        tail = ""
+    return InfrastructureFault(f"{what} {how} without a result" + (f": {tail[-600:]}" if tail else ""))
 
 
 def _kill_session(process: subprocess.Popen) -> None:
@@ -183,7 +209,8 @@ def _kill_session(process: subprocess.Popen) -> None:
         pass
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_session(process: subprocess.Popen) -> None:
+    """Kill a worker that still runs, with its session, and reap it."""
     if process.poll() is None:
         _kill_session(process)
     process.wait()

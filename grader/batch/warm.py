@@ -26,9 +26,7 @@ killed (the next job gets a fresh one) and is "not graded", as cold.
 from __future__ import annotations
 
 import json
-import os
 import select
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -36,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from grader.batch import jobs
-from grader.batch.jobs import InfrastructureFault, Job, Outcome
+from grader.batch.jobs import Job, Outcome
 from grader.core import launch
 from grader.describe.sandbox.limits import die_with_parent
 
@@ -139,24 +137,18 @@ class WarmWorker:
         reply = self._reply(job.watchdog_s)
         if reply == "timeout":
             self._end()
-            return Outcome(
-                job, problem=f"the grading was stopped after {job.watchdog_s:.0f} s, far beyond the profile's budgets"
-            )
-        if reply == "done" and outcome_file.is_file():
-            document = json.loads(outcome_file.read_text())
+            return jobs.watchdog_outcome(job)
+        if reply == "done" and (outcome := jobs.written_outcome(job, outcome_file)) is not None:
             outcome_file.unlink()
             self.graded += 1
-            return Outcome(
-                job, result=document["result"], private=document["private"], processes=document.get("processes")
-            )
+            return outcome
         try:  # it closed its end: its exit status follows at once (or it only stopped answering)
             returncode: int | None = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             returncode = None
-        tail = self._log_tail()
+        fault = jobs.died_without_result("the warm grading process", returncode, self.folder / "worker.log")
         self._end()
-        how = "stopped answering" if returncode is None else _how(returncode)
-        raise InfrastructureFault(f"the warm grading process {how} without a result" + (f": {tail}" if tail else ""))
+        raise fault
 
     def _reply(self, timeout_s: float) -> str:
         """The worker's next line: "done", "" when it closed (it died), or "timeout"."""
@@ -170,23 +162,10 @@ class WarmWorker:
             if readable:
                 return self.replies.readline().decode(errors="replace").strip()
 
-    def _log_tail(self) -> str:
-        if self.folder is None:
-            return ""
-        try:
-            data = (self.folder / "worker.log").read_bytes()[-jobs.OUTPUT_TAIL_BYTES :]
-        except OSError:
-            return ""
-        return data.decode(errors="replace").strip()[-600:]
-
     def _end(self) -> None:
         """Kill the process and its session (what it kept ready dies with it), remove its folder."""
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.process.wait()
+            jobs.stop_session(self.process)
             jobs.untrack(self.process)
             for stream in (self.process.stdin, self.process.stdout):
                 if stream is not None:
@@ -213,10 +192,6 @@ class WarmWorker:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _how(returncode: int) -> str:
-    return f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
 
 
 def prime_settings(slot: Slot) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from grader import config
 from grader.core import launch
@@ -52,10 +52,25 @@ def _environment(device: str) -> dict[str, str]:
     return env
 
 
+class TrainerHandle(Protocol):
+    """What TrainerProcess uses of its process: a subprocess.Popen, or a trainer forked by a
+    zygote (grader/train/zygote.py ForkedProcess)."""
+
+    pid: int
+    returncode: Any
+
+    @property
+    def stdin(self) -> IO[bytes] | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 class TrainerProcess:
     def __init__(
         self,
-        process: subprocess.Popen,
+        process: TrainerHandle,
         output: BoundedOutput,
         folder: Path | None = None,
         cgroup: SandboxCgroup | None = None,

@@ -39,6 +39,8 @@ from grader.core import launch
 from grader.describe.sandbox.isolation import SandboxCgroup
 from grader.describe.sandbox.limits import MB, become_subreaper, die_with_parent
 from grader.describe.sandbox.runner import BoundedOutput
+from grader.keras_support import backend
+from grader.train.runner import TrainerProcess, _environment
 
 REQUEST_BYTES = 64 * 1024
 
@@ -85,8 +87,6 @@ class TrainerZygote:
     @classmethod
     def start(cls, device: str, keras_backend: str | None = None) -> TrainerZygote:
         """Start the zygote with a trainer's environment; it imports Keras meanwhile."""
-        from grader.train.runner import _environment
-
         become_subreaper()  # the trainers it forks are reparented to this process
         env = _environment(device)
         if keras_backend is not None:
@@ -116,14 +116,10 @@ class TrainerZygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def trainer(self):
-        """A fresh trainer for one grading (a grader.train.runner.TrainerProcess)."""
-        from grader.train.runner import TrainerProcess
-
+    def trainer(self) -> TrainerProcess:
+        """A fresh trainer for one grading."""
         if not self.alive():
             raise ZygoteGone("the trainer zygote has exited")
-        from grader.keras_support import backend
-
         on_cpu = backend.trains_on_cpu(self.device)
         cgroup = SandboxCgroup({"memory": config.TRAINER_MEMORY_MB * MB, "pids": config.TRAINER_PROCESSES})
         folder = launch.private_folder("grader-trainer-")
@@ -208,8 +204,6 @@ def become_trainer(
 
 
 def main(argv: list[str]) -> int:
-    from grader.keras_support import backend
-
     channel = socket.socket(fileno=int(argv[0]))
     backend.import_keras()
     import grader.train.trainer  # noqa: F401  (everything a trainer imports before its job)

@@ -10,7 +10,7 @@ grading, `refill()` starts fresh ones for the settings that were asked for.
 comes right after the last one finds a second set whose imports are done, instead of waiting for
 the set the last check's refill has just started (a TensorFlow import: seconds on 2 cores).
 
-The warm workers of `grade batch` and `grade serve` (grader/batch/warm.py) use two options:
+The warm workers of `grade batch` and `grade serve` (grader/batch/warm.py) use three options:
 - `eager`: each process handed over is replaced at once, so the next grading's imports run
   while this one grades, in the moments its own processes leave a core idle (the batch's next
   job is already waiting: a refill after the grading would come too late);
@@ -150,9 +150,10 @@ class WarmProcesses(Processes):
                 waiting.append(super().child(**settings))
         for key in self.wanted_trainers:
             if self.zygotes_wanted and backend.trains_on_cpu(key[0]):  # forked when asked for: a zygote is all it takes
-                if key not in self.zygotes or not self.zygotes[key].alive():
-                    if key in self.zygotes:
-                        self.zygotes.pop(key).close()
+                zygote = self.zygotes.get(key)
+                if zygote is None or not zygote.alive():
+                    if zygote is not None:
+                        zygote.close()
                     self.zygotes[key] = TrainerZygote.start(*key)
                 continue
             waiting_trainers = self.trainers.setdefault(key, [])
